@@ -1,0 +1,81 @@
+// Package filegate holds the domain types shared by both binaries: users,
+// files, the facts authz decides on, and the error codes every adapter maps
+// to its own protocol. It imports nothing but the standard library.
+package filegate
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// User is a person who can log in. PasswordHash is a bcrypt hash and never
+// leaves the uploader process.
+type User struct {
+	ID           int64     `db:"id" json:"id"`
+	Username     string    `db:"username" json:"username"`
+	Slug         string    `db:"slug" json:"slug"`
+	DisplayName  string    `db:"display_name" json:"display_name"`
+	PasswordHash []byte    `db:"password_hash" json:"-"`
+	IsPublic     bool      `db:"is_public" json:"is_public"`
+	IsStaff      bool      `db:"is_staff" json:"is_staff"`
+	CreatedAt    time.Time `db:"created_at" json:"created_at"`
+}
+
+// File is one stored upload. Its bytes live at PRIVATE_ROOT/Path().
+type File struct {
+	ID          int64     `db:"id"`
+	OwnerID     int64     `db:"owner_id"`
+	StoredName  string    `db:"stored_name"`
+	DisplayName string    `db:"display_name"`
+	ContentType string    `db:"content_type"`
+	Size        int64     `db:"size"`
+	SHA256      string    `db:"sha256"`
+	CreatedAt   time.Time `db:"created_at"`
+}
+
+// StoredNamePattern is the pinned shape of a stored name (SPEC §3). Anything
+// else can never name a file, so it is checked before any lookup.
+var StoredNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
+
+// Path is the file's location relative to the private root. It is built from
+// the database row only, never from a request URL.
+func (f File) Path() string { return fmt.Sprintf("%d/%s", f.OwnerID, f.StoredName) }
+
+// URL is the public download URL nginx gates.
+func (f File) URL() string { return "/files/" + f.Path() }
+
+// Profile is what authz needs to know about a user: whether the user
+// exists at all, and the two flags the access rules read.
+type Profile struct {
+	ID     int64 `json:"id"`
+	Exists bool  `json:"e"`
+	Public bool  `json:"p,omitempty"`
+	Staff  bool  `json:"s,omitempty"`
+}
+
+// Target is what authz needs to know about a requested file. When Exists is
+// false the other fields are empty.
+type Target struct {
+	Exists      bool   `json:"e"`
+	Path        string `json:"path,omitempty"`
+	ContentType string `json:"type,omitempty"`
+	DisplayName string `json:"name,omitempty"`
+}
+
+// Facts are the inputs of one access decision, as read from the store or the
+// cache.
+type Facts struct {
+	Viewer Profile
+	Owner  Profile
+	File   Target
+}
+
+// Invalidator is told about every committed change that can alter an access
+// decision, so that caches drop what they hold before the next request.
+// Implementations must not fail the change: they log and rely on the TTL.
+type Invalidator interface {
+	UserChanged(ctx context.Context, userID int64)
+	FileChanged(ctx context.Context, ownerID int64, storedName string)
+}

@@ -1,0 +1,78 @@
+// Command authz is the auth_request endpoint nginx asks before every
+// download. main only wires: configuration, store, cache, server.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/filegate/filegate/internal/authz"
+	"github.com/filegate/filegate/internal/config"
+	"github.com/filegate/filegate/internal/httpserver"
+	"github.com/filegate/filegate/internal/postgres"
+	"github.com/filegate/filegate/internal/redis"
+	"github.com/filegate/filegate/internal/session"
+)
+
+func main() {
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "Usage: authz\n\nAnswers nginx's auth_request subrequests for /files/ downloads.\n")
+		config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_SESSION_KEYS",
+			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_CACHE_TTL", "AUTHZ_HIDE_PRIVATE")
+	}
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(log); err != nil {
+		log.Error("authz stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	// The session lifetime is the uploader's business; authz only checks
+	// the expiry written into the cookie.
+	sessions, err := session.New(cfg.SessionKeys, cfg.CookieSecure, time.Hour, nil)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	// authz starts even when PostgreSQL is down: it answers 503 until the
+	// database returns, which is the honest answer for nginx.
+	db, err := postgres.Open(cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	cache, err := redis.Open(cfg.RedisURL, cfg.RedisPrefix, cfg.CacheTTL, log)
+	if err != nil {
+		return err
+	}
+	defer cache.Close()
+
+	inline := make(map[string]bool)
+	for _, t := range cfg.InlineTypes {
+		inline[t] = true
+	}
+	srv := &authz.Server{
+		Sessions:     sessions,
+		Store:        db,
+		Cache:        cache,
+		HidePrivate:  cfg.HidePrivate,
+		InlineTypes:  inline,
+		StoreTimeout: 3 * time.Second,
+		Log:          log,
+	}
+	return httpserver.Run(ctx, "authz", cfg.AuthzAddr, srv.Handler(), log)
+}

@@ -1,0 +1,168 @@
+// Package authz is the auth_request endpoint nginx calls before every
+// download (SPEC §3). It answers with headers only: a status, and on 200
+// the path, type and disposition nginx serves the file with.
+package authz
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/policy"
+	"github.com/filegate/filegate/internal/redis"
+)
+
+// Headers of the contract with nginx/filegate.conf.
+const (
+	HeaderURI         = "X-Filegate-URI"         // request: the normalized original $uri
+	HeaderPath        = "X-Filegate-Path"        // answer: file path below the private root
+	HeaderType        = "X-Filegate-Type"        // answer: Content-Type to serve
+	HeaderDisposition = "X-Filegate-Disposition" // answer: Content-Disposition to serve
+	HeaderStatus      = "X-Filegate-Status"      // answer: "404" on a 403 that means not found
+)
+
+// Store reads decision facts; implemented by postgres.DB.
+type Store interface {
+	Facts(ctx context.Context, viewerID, ownerID int64, storedName string) (filegate.Facts, error)
+	Ping(ctx context.Context) error
+}
+
+// Sessions decodes the session cookie; implemented by session.Codec.
+type Sessions interface {
+	FromRequest(r *http.Request) (int64, error)
+}
+
+// Server answers nginx's auth subrequests. Cache may be nil.
+type Server struct {
+	Sessions    Sessions
+	Store       Store
+	Cache       *redis.Cache
+	HidePrivate bool
+	// InlineTypes are served with Content-Disposition: inline; all other
+	// types are attachments.
+	InlineTypes map[string]bool
+	// StoreTimeout bounds one database read, so a hung database turns into
+	// a prompt 503 instead of a hung download.
+	StoreTimeout time.Duration
+	Log          *slog.Logger
+}
+
+// Handler returns the routes: /auth for nginx and /healthz.
+func (s *Server) Handler() http.Handler {
+	r := httprouter.New()
+	r.HandlerFunc(http.MethodGet, "/auth", s.auth)
+	r.HandlerFunc(http.MethodHead, "/auth", s.auth)
+	r.HandlerFunc(http.MethodGet, "/healthz", s.healthz)
+	r.PanicHandler = func(w http.ResponseWriter, r *http.Request, v any) {
+		s.Log.ErrorContext(r.Context(), "panic", "panic", v, "uri", r.Header.Get(HeaderURI))
+		answer(w, http.StatusServiceUnavailable)
+	}
+	return r
+}
+
+// auth decides one download. Any doubt is a denial: a broken store is a
+// 503, never a 200.
+func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
+	viewerID, sessErr := s.Sessions.FromRequest(r)
+	ownerID, name, pathOK := ParseFileURI(r.Header.Get(HeaderURI))
+	var facts filegate.Facts
+	if sessErr == nil && pathOK {
+		var err error
+		if facts, err = s.facts(r.Context(), viewerID, ownerID, name); err != nil {
+			s.Log.ErrorContext(r.Context(), "authz: cannot decide", "err", err)
+			answer(w, http.StatusServiceUnavailable)
+			return
+		}
+	} else if sessErr == nil {
+		// A path that cannot name a file: the viewer is authenticated only
+		// as far as the cookie goes, and the file does not exist.
+		facts.Viewer = filegate.Profile{ID: viewerID, Exists: true}
+	}
+	switch policy.Decide(sessErr == nil, facts, s.HidePrivate) {
+	case policy.Allow:
+		h := w.Header()
+		h.Set(HeaderPath, facts.File.Path)
+		h.Set(HeaderType, facts.File.ContentType)
+		h.Set(HeaderDisposition, Disposition(facts.File.DisplayName, s.InlineTypes[facts.File.ContentType]))
+		answer(w, http.StatusOK)
+	case policy.Unauthenticated:
+		answer(w, http.StatusUnauthorized)
+	case policy.NotFound:
+		// auth_request passes only 2xx, 401 and 403; nginx turns this
+		// 403 into a 404 with error_page.
+		w.Header().Set(HeaderStatus, "404")
+		answer(w, http.StatusForbidden)
+	default:
+		answer(w, http.StatusForbidden)
+	}
+}
+
+// facts returns the decision inputs from the cache, or from the store
+// (then caching them). Only the store's error is returned: the cache is an
+// optimization that must never change an answer.
+func (s *Server) facts(ctx context.Context, viewerID, ownerID int64, name string) (filegate.Facts, error) {
+	var tok redis.Tokens
+	if s.Cache != nil {
+		f, t, ok := s.Cache.Get(ctx, viewerID, ownerID, name)
+		if ok {
+			return f, nil
+		}
+		tok = t
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.StoreTimeout)
+	defer cancel()
+	f, err := s.Store.Facts(ctx, viewerID, ownerID, name)
+	if err != nil {
+		return f, err
+	}
+	if s.Cache != nil {
+		s.Cache.Put(ctx, tok, f)
+	}
+	return f, nil
+}
+
+// healthz is 200 when the database answers; Redis is optional (authz
+// degrades to the database without it).
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		s.Log.WarnContext(ctx, "healthz: database unreachable", "err", err)
+		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ok\n"))
+}
+
+// answer writes a bodiless response. nginx keeps the upstream connection
+// alive only when the answer has no body, so even errors carry none.
+func answer(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(status)
+}
+
+// ParseFileURI splits "/files/{owner_id}/{stored_name}" as nginx normalized
+// it. It accepts only the canonical form: a decimal id without sign or
+// leading zeros and a name matching filegate.StoredNamePattern. Anything
+// else cannot name a file.
+func ParseFileURI(uri string) (ownerID int64, name string, ok bool) {
+	rest, found := strings.CutPrefix(uri, "/files/")
+	if !found {
+		return 0, "", false
+	}
+	idStr, name, found := strings.Cut(rest, "/")
+	if !found || !filegate.StoredNamePattern.MatchString(name) {
+		return 0, "", false
+	}
+	id, err := strconv.ParseInt(idStr, 10, 64)
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != idStr {
+		return 0, "", false
+	}
+	return id, name, true
+}

@@ -1,0 +1,310 @@
+package authz_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/filegate/filegate/internal/authz"
+	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/postgres"
+	"github.com/filegate/filegate/internal/redis"
+	"github.com/filegate/filegate/internal/session"
+	"github.com/filegate/filegate/internal/testenv"
+)
+
+func TestParseFileURI(t *testing.T) {
+	long := strings.Repeat("a", 200)
+	tests := []struct {
+		uri   string
+		owner int64
+		name  string
+		ok    bool
+	}{
+		{"/files/1/a.pdf", 1, "a.pdf", true},
+		{"/files/42/report-2.pdf", 42, "report-2.pdf", true},
+		{"/files/9/" + long, 9, long, true},
+		{"/files/9/" + long + "a", 0, "", false},
+		{"/files/01/a.pdf", 0, "", false},
+		{"/files/+1/a.pdf", 0, "", false},
+		{"/files/-1/a.pdf", 0, "", false},
+		{"/files/0/a.pdf", 0, "", false},
+		{"/files/99999999999999999999/a.pdf", 0, "", false},
+		{"/files/1/../2/a.pdf", 0, "", false},
+		{"/files/1/.hidden", 0, "", false},
+		{"/files/1/a/b", 0, "", false},
+		{"/files/1/", 0, "", false},
+		{"/files/1", 0, "", false},
+		{"/files/1/a.pdf/", 0, "", false},
+		{"/files/1/a b", 0, "", false},
+		{"/files/1/a%2fb", 0, "", false},
+		{"/files/1/a\\b", 0, "", false},
+		{"/files/1/a\x00b", 0, "", false},
+		{"/files/1/é.pdf", 0, "", false},
+		{"/other/1/a.pdf", 0, "", false},
+		{"", 0, "", false},
+	}
+	for _, tt := range tests {
+		owner, name, ok := authz.ParseFileURI(tt.uri)
+		if owner != tt.owner || name != tt.name || ok != tt.ok {
+			t.Errorf("ParseFileURI(%q) = %d, %q, %v; want %d, %q, %v", tt.uri, owner, name, ok, tt.owner, tt.name, tt.ok)
+		}
+	}
+}
+
+func TestDisposition(t *testing.T) {
+	tests := []struct {
+		name   string
+		inline bool
+		want   string
+	}{
+		{"report.pdf", false, `attachment; filename="report.pdf"; filename*=UTF-8''report.pdf`},
+		{"Résumé 2024.pdf", false, `attachment; filename="R_sum_ 2024.pdf"; filename*=UTF-8''R%C3%A9sum%C3%A9%202024.pdf`},
+		{`a"b\c.txt`, false, `attachment; filename="a_b_c.txt"; filename*=UTF-8''a%22b%5Cc.txt`},
+		{"photo.png", true, `inline; filename="photo.png"; filename*=UTF-8''photo.png`},
+		{"", false, `attachment`},
+	}
+	for _, tt := range tests {
+		if got := authz.Disposition(tt.name, tt.inline); got != tt.want {
+			t.Errorf("Disposition(%q, %v) =\n %s\nwant\n %s", tt.name, tt.inline, got, tt.want)
+		}
+	}
+}
+
+// fixture is an authz server on a fresh database and a private Redis key
+// space, with users alice (private), bob (public), carol (staff) and one
+// file of each of alice and bob.
+type fixture struct {
+	db                 *postgres.DB
+	cache              *redis.Cache
+	srv                *authz.Server
+	h                  http.Handler
+	codec              *session.Codec
+	alice, bob, carol  filegate.User
+	aliceFile, bobFile filegate.File
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, err := postgres.Open(testenv.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cache, err := redis.Open(testenv.RedisURL(), testenv.RedisPrefix(), 30*time.Second, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cache.Close() })
+	db.Invalidator = cache
+	codec, err := session.New(session.GenerateKeys(), false, time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{db: db, cache: cache, codec: codec}
+	for _, u := range []struct {
+		dst           *filegate.User
+		name          string
+		public, staff bool
+	}{{&f.alice, "alice", false, false}, {&f.bob, "bob", true, false}, {&f.carol, "carol", false, true}} {
+		*u.dst = filegate.User{Username: u.name, Slug: u.name, DisplayName: u.name, PasswordHash: []byte("x"), IsPublic: u.public, IsStaff: u.staff}
+		if err := db.CreateUser(ctx, u.dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.aliceFile = f.addFile(t, f.alice.ID, "secret.pdf")
+	f.bobFile = f.addFile(t, f.bob.ID, "shared.pdf")
+	f.srv = &authz.Server{Sessions: codec, Store: db, Cache: cache, StoreTimeout: 2 * time.Second,
+		InlineTypes: map[string]bool{"image/png": true}, Log: log}
+	f.h = f.srv.Handler()
+	return f
+}
+
+func (f *fixture) addFile(t *testing.T, owner int64, name string) filegate.File {
+	t.Helper()
+	file := filegate.File{OwnerID: owner, StoredName: name, DisplayName: "Ünïcode " + name, ContentType: "application/pdf", Size: 3, SHA256: "x"}
+	if err := f.db.CreateFile(context.Background(), &file, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// ask sends nginx's subrequest for uri as viewer (0: no cookie).
+func (f *fixture) ask(t *testing.T, viewer int64, uri string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, "/auth", nil)
+	r.Header.Set(authz.HeaderURI, uri)
+	if viewer != 0 {
+		v, err := f.codec.Encode(viewer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.AddCookie(&http.Cookie{Name: session.CookieName, Value: v})
+	}
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, r)
+	if w.Body.Len() != 0 || w.Header().Get("Content-Length") != "0" {
+		t.Errorf("%s: answer has a body (%q) or no Content-Length: 0; nginx would drop the keepalive connection", uri, w.Body.String())
+	}
+	return w
+}
+
+// status folds authz's 403 + X-Filegate-Status into what nginx shows.
+func status(w *httptest.ResponseRecorder) int {
+	if w.Code == http.StatusForbidden && w.Header().Get(authz.HeaderStatus) == "404" {
+		return http.StatusNotFound
+	}
+	return w.Code
+}
+
+func TestAuth(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name   string
+		viewer int64
+		uri    string
+		want   int
+	}{
+		{"no cookie", 0, f.bobFile.URL(), 401},
+		{"no cookie, unknown file", 0, "/files/999/x.pdf", 401},
+		{"unknown user id in cookie", 9999, f.bobFile.URL(), 401},
+		{"owner", f.alice.ID, f.aliceFile.URL(), 200},
+		{"public owner", f.alice.ID, f.bobFile.URL(), 200},
+		{"staff", f.carol.ID, f.aliceFile.URL(), 200},
+		{"stranger", f.bob.ID, f.aliceFile.URL(), 403},
+		{"unknown owner", f.alice.ID, "/files/999/secret.pdf", 404},
+		{"unknown name", f.alice.ID, "/files/1/nope.pdf", 404},
+		{"malformed path", f.alice.ID, "/files/1/../2/shared.pdf", 404},
+		{"no path header", f.alice.ID, "", 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Twice: once from the database, once from the cache.
+			for i := range 2 {
+				if got := status(f.ask(t, tt.viewer, tt.uri)); got != tt.want {
+					t.Errorf("round %d: status %d, want %d", i, got, tt.want)
+				}
+			}
+		})
+	}
+	w := f.ask(t, f.alice.ID, f.aliceFile.URL())
+	for h, want := range map[string]string{
+		authz.HeaderPath:        f.aliceFile.Path(),
+		authz.HeaderType:        "application/pdf",
+		authz.HeaderDisposition: `attachment; filename="_n_code secret.pdf"; filename*=UTF-8''%C3%9Cn%C3%AFcode%20secret.pdf`,
+	} {
+		if got := w.Header().Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+	f.srv.HidePrivate = true
+	if got := status(f.ask(t, f.bob.ID, f.aliceFile.URL())); got != 404 {
+		t.Errorf("hidden private file: status %d, want 404", got)
+	}
+}
+
+// Every change is visible on the very next request, although the old
+// answer was cached.
+func TestAuthRevocation(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	expect := func(viewer int64, uri string, want int) {
+		t.Helper()
+		if got := status(f.ask(t, viewer, uri)); got != want {
+			t.Fatalf("%s as %d: status %d, want %d", uri, viewer, got, want)
+		}
+	}
+	no, yes := false, true
+
+	expect(f.alice.ID, f.bobFile.URL(), 200)
+	if _, err := f.db.UpdateUser(ctx, f.bob.ID, postgres.UserUpdate{IsPublic: &no}); err != nil {
+		t.Fatal(err)
+	}
+	expect(f.alice.ID, f.bobFile.URL(), 403)
+
+	expect(f.alice.ID, f.aliceFile.URL(), 200)
+	if _, err := f.db.DeleteFile(ctx, f.aliceFile.ID); err != nil {
+		t.Fatal(err)
+	}
+	expect(f.alice.ID, f.aliceFile.URL(), 404)
+
+	expect(f.alice.ID, "/files/1/later.pdf", 404)
+	f.addFile(t, f.alice.ID, "later.pdf")
+	expect(f.alice.ID, "/files/1/later.pdf", 200)
+
+	expect(f.alice.ID, f.bobFile.URL(), 403)
+	if _, err := f.db.UpdateUser(ctx, f.alice.ID, postgres.UserUpdate{IsStaff: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	expect(f.alice.ID, f.bobFile.URL(), 200)
+}
+
+// A database read that started before a change and is cached after the
+// invalidation must not be served: its generation token is stale.
+func TestCacheRaceWithInvalidation(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, tok, ok := f.cache.Get(ctx, f.alice.ID, f.bob.ID, f.bobFile.StoredName)
+	if ok {
+		t.Fatal("fresh cache reported a hit")
+	}
+	stale, err := f.db.Facts(ctx, f.alice.ID, f.bob.ID, f.bobFile.StoredName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	no := false
+	if _, err := f.db.UpdateUser(ctx, f.bob.ID, postgres.UserUpdate{IsPublic: &no}); err != nil {
+		t.Fatal(err)
+	}
+	f.cache.Put(ctx, tok, stale) // the slow reader finishes after the change
+	if _, _, ok := f.cache.Get(ctx, f.alice.ID, f.bob.ID, f.bobFile.StoredName); ok {
+		t.Fatal("stale facts written after the invalidation were served from the cache")
+	}
+	if got := status(f.ask(t, f.alice.ID, f.bobFile.URL())); got != 403 {
+		t.Fatalf("status %d, want 403", got)
+	}
+}
+
+// Without Redis authz answers from PostgreSQL; without PostgreSQL and
+// nothing cached it answers 503, never 200.
+func TestAuthDegraded(t *testing.T) {
+	f := newFixture(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	deadRedis, err := redis.Open("redis://127.0.0.1:1/0", "x:", time.Minute, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer deadRedis.Close()
+	f.srv.Cache = deadRedis
+	if got := status(f.ask(t, f.alice.ID, f.bobFile.URL())); got != 200 {
+		t.Errorf("redis down: status %d, want 200 from PostgreSQL", got)
+	}
+	if got := status(f.ask(t, f.bob.ID, f.aliceFile.URL())); got != 403 {
+		t.Errorf("redis down: status %d, want 403 from PostgreSQL", got)
+	}
+
+	deadDB, err := postgres.Open("postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer deadDB.Close()
+	f.srv.Store = deadDB
+	for _, c := range []*redis.Cache{deadRedis, f.cache} {
+		f.srv.Cache = c
+		if got := status(f.ask(t, f.alice.ID, "/files/2/never-cached.pdf")); got != 503 {
+			t.Errorf("database down: status %d, want 503", got)
+		}
+	}
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if w.Code != 503 {
+		t.Errorf("healthz with database down: %d, want 503", w.Code)
+	}
+}

@@ -1,0 +1,118 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/filegate/filegate/internal/filegate"
+)
+
+const fileColumns = `id, owner_id, stored_name, display_name, content_type, size, sha256, created_at`
+
+// CreateFile inserts f and fills in its ID and CreatedAt. place is called
+// inside the transaction after the row is inserted and before the commit;
+// it puts the bytes where the row says. If place fails, the row is rolled
+// back and place's error returned. If the commit fails after place
+// succeeded, the caller must remove the bytes again. A stored name already
+// used by this owner is ECONFLICT and place is not called.
+func (db *DB) CreateFile(ctx context.Context, f *filegate.File, place func() error) error {
+	tx, err := db.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return wrap("create file: begin", err)
+	}
+	defer tx.Rollback()
+	err = tx.QueryRowxContext(ctx, `INSERT INTO files (owner_id, stored_name, display_name, content_type, size, sha256)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at`,
+		f.OwnerID, f.StoredName, f.DisplayName, f.ContentType, f.Size, f.SHA256).Scan(&f.ID, &f.CreatedAt)
+	if err != nil {
+		return wrap("create file", err)
+	}
+	if err := place(); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap("create file: commit", err)
+	}
+	// authz may have cached "no such file" for this name.
+	db.fileChanged(ctx, f.OwnerID, f.StoredName)
+	return nil
+}
+
+// FileByID returns the file with that id, or ENOTFOUND.
+func (db *DB) FileByID(ctx context.Context, id int64) (filegate.File, error) {
+	var f filegate.File
+	err := db.db.GetContext(ctx, &f, `SELECT `+fileColumns+` FROM files WHERE id = $1`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, filegate.Errorf(filegate.ENOTFOUND, "No such file.")
+	}
+	return f, wrap("file", err)
+}
+
+// DeleteFile removes the row of file id and returns it; the caller removes
+// the bytes afterwards (bytes without a row are never served, and sweep
+// finds them). ENOTFOUND when there is no such file.
+func (db *DB) DeleteFile(ctx context.Context, id int64) (filegate.File, error) {
+	tx, err := db.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return filegate.File{}, wrap("delete file: begin", err)
+	}
+	defer tx.Rollback()
+	var f filegate.File
+	err = tx.GetContext(ctx, &f, `DELETE FROM files WHERE id = $1 RETURNING `+fileColumns, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, filegate.Errorf(filegate.ENOTFOUND, "No such file.")
+	} else if err != nil {
+		return f, wrap("delete file", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return f, wrap("delete file: commit", err)
+	}
+	db.fileChanged(ctx, f.OwnerID, f.StoredName)
+	return f, nil
+}
+
+// AllFiles returns every file row, for sweep.
+func (db *DB) AllFiles(ctx context.Context) ([]filegate.File, error) {
+	var fs []filegate.File
+	err := db.db.SelectContext(ctx, &fs, `SELECT `+fileColumns+` FROM files ORDER BY owner_id, stored_name`)
+	return fs, wrap("all files", err)
+}
+
+// Facts reads everything one access decision needs in one statement: the
+// viewer, the owner and the file. Unknown ids and names come back with
+// Exists false, not as errors; only a failing database is an error.
+func (db *DB) Facts(ctx context.Context, viewerID, ownerID int64, storedName string) (filegate.Facts, error) {
+	var row struct {
+		ViewerExists bool   `db:"viewer_exists"`
+		ViewerStaff  bool   `db:"viewer_staff"`
+		OwnerExists  bool   `db:"owner_exists"`
+		OwnerPublic  bool   `db:"owner_public"`
+		OwnerStaff   bool   `db:"owner_staff"`
+		FileExists   bool   `db:"file_exists"`
+		ContentType  string `db:"content_type"`
+		DisplayName  string `db:"display_name"`
+	}
+	err := db.db.GetContext(ctx, &row, `SELECT
+		v.id IS NOT NULL AS viewer_exists, COALESCE(v.is_staff, false) AS viewer_staff,
+		o.id IS NOT NULL AS owner_exists, COALESCE(o.is_public, false) AS owner_public,
+		COALESCE(o.is_staff, false) AS owner_staff,
+		f.id IS NOT NULL AS file_exists,
+		COALESCE(f.content_type, '') AS content_type, COALESCE(f.display_name, '') AS display_name
+		FROM (SELECT 1) AS one
+		LEFT JOIN users v ON v.id = $1
+		LEFT JOIN users o ON o.id = $2
+		LEFT JOIN files f ON f.owner_id = o.id AND f.stored_name = $3`, viewerID, ownerID, storedName)
+	if err != nil {
+		return filegate.Facts{}, wrap("facts", err)
+	}
+	facts := filegate.Facts{
+		Viewer: filegate.Profile{ID: viewerID, Exists: row.ViewerExists, Staff: row.ViewerStaff},
+		Owner:  filegate.Profile{ID: ownerID, Exists: row.OwnerExists, Public: row.OwnerPublic, Staff: row.OwnerStaff},
+	}
+	if row.FileExists {
+		f := filegate.File{OwnerID: ownerID, StoredName: storedName}
+		facts.File = filegate.Target{Exists: true, Path: f.Path(), ContentType: row.ContentType, DisplayName: row.DisplayName}
+	}
+	return facts, nil
+}

@@ -1,0 +1,94 @@
+// Package postgres stores users and files in PostgreSQL. Every method is one
+// transaction (or one statement), and every committed change that can alter
+// an access decision is reported to the Invalidator before the method
+// returns, so no caller can forget it.
+package postgres
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/filegate/filegate/internal/filegate"
+)
+
+// DB is the store. The zero value is not usable; call Open.
+type DB struct {
+	db *sqlx.DB
+	// Invalidator is told about every committed change; nil means no cache.
+	Invalidator filegate.Invalidator
+}
+
+// Open prepares a connection pool for dsn without connecting: authz must
+// start, and answer 503, while the database is down. The first query, or
+// Ping, reports an unreachable database as EUNAVAILABLE.
+func Open(dsn string) (*DB, error) {
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	// authz asks on every download: keep warm connections, but do not hoard.
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return &DB{db: db}, nil
+}
+
+// Close closes the connection pool.
+func (db *DB) Close() error { return db.db.Close() }
+
+// Ping reports whether the database answers; used by /healthz.
+func (db *DB) Ping(ctx context.Context) error { return wrap("ping", db.db.PingContext(ctx)) }
+
+func (db *DB) userChanged(ctx context.Context, id int64) {
+	if db.Invalidator != nil {
+		db.Invalidator.UserChanged(ctx, id)
+	}
+}
+
+func (db *DB) fileChanged(ctx context.Context, ownerID int64, storedName string) {
+	if db.Invalidator != nil {
+		db.Invalidator.FileChanged(ctx, ownerID, storedName)
+	}
+}
+
+// wrap adds context to err and gives it a domain code where one applies:
+// a lost or refused connection is EUNAVAILABLE (503), a unique violation
+// ECONFLICT. Other errors stay internal.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if unavailable(err) {
+		return fmt.Errorf("postgres: %s: %w: %w", op, filegate.Errorf(filegate.EUNAVAILABLE, "The database is unavailable; try again shortly."), err)
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
+		return fmt.Errorf("postgres: %s: %w: %w", op, filegate.Errorf(filegate.ECONFLICT, "That name is already taken."), err)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+func unavailable(err error) bool {
+	var netErr net.Error
+	var pqErr *pq.Error
+	switch {
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, context.DeadlineExceeded):
+		return true
+	case errors.As(err, &netErr):
+		return true
+	case errors.As(err, &pqErr):
+		// 08: connection exception; 57P0x: server shutting down; 53: out of resources.
+		class := pqErr.Code.Class()
+		return class == "08" || class == "53" || pqErr.Code == "57P01" || pqErr.Code == "57P02" || pqErr.Code == "57P03"
+	}
+	return false
+}

@@ -1,0 +1,82 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/filegate/filegate/internal/filegate"
+)
+
+const userColumns = `id, username, slug, display_name, password_hash, is_public, is_staff, created_at`
+
+// CreateUser inserts u and fills in its ID and CreatedAt. A taken username
+// or slug is ECONFLICT.
+func (db *DB) CreateUser(ctx context.Context, u *filegate.User) error {
+	tx, err := db.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return wrap("create user: begin", err)
+	}
+	defer tx.Rollback()
+	err = tx.QueryRowxContext(ctx, `INSERT INTO users (username, slug, display_name, password_hash, is_public, is_staff)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at`,
+		u.Username, u.Slug, u.DisplayName, u.PasswordHash, u.IsPublic, u.IsStaff).Scan(&u.ID, &u.CreatedAt)
+	if err != nil {
+		return wrap("create user", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap("create user: commit", err)
+	}
+	// authz may have cached "no such user" for this id.
+	db.userChanged(ctx, u.ID)
+	return nil
+}
+
+// UserByID returns the user with that id, or ENOTFOUND.
+func (db *DB) UserByID(ctx context.Context, id int64) (filegate.User, error) {
+	return db.userWhere(ctx, "id = $1", id)
+}
+
+// UserBySlug returns the user with that slug, or ENOTFOUND.
+func (db *DB) UserBySlug(ctx context.Context, slug string) (filegate.User, error) {
+	return db.userWhere(ctx, "slug = $1", slug)
+}
+
+func (db *DB) userWhere(ctx context.Context, where string, arg any) (filegate.User, error) {
+	var u filegate.User
+	err := db.db.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users WHERE `+where, arg)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, filegate.Errorf(filegate.ENOTFOUND, "No such user.")
+	}
+	return u, wrap("user", err)
+}
+
+// UserUpdate lists the fields to change; nil fields stay as they are.
+type UserUpdate struct {
+	IsPublic *bool
+	IsStaff  *bool
+}
+
+// UpdateUser changes the given fields of user id and returns the result.
+// ENOTFOUND when there is no such user.
+func (db *DB) UpdateUser(ctx context.Context, id int64, upd UserUpdate) (filegate.User, error) {
+	tx, err := db.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return filegate.User{}, wrap("update user: begin", err)
+	}
+	defer tx.Rollback()
+	var u filegate.User
+	err = tx.GetContext(ctx, &u, `UPDATE users SET
+		is_public = COALESCE($2, is_public), is_staff = COALESCE($3, is_staff)
+		WHERE id = $1 RETURNING `+userColumns, id, upd.IsPublic, upd.IsStaff)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, filegate.Errorf(filegate.ENOTFOUND, "No such user.")
+	} else if err != nil {
+		return u, wrap("update user", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return u, wrap("update user: commit", err)
+	}
+	db.userChanged(ctx, id)
+	return u, nil
+}

@@ -1,0 +1,180 @@
+// Package redis caches the facts authz decides on (SPEC §7).
+//
+// Every cached entry is tagged with a generation token. A change does not
+// delete entries; it writes a fresh random token to the generation key of
+// the user or file it touched. A lookup reads the current tokens and the
+// entries in one MGET and uses only entries whose tag matches. This closes
+// the race where authz reads the database just before a change commits and
+// writes the stale answer just after the invalidation: that answer carries
+// the old token and is never used.
+//
+// Entries expire after the TTL, which bounds staleness when Redis missed an
+// invalidation. Generation keys outlive entries (genTTL > 2×TTL), so when a
+// generation key expires no entry tagged before it can still exist.
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/filegate/filegate/internal/filegate"
+)
+
+// Cache is a decision-facts cache in Redis. It is safe for concurrent use.
+// Methods never fail a request: errors are logged or reported as a miss,
+// and the caller falls back to the database.
+type Cache struct {
+	client *goredis.Client
+	prefix string
+	ttl    time.Duration
+	genTTL time.Duration
+	log    *slog.Logger
+}
+
+// Open returns a Cache on the Redis at url (redis://host:port/db). Keys
+// start with prefix, so tests and several deployments can share a server.
+// It does not check the connection: Redis may come and go, and the cache
+// recovers by itself.
+func Open(url, prefix string, ttl time.Duration, log *slog.Logger) (*Cache, error) {
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis: parse REDIS_URL: %w", err)
+	}
+	// A cache that is slow to fail is worse than none: fail fast and let
+	// the caller ask PostgreSQL.
+	opt.DialTimeout = 300 * time.Millisecond
+	opt.ReadTimeout = 300 * time.Millisecond
+	opt.WriteTimeout = 300 * time.Millisecond
+	opt.MaxRetries = 0
+	return &Cache{
+		client: goredis.NewClient(opt),
+		prefix: prefix,
+		ttl:    ttl,
+		genTTL: max(2*ttl+time.Minute, 24*time.Hour),
+		log:    log,
+	}, nil
+}
+
+// Close closes the connection pool.
+func (c *Cache) Close() error { return c.client.Close() }
+
+// Ping reports whether Redis answers.
+func (c *Cache) Ping(ctx context.Context) error { return c.client.Ping(ctx).Err() }
+
+// Tokens are the generations read by a lookup. Put tags entries with them,
+// so facts read from the database after a lookup are dropped if a change
+// happened in between.
+type Tokens struct {
+	viewerID, ownerID   int64
+	storedName          string
+	viewer, owner, file string
+	read                bool // the MGET succeeded; the tokens are real
+}
+
+type entry[T any] struct {
+	Gen   string `json:"g"`
+	Value T      `json:"v"`
+}
+
+func (c *Cache) userGen(id int64) string   { return c.prefix + "g:u:" + strconv.FormatInt(id, 10) }
+func (c *Cache) userEntry(id int64) string { return c.prefix + "c:u:" + strconv.FormatInt(id, 10) }
+func (c *Cache) fileGen(owner int64, name string) string {
+	return c.prefix + "g:f:" + strconv.FormatInt(owner, 10) + "/" + name
+}
+func (c *Cache) fileEntry(owner int64, name string) string {
+	return c.prefix + "c:f:" + strconv.FormatInt(owner, 10) + "/" + name
+}
+
+// Get returns the cached facts for one request and whether all of them
+// were present and current. The tokens are valid even on a miss and must be
+// passed to Put. A Redis error is a miss.
+func (c *Cache) Get(ctx context.Context, viewerID, ownerID int64, storedName string) (filegate.Facts, Tokens, bool) {
+	vals, err := c.client.MGet(ctx,
+		c.userGen(viewerID), c.userGen(ownerID), c.fileGen(ownerID, storedName),
+		c.userEntry(viewerID), c.userEntry(ownerID), c.fileEntry(ownerID, storedName)).Result()
+	tok := Tokens{viewerID: viewerID, ownerID: ownerID, storedName: storedName}
+	if err != nil {
+		c.log.DebugContext(ctx, "cache get failed", "err", err)
+		return filegate.Facts{}, tok, false
+	}
+	tok.viewer, tok.owner, tok.file, tok.read = str(vals[0]), str(vals[1]), str(vals[2]), true
+	var f filegate.Facts
+	ok := decode(vals[3], tok.viewer, &f.Viewer) &&
+		decode(vals[4], tok.owner, &f.Owner) &&
+		decode(vals[5], tok.file, &f.File)
+	return f, tok, ok
+}
+
+// Put stores facts read from the database for the request Get was asked
+// about, tagged with the tokens Get returned before the read. After a
+// failed Get (Redis down) there are no tokens to tag with, so nothing is
+// stored. Errors are logged.
+func (c *Cache) Put(ctx context.Context, tok Tokens, f filegate.Facts) {
+	if !tok.read {
+		return
+	}
+	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Set(ctx, c.userEntry(tok.viewerID), encode(tok.viewer, f.Viewer), c.ttl)
+		p.Set(ctx, c.userEntry(tok.ownerID), encode(tok.owner, f.Owner), c.ttl)
+		p.Set(ctx, c.fileEntry(tok.ownerID, tok.storedName), encode(tok.file, f.File), c.ttl)
+		return nil
+	})
+	if err != nil {
+		c.log.DebugContext(ctx, "cache put failed", "err", err)
+	}
+}
+
+// UserChanged implements filegate.Invalidator.
+func (c *Cache) UserChanged(ctx context.Context, userID int64) {
+	c.bump(ctx, c.userGen(userID))
+}
+
+// FileChanged implements filegate.Invalidator.
+func (c *Cache) FileChanged(ctx context.Context, ownerID int64, storedName string) {
+	c.bump(ctx, c.fileGen(ownerID, storedName))
+}
+
+func (c *Cache) bump(ctx context.Context, key string) {
+	if err := c.client.Set(ctx, key, newToken(), c.genTTL).Err(); err != nil {
+		c.log.WarnContext(ctx, "cache invalidation failed; stale decisions expire with the TTL", "key", key, "ttl", c.ttl, "err", err)
+	}
+}
+
+func newToken() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func encode[T any](gen string, v T) string {
+	b, _ := json.Marshal(entry[T]{Gen: gen, Value: v})
+	return string(b)
+}
+
+// decode fills dst from a cached entry if it exists and carries the current
+// generation token.
+func decode[T any](raw any, gen string, dst *T) bool {
+	s, ok := raw.(string)
+	if !ok {
+		return false
+	}
+	var e entry[T]
+	if err := json.Unmarshal([]byte(s), &e); err != nil || e.Gen != gen {
+		return false
+	}
+	*dst = e.Value
+	return true
+}

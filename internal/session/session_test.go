@@ -1,0 +1,562 @@
+package session
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/securecookie"
+)
+
+// Fixed, recognisable test keys (32-byte hash keys, 32-byte block keys).
+var (
+	hashA  = strings.Repeat("a1", 32)
+	blockA = strings.Repeat("b1", 32)
+	hashB  = strings.Repeat("a2", 32)
+	blockB = strings.Repeat("b2", 32)
+	hashC  = strings.Repeat("a3", 32)
+	blockC = strings.Repeat("b3", 32)
+
+	pairA = hashA + ":" + blockA
+	pairB = hashB + ":" + blockB
+	pairC = hashC + ":" + blockC
+)
+
+const testTTL = time.Hour
+
+// fakeClock is an injectable clock that tests can advance.
+type fakeClock struct{ t time.Time }
+
+func (f *fakeClock) Now() time.Time          { return f.t }
+func (f *fakeClock) Advance(d time.Duration) { f.t = f.t.Add(d) }
+
+func newClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func mustNew(t testing.TB, keys string, secure bool, clk *fakeClock) *Codec {
+	t.Helper()
+	c, err := New(keys, secure, testTTL, clk.Now)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return c
+}
+
+func TestRoundTrip(t *testing.T) {
+	clk := newClock()
+	c := mustNew(t, pairA, false, clk)
+	for _, uid := range []int64{1, 42, 1 << 53, 1<<63 - 1} {
+		v, err := c.Encode(uid)
+		if err != nil {
+			t.Fatalf("Encode(%d): %v", uid, err)
+		}
+		got, err := c.Decode(v)
+		if err != nil {
+			t.Fatalf("Decode(Encode(%d)): %v", uid, err)
+		}
+		if got != uid {
+			t.Fatalf("Decode(Encode(%d)) = %d", uid, got)
+		}
+	}
+}
+
+func TestEncodeRejectsNonPositiveUserID(t *testing.T) {
+	c := mustNew(t, pairA, false, newClock())
+	for _, uid := range []int64{0, -1} {
+		if _, err := c.Encode(uid); err == nil {
+			t.Errorf("Encode(%d): want error", uid)
+		}
+		rec := httptest.NewRecorder()
+		if err := c.Set(rec, uid); err == nil {
+			t.Errorf("Set(%d): want error", uid)
+		}
+		if h := rec.Header().Values("Set-Cookie"); len(h) != 0 {
+			t.Errorf("Set(%d) wrote %q despite error", uid, h)
+		}
+	}
+}
+
+func TestTamperedValueRejected(t *testing.T) {
+	c := mustNew(t, pairA, false, newClock())
+	v, err := c.Encode(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Flip one bit of every byte of the (base64-decoded) cookie in turn.
+	raw, err := base64.URLEncoding.DecodeString(v)
+	if err != nil {
+		t.Fatalf("cookie value is not base64url: %v", err)
+	}
+	for i := range raw {
+		mod := append([]byte(nil), raw...)
+		mod[i] ^= 0x01
+		bad := base64.URLEncoding.EncodeToString(mod)
+		if _, err := c.Decode(bad); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("byte %d flipped: err = %v, want ErrInvalid", i, err)
+		}
+	}
+
+	// And a textual change of one character in the middle of the value.
+	b := []byte(v)
+	mid := len(b) / 2
+	if b[mid] == 'A' {
+		b[mid] = 'B'
+	} else {
+		b[mid] = 'A'
+	}
+	if _, err := c.Decode(string(b)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("char %d changed: err = %v, want ErrInvalid", mid, err)
+	}
+}
+
+func TestGarbageRejected(t *testing.T) {
+	c := mustNew(t, pairA, false, newClock())
+	for _, v := range []string{
+		"", "x", "||", "a|b|c", "====", "not base64 !!",
+		base64.URLEncoding.EncodeToString([]byte("1|2|3")),
+		strings.Repeat("A", 5000),
+	} {
+		if _, err := c.Decode(v); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Decode(%.20q) err = %v, want ErrInvalid", v, err)
+		}
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	clk := newClock()
+	c := mustNew(t, pairA, false, clk)
+	v, err := c.Encode(9)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	clk.Advance(testTTL - time.Second)
+	if uid, err := c.Decode(v); err != nil || uid != 9 {
+		t.Fatalf("just before expiry: uid=%d err=%v, want 9, nil", uid, err)
+	}
+
+	clk.Advance(time.Second) // exactly at expiry
+	if _, err := c.Decode(v); !errors.Is(err, ErrExpired) {
+		t.Fatalf("at expiry: err = %v, want ErrExpired", err)
+	}
+	if errors.Is(err, ErrInvalid) {
+		t.Fatalf("expired cookie must not also be ErrInvalid")
+	}
+
+	clk.Advance(30 * 24 * time.Hour)
+	if _, err := c.Decode(v); !errors.Is(err, ErrExpired) {
+		t.Fatalf("long after expiry: err = %v, want ErrExpired", err)
+	}
+}
+
+// securecookie's own timestamp check (30 days by default) must be disabled:
+// only the expiry in our payload, checked against the injected clock, counts.
+func TestSecurecookieTimestampIgnored(t *testing.T) {
+	clk := newClock()
+	c := mustNew(t, pairA, false, clk)
+	v := mustEncode(t, c, 5)
+
+	// Re-sign the same payload with a securecookie timestamp 60 days old.
+	old := time.Now().Add(-60 * 24 * time.Hour).Unix()
+	raw, err := base64.URLEncoding.DecodeString(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := bytes.SplitN(raw, []byte("|"), 3)
+	if len(parts) != 3 {
+		t.Fatalf("unexpected securecookie format")
+	}
+	body := []byte(fmt.Sprintf("%d|%s", old, parts[1]))
+	mac := hmac.New(sha256.New, mustHex(t, hashA))
+	mac.Write([]byte(CookieName + "|"))
+	mac.Write(body)
+	resigned := base64.URLEncoding.EncodeToString(append(append(body, '|'), mac.Sum(nil)...))
+
+	// Sanity check: a default securecookie codec rejects it as too old.
+	var p payload
+	sc := securecookie.New(mustHex(t, hashA), mustHex(t, blockA)).SetSerializer(securecookie.JSONEncoder{})
+	if err := sc.Decode(CookieName, resigned, &p); err == nil {
+		t.Fatal("default securecookie accepted a 60-day-old timestamp; test is not exercising MaxAge")
+	}
+	if uid, err := c.Decode(resigned); err != nil || uid != 5 {
+		t.Fatalf("uid=%d err=%v, want 5, nil", uid, err)
+	}
+}
+
+func TestKeyRotation(t *testing.T) {
+	clk := newClock()
+	oldOnly := mustNew(t, pairB, false, clk)
+	rotated := mustNew(t, pairA+","+pairB, false, clk)
+	newOnly := mustNew(t, pairA, false, clk)
+	unrelated := mustNew(t, pairC, false, clk)
+
+	oldCookie, err := oldOnly.Encode(11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCookie, err := rotated.Encode(12)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name    string
+		codec   *Codec
+		value   string
+		wantUID int64
+		wantErr error
+	}{
+		{"retired but listed pair accepted", rotated, oldCookie, 11, nil},
+		{"primary pair accepted", rotated, newCookie, 12, nil},
+		{"new cookies signed with first pair", newOnly, newCookie, 12, nil},
+		{"new cookies not signed with second pair", oldOnly, newCookie, 0, ErrInvalid},
+		{"dropped pair rejected", newOnly, oldCookie, 0, ErrInvalid},
+		{"unlisted key rejected", rotated, mustEncode(t, unrelated, 13), 0, ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			uid, err := tt.codec.Decode(tt.value)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || uid != tt.wantUID {
+				t.Fatalf("uid=%d err=%v, want %d, nil", uid, err, tt.wantUID)
+			}
+		})
+	}
+}
+
+// Authentic cookies with a bad payload are still ErrInvalid.
+func TestBadPayloadRejected(t *testing.T) {
+	clk := newClock()
+	c := mustNew(t, pairA, false, clk)
+	exp := clk.Now().Add(time.Hour).Unix()
+	tests := []struct {
+		name  string
+		value any
+	}{
+		{"zero user id", payload{UserID: 0, Expires: exp}},
+		{"negative user id", payload{UserID: -3, Expires: exp}},
+		{"missing expiry", map[string]any{"uid": 3}},
+		{"wrong types", map[string]any{"uid": "3", "exp": exp}},
+		{"not an object", []int{1, 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := securecookie.New(mustHex(t, hashA), mustHex(t, blockA)).
+				SetSerializer(securecookie.JSONEncoder{})
+			v, err := sc.Encode(CookieName, tt.value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if uid, err := c.Decode(v); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("uid=%d err=%v, want ErrInvalid", uid, err)
+			}
+		})
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	short := strings.Repeat("c4", 16) // 16 bytes
+	long := strings.Repeat("d5", 48)  // 48 bytes
+	tests := []struct {
+		name string
+		keys string
+		want string
+	}{
+		{"missing", "", "not set or empty"},
+		{"blank", " \n\t ", "not set or empty"},
+		{"short hash key", short + ":" + blockA, "pair 1: hash key must be at least 32 bytes (64 hex digits), got 16"},
+		{"short block key", hashA + ":" + short, "pair 1: block key must be 32 bytes (64 hex digits), got 16"},
+		{"long block key", hashA + ":" + long, "pair 1: block key must be 32 bytes (64 hex digits), got 48"},
+		{"bad second pair", pairA + "," + hashB + ":" + short, "pair 2: block key must be 32 bytes (64 hex digits), got 16"},
+		{"non-hex hash key", "zz" + hashA[2:] + ":" + blockA, "pair 1: hash key is not valid hex (contains a non-hex character)"},
+		{"non-hex block key", hashA + ":" + blockA[:62] + "xy", "pair 1: block key is not valid hex (contains a non-hex character)"},
+		{"odd-length hex", hashA + "f:" + blockA, "pair 1: hash key is not valid hex (has an odd number of hex digits)"},
+		{"missing colon", hashA + blockA, "pair 1: expected exactly one ':'"},
+		{"two colons", pairA + ":" + blockB, "pair 1: expected exactly one ':'"},
+		{"empty hash key", ":" + blockA, "pair 1: hash key is empty"},
+		{"empty block key", hashA + ":", "pair 1: block key is empty"},
+		{"trailing comma", pairA + ",", "pair 2: empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := New(tt.keys, false, testTTL, nil)
+			if err == nil {
+				t.Fatalf("New succeeded (%v), want error", c != nil)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, "FILEGATE_SESSION_KEYS") {
+				t.Errorf("error %q does not name FILEGATE_SESSION_KEYS", msg)
+			}
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q does not contain %q", msg, tt.want)
+			}
+			assertNoKeyMaterial(t, msg, tt.keys)
+		})
+	}
+}
+
+func TestNewAccepts(t *testing.T) {
+	for _, keys := range []string{
+		pairA,
+		strings.ToUpper(pairA),
+		" " + pairA + " , " + pairB + "\n",
+		strings.Repeat("e6", 64) + ":" + blockA, // 64-byte hash key
+		GenerateKeys(),
+	} {
+		if _, err := New(keys, true, testTTL, nil); err != nil {
+			t.Errorf("New(...): %v", err)
+		}
+	}
+}
+
+func TestNewRejectsBadTTL(t *testing.T) {
+	for _, ttl := range []time.Duration{0, -time.Hour, time.Millisecond} {
+		if _, err := New(pairA, false, ttl, nil); err == nil {
+			t.Errorf("New with ttl %v: want error", ttl)
+		}
+	}
+}
+
+func TestCodecDoesNotPrintKeys(t *testing.T) {
+	c := mustNew(t, pairA, false, newClock())
+	for _, s := range []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", *c), fmt.Sprintf("%#v", c)} {
+		assertNoKeyMaterial(t, s, pairA)
+	}
+}
+
+func TestGenerateKeys(t *testing.T) {
+	k1, k2 := GenerateKeys(), GenerateKeys()
+	if k1 == k2 {
+		t.Fatal("GenerateKeys returned the same pair twice")
+	}
+	hashHex, blockHex, ok := strings.Cut(k1, ":")
+	if !ok || len(hashHex) != 64 || len(blockHex) != 64 {
+		t.Fatalf("GenerateKeys format: got %d:%d hex digits, want 64:64", len(hashHex), len(blockHex))
+	}
+	c := mustNew(t, k1, false, newClock())
+	if uid, err := c.Decode(mustEncode(t, c, 3)); err != nil || uid != 3 {
+		t.Fatalf("round trip with generated keys: uid=%d err=%v", uid, err)
+	}
+}
+
+func TestFromRequest(t *testing.T) {
+	clk := newClock()
+	c := mustNew(t, pairA, false, clk)
+	valid := mustEncode(t, c, 21)
+
+	tests := []struct {
+		name    string
+		cookies []*http.Cookie
+		wantUID int64
+		wantErr error
+		wantMsg string
+	}{
+		{"valid", []*http.Cookie{{Name: CookieName, Value: valid}}, 21, nil, ""},
+		{"valid among others", []*http.Cookie{{Name: "other", Value: "x"}, {Name: CookieName, Value: valid}}, 21, nil, ""},
+		{"missing", nil, 0, ErrInvalid, "no cookie"},
+		{"other cookie only", []*http.Cookie{{Name: "other", Value: valid}}, 0, ErrInvalid, "no cookie"},
+		{"empty value", []*http.Cookie{{Name: CookieName, Value: ""}}, 0, ErrInvalid, ""},
+		{"garbage", []*http.Cookie{{Name: CookieName, Value: "garbage"}}, 0, ErrInvalid, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			for _, ck := range tt.cookies {
+				r.AddCookie(ck)
+			}
+			uid, err := c.FromRequest(r)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				if tt.wantMsg != "" && !strings.Contains(err.Error(), tt.wantMsg) {
+					t.Fatalf("err %q does not mention %q", err, tt.wantMsg)
+				}
+				return
+			}
+			if err != nil || uid != tt.wantUID {
+				t.Fatalf("uid=%d err=%v, want %d, nil", uid, err, tt.wantUID)
+			}
+		})
+	}
+
+	t.Run("expired", func(t *testing.T) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(&http.Cookie{Name: CookieName, Value: valid})
+		clk2 := *clk
+		clk2.Advance(testTTL)
+		c2 := mustNew(t, pairA, false, &clk2)
+		if _, err := c2.FromRequest(r); !errors.Is(err, ErrExpired) {
+			t.Fatalf("err = %v, want ErrExpired", err)
+		}
+	})
+}
+
+func TestSetAndClear(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("secure=%v", secure), func(t *testing.T) {
+			clk := newClock()
+			c := mustNew(t, pairA, secure, clk)
+
+			// Set.
+			rec := httptest.NewRecorder()
+			if err := c.Set(rec, 77); err != nil {
+				t.Fatalf("Set: %v", err)
+			}
+			raw := rec.Header().Values("Set-Cookie")
+			if len(raw) != 1 {
+				t.Fatalf("Set wrote %d Set-Cookie headers, want 1", len(raw))
+			}
+			ck := onlyCookie(t, rec)
+			checkAttrs(t, ck, raw[0], secure)
+			if ck.MaxAge != int(testTTL/time.Second) {
+				t.Errorf("MaxAge = %d, want %d", ck.MaxAge, int(testTTL/time.Second))
+			}
+			if want := clk.Now().Add(testTTL); !ck.Expires.Equal(want) {
+				t.Errorf("Expires = %v, want %v", ck.Expires, want)
+			}
+
+			// The cookie the browser would send back authenticates the user.
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+			if uid, err := c.FromRequest(r); err != nil || uid != 77 {
+				t.Fatalf("FromRequest after Set: uid=%d err=%v", uid, err)
+			}
+
+			// Clear.
+			rec = httptest.NewRecorder()
+			c.Clear(rec)
+			raw = rec.Header().Values("Set-Cookie")
+			if len(raw) != 1 {
+				t.Fatalf("Clear wrote %d Set-Cookie headers, want 1", len(raw))
+			}
+			ck = onlyCookie(t, rec)
+			checkAttrs(t, ck, raw[0], secure)
+			if ck.Value != "" {
+				t.Errorf("Clear value = %q, want empty", ck.Value)
+			}
+			if ck.MaxAge >= 0 || !strings.Contains(raw[0], "Max-Age=0") {
+				t.Errorf("Clear does not expire the cookie: MaxAge=%d header=%q", ck.MaxAge, raw[0])
+			}
+			if !ck.Expires.Before(clk.Now()) {
+				t.Errorf("Clear Expires = %v, want in the past", ck.Expires)
+			}
+		})
+	}
+}
+
+func checkAttrs(t *testing.T, ck *http.Cookie, raw string, secure bool) {
+	t.Helper()
+	if ck.Name != CookieName {
+		t.Errorf("Name = %q, want %q", ck.Name, CookieName)
+	}
+	if ck.Path != "/" {
+		t.Errorf("Path = %q, want /", ck.Path)
+	}
+	if !ck.HttpOnly {
+		t.Errorf("HttpOnly not set: %q", raw)
+	}
+	if ck.SameSite != http.SameSiteLaxMode || !strings.Contains(raw, "SameSite=Lax") {
+		t.Errorf("SameSite not Lax: %q", raw)
+	}
+	if ck.Secure != secure {
+		t.Errorf("Secure = %v, want %v: %q", ck.Secure, secure, raw)
+	}
+	if ck.Domain != "" {
+		t.Errorf("Domain = %q, want host-only cookie", ck.Domain)
+	}
+}
+
+func onlyCookie(t *testing.T, rec *httptest.ResponseRecorder) *http.Cookie {
+	t.Helper()
+	cks := rec.Result().Cookies()
+	if len(cks) != 1 {
+		t.Fatalf("got %d cookies, want 1", len(cks))
+	}
+	return cks[0]
+}
+
+func mustEncode(t testing.TB, c *Codec, uid int64) string {
+	t.Helper()
+	v, err := c.Encode(uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func mustHex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// assertNoKeyMaterial fails if msg contains any run of 8 or more characters
+// from a key in keys (split on ',' and ':'), or the raw bytes of a key.
+func assertNoKeyMaterial(t *testing.T, msg, keys string) {
+	t.Helper()
+	lmsg := strings.ToLower(msg)
+	for _, pair := range strings.Split(keys, ",") {
+		for _, k := range strings.Split(strings.TrimSpace(pair), ":") {
+			k = strings.ToLower(strings.TrimSpace(k))
+			for i := 0; i+8 <= len(k); i++ {
+				if strings.Contains(lmsg, k[i:i+8]) {
+					t.Fatalf("message leaks key material %q: %q", k[i:i+8], msg)
+				}
+			}
+			if b, err := hex.DecodeString(k); err == nil && len(b) >= 8 && strings.Contains(msg, string(b[:8])) {
+				t.Fatalf("message leaks raw key bytes: %q", msg)
+			}
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	clk := newClock()
+	c := mustNew(f, pairA+","+pairB, false, clk)
+	valid := mustEncode(f, c, 1)
+	other := mustEncode(f, mustNew(f, pairC, false, clk), 1)
+	for _, seed := range []string{
+		"", "x", "|", "||", "a|b|c", "====", valid, other,
+		valid[:len(valid)/2], valid + "A", strings.ToUpper(valid),
+		base64.URLEncoding.EncodeToString([]byte("1|2|3")),
+		base64.URLEncoding.EncodeToString([]byte("1|" + base64.URLEncoding.EncodeToString(make([]byte, 16)) + "|")),
+		strings.Repeat("A", 4097),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		uid, err := c.Decode(value)
+		switch {
+		case err == nil:
+			if uid <= 0 {
+				t.Fatalf("Decode(%q) = %d, nil; want positive uid", value, uid)
+			}
+		case errors.Is(err, ErrInvalid), errors.Is(err, ErrExpired):
+			if uid != 0 {
+				t.Fatalf("Decode(%q) = %d, %v; want uid 0 on error", value, uid, err)
+			}
+		default:
+			t.Fatalf("Decode(%q) error %v is neither ErrInvalid nor ErrExpired", value, err)
+		}
+	})
+}

@@ -1,0 +1,299 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/filegate/filegate/internal/session"
+)
+
+// Options change the stack a test starts.
+type Options struct {
+	HidePrivate bool
+	CacheTTL    time.Duration // default 30s
+	MaxUpload   string        // FILEGATE_MAX_UPLOAD; default 2MiB
+	// ProxyDatabase and ProxyRedis put a cuttable TCP proxy between authz
+	// and the service, so a test can take it away and bring it back.
+	ProxyDatabase, ProxyRedis bool
+}
+
+// Stack is a running filegate: nginx in front of authz and the uploader,
+// on free ports, with a fresh database, a private Redis prefix and a
+// temporary private root. Everything stops when the test ends.
+type Stack struct {
+	URL         string // nginx, e.g. http://127.0.0.1:40123
+	AuthzURL    string
+	UploaderURL string
+	DatabaseURL string
+	RedisPrefix string
+	PrivateRoot string
+	SessionKeys string
+	Env         []string // the stack's configuration, for the uploader CLI
+	Sessions    *session.Codec
+	DBProxy     *Proxy // non-nil with Options.ProxyDatabase
+	RedisProxy  *Proxy // non-nil with Options.ProxyRedis
+}
+
+// RepoRoot is the repository's top folder.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binaries builds authz and uploader once per test process.
+func binaries(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "filegate-bin-")
+		if buildErr != nil {
+			return
+		}
+		for _, name := range []string{"authz", "uploader"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, name), "./"+name)
+			cmd.Dir = RepoRoot()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go build %s: %v\n%s", name, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("testenv: %v", buildErr)
+	}
+	return binDir
+}
+
+// FreeAddr returns a loopback address with a port nobody listens on.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Start runs a whole stack for one test.
+func Start(t testing.TB, opt Options) *Stack {
+	t.Helper()
+	bin := binaries(t)
+	nginx := NginxPath(t)
+	dir := t.TempDir()
+	s := &Stack{
+		DatabaseURL: NewDatabase(t),
+		RedisPrefix: RedisPrefix(),
+		PrivateRoot: filepath.Join(dir, "private"),
+		SessionKeys: session.GenerateKeys(),
+	}
+	if opt.CacheTTL == 0 {
+		opt.CacheTTL = 30 * time.Second
+	}
+	if opt.MaxUpload == "" {
+		opt.MaxUpload = "2MiB"
+	}
+	var err error
+	if s.Sessions, err = session.New(s.SessionKeys, false, time.Hour, nil); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	authzAddr, uploaderAddr, nginxAddr := FreeAddr(t), FreeAddr(t), FreeAddr(t)
+	s.AuthzURL, s.UploaderURL, s.URL = "http://"+authzAddr, "http://"+uploaderAddr, "http://"+nginxAddr
+	s.Env = []string{
+		"DATABASE_URL=" + s.DatabaseURL,
+		"REDIS_URL=" + RedisURL(),
+		"FILEGATE_REDIS_PREFIX=" + s.RedisPrefix,
+		"FILEGATE_PRIVATE_ROOT=" + s.PrivateRoot,
+		"FILEGATE_SESSION_KEYS=" + s.SessionKeys,
+		"FILEGATE_MAX_UPLOAD=" + opt.MaxUpload,
+		"AUTHZ_ADDR=" + authzAddr,
+		"UPLOADER_ADDR=" + uploaderAddr,
+		"AUTHZ_CACHE_TTL=" + opt.CacheTTL.String(),
+		fmt.Sprintf("AUTHZ_HIDE_PRIVATE=%t", opt.HidePrivate),
+	}
+	authzEnv := append([]string(nil), s.Env...)
+	if opt.ProxyDatabase {
+		u, _ := url.Parse(s.DatabaseURL)
+		s.DBProxy = NewProxy(t, u.Host)
+		u.Host = s.DBProxy.Addr
+		authzEnv = append(authzEnv, "DATABASE_URL="+u.String())
+	}
+	if opt.ProxyRedis {
+		u, _ := url.Parse(RedisURL())
+		s.RedisProxy = NewProxy(t, u.Host)
+		u.Host = s.RedisProxy.Addr
+		authzEnv = append(authzEnv, "REDIS_URL="+u.String())
+	}
+	s.CLI(t, "", "migrate")
+	startProcess(t, dir, "authz", authzEnv, filepath.Join(bin, "authz"))
+	startProcess(t, dir, "uploader", s.Env, filepath.Join(bin, "uploader"), "serve")
+
+	prefix := filepath.Join(dir, "nginx")
+	if err := os.MkdirAll(filepath.Join(prefix, "logs"), 0o755); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	conf := RenderNginx(t, map[string]string{
+		"LISTEN":        nginxAddr,
+		"AUTHZ_ADDR":    authzAddr,
+		"UPLOADER_ADDR": uploaderAddr,
+		"PRIVATE_ROOT":  s.PrivateRoot,
+		"MAX_BODY":      "3m",
+	})
+	confPath := filepath.Join(prefix, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	startProcess(t, dir, "nginx", nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off;")
+	for _, addr := range []string{authzAddr, uploaderAddr, nginxAddr} {
+		waitListening(t, dir, addr)
+	}
+	return s
+}
+
+// RenderNginx fills the {{NAME}} placeholders of nginx/example.conf;
+// NGINX_DIR is always the repository's nginx folder.
+func RenderNginx(t testing.TB, vars map[string]string) string {
+	t.Helper()
+	tmpl, err := os.ReadFile(filepath.Join(RepoRoot(), "nginx", "example.conf"))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	conf := strings.ReplaceAll(string(tmpl), "{{NGINX_DIR}}", filepath.Join(RepoRoot(), "nginx"))
+	for k, v := range vars {
+		conf = strings.ReplaceAll(conf, "{{"+k+"}}", v)
+	}
+	if i := strings.Index(conf, "{{"); i >= 0 {
+		t.Fatalf("testenv: nginx/example.conf: placeholder left unfilled near %q", conf[i:min(len(conf), i+30)])
+	}
+	return conf
+}
+
+// NginxPath finds nginx, installing Debian's package when it is missing:
+// a test that needs nginx never skips.
+func NginxPath(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{"nginx", "/usr/sbin/nginx"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	t.Log("testenv: nginx missing; installing it with apt-get")
+	install := exec.Command("sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light")
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("testenv: nginx is not installed and apt-get failed: %v\n%s", err, out)
+	}
+	return "/usr/sbin/nginx"
+}
+
+// CLI runs the uploader binary with the stack's configuration and returns
+// its output; a failing command fails the test.
+func (s *Stack) CLI(t testing.TB, stdin string, args ...string) string {
+	t.Helper()
+	out, err := s.TryCLI(t, stdin, args...)
+	if err != nil {
+		t.Fatalf("uploader %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// TryCLI is CLI for commands expected to fail: it returns the error.
+func (s *Stack) TryCLI(t testing.TB, stdin string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binaries(t), "uploader"), args...)
+	cmd.Env = append(os.Environ(), s.Env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// Cookie returns a valid session cookie for userID, as /login would set.
+func (s *Stack) Cookie(t testing.TB, userID int64) *http.Cookie {
+	t.Helper()
+	v, err := s.Sessions.Encode(userID)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return &http.Cookie{Name: session.CookieName, Value: v}
+}
+
+// startProcess runs a service until the test ends; its output goes to
+// dir/name.log, which is printed if the test fails.
+func startProcess(t testing.TB, dir, name string, env []string, path string, args ...string) {
+	t.Helper()
+	logPath := filepath.Join(dir, name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("testenv: start %s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		logFile.Close()
+		if t.Failed() {
+			if b, err := os.ReadFile(logPath); err == nil {
+				t.Logf("--- %s log ---\n%s", name, tail(b, 4000))
+			}
+		}
+	})
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return bytes.TrimSpace(b)
+}
+
+func waitListening(t testing.TB, dir, addr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	var all []byte
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		all = append(all, []byte("--- "+filepath.Base(l)+"\n")...)
+		all = append(all, tail(b, 2000)...)
+		all = append(all, '\n')
+	}
+	t.Fatalf("testenv: nothing listens on %s after 15s\n%s", addr, all)
+}

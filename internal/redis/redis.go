@@ -54,6 +54,7 @@ func Open(url, prefix string, ttl time.Duration, log *slog.Logger) (*Cache, erro
 	opt.ReadTimeout = 300 * time.Millisecond
 	opt.WriteTimeout = 300 * time.Millisecond
 	opt.MaxRetries = 0
+	opt.DialerRetries = 1
 	return &Cache{
 		client: goredis.NewClient(opt),
 		prefix: prefix,

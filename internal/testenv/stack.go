@@ -161,7 +161,7 @@ func Start(t testing.TB, opt Options) *Stack {
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	startProcess(t, dir, "nginx", nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off;")
+	startProcess(t, dir, "nginx", nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
 	for _, addr := range []string{authzAddr, uploaderAddr, nginxAddr} {
 		waitListening(t, dir, addr)
 	}

@@ -1,0 +1,36 @@
+# filegate: `make run` for the demo, `make test` for every test.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+
+.PHONY: all build test run stop bench deps
+
+all: build
+
+build:
+	$(GO) build -o bin/authz ./authz
+	$(GO) build -o bin/uploader ./uploader
+
+deps:
+	.ci/deps --browser
+
+# Unit, integration (real PostgreSQL and Redis), end-to-end through a real
+# nginx, and the browser test in headless Chromium.
+test: deps
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 8m ./...
+
+# Starts nginx, authz and the uploader on http://127.0.0.1:8080 with demo
+# users and files; `make stop` stops them.
+run: build
+	.ci/deps
+	.ci/dev up
+
+stop:
+	.ci/dev down
+
+bench: build
+	.ci/deps
+	$(GO) run ./bench

@@ -1,0 +1,102 @@
+package ingest
+
+import (
+	"fmt"
+	"mime"
+	"strings"
+
+	"github.com/gabriel-vasile/mimetype"
+)
+
+// sniffLen is how many leading bytes decide the type; mimetype's
+// signatures for the allowed types all sit well within it.
+const sniffLen = 3072
+
+// humanTypes names the usual allowed types in refusal messages; other
+// allowed types are named by their extension.
+var humanTypes = map[string]string{
+	"application/pdf": "PDF",
+	"image/png":       "PNG",
+	"image/jpeg":      "JPEG",
+	"image/gif":       "GIF",
+	"image/webp":      "WebP",
+	"text/plain":      "plain text",
+}
+
+// allowlist is the set of accepted types, matched exactly: mimetype's
+// hierarchy puts HTML, SVG and XML under text/plain, so "is a kind of
+// text/plain" would let a page with scripts in.
+type allowlist struct {
+	types map[string]bool
+	human string // "PDF, PNG, …", for refusal messages
+}
+
+// newAllowlist checks each configured type against mimetype's list, so a
+// typo ("image/jpg") fails at startup rather than refusing every upload.
+func newAllowlist(allowed []string) (allowlist, error) {
+	a := allowlist{types: make(map[string]bool)}
+	var names []string
+	for _, t := range allowed {
+		t = bareType(t)
+		if t == "" {
+			continue
+		}
+		m := mimetype.Lookup(t)
+		if m == nil {
+			return a, fmt.Errorf("ingest: allowed type %q is not a type the detector knows", t)
+		}
+		// An alias ("application/x-pdf") stands for the type Detect reports.
+		t = bareType(m.String())
+		if a.types[t] {
+			continue
+		}
+		a.types[t] = true
+		names = append(names, humanType(t, m.Extension()))
+	}
+	if len(a.types) == 0 {
+		return a, fmt.Errorf("ingest: no allowed types")
+	}
+	a.human = strings.Join(names, ", ")
+	return a, nil
+}
+
+// humanType names a type for people: a known name, else its extension.
+func humanType(t, ext string) string {
+	if name, ok := humanTypes[t]; ok {
+		return name
+	} else if ext != "" {
+		return strings.ToUpper(strings.TrimPrefix(ext, "."))
+	}
+	return t
+}
+
+// bareType returns t lowercased and without parameters ("; charset=…").
+func bareType(t string) string {
+	if mt, _, err := mime.ParseMediaType(t); err == nil {
+		return mt
+	}
+	t, _, _ = strings.Cut(t, ";")
+	return strings.ToLower(strings.TrimSpace(t))
+}
+
+// detected is what the bytes say a file is.
+type detected struct {
+	bare        string // "text/plain", compared with the allowlist
+	contentType string // stored in the row and served by nginx
+	ext         string // ".txt", the stored name's extension
+}
+
+// detect sniffs head, the first bytes of a file. Text keeps the charset
+// mimetype found (utf-8 for ASCII too), so browsers need not guess;
+// every other type is stored bare.
+func detect(head []byte) detected {
+	m := mimetype.Detect(head)
+	d := detected{bare: bareType(m.String()), ext: m.Extension()}
+	d.contentType = d.bare
+	if d.bare == "text/plain" {
+		if _, params, err := mime.ParseMediaType(m.String()); err == nil && params["charset"] != "" {
+			d.contentType = mime.FormatMediaType(d.bare, map[string]string{"charset": params["charset"]})
+		}
+	}
+	return d
+}

@@ -1,0 +1,102 @@
+// Command uploader is the filegate web app and its admin CLI. main only
+// wires: it reads the configuration, opens the store, the cache and the
+// private root, and hands them to the command asked for.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/filegate/filegate/internal/config"
+	"github.com/filegate/filegate/internal/ingest"
+	"github.com/filegate/filegate/internal/postgres"
+	"github.com/filegate/filegate/internal/redis"
+)
+
+const usage = `Usage:
+  uploader serve                      run the web app on UPLOADER_ADDR
+  uploader migrate                    apply sql/ migrations (idempotent)
+  uploader user add NAME --password-stdin [--public] [--staff]
+  uploader user set NAME [--public=true|false] [--staff=true|false]
+  uploader put NAME FILE...           store files for NAME, as a web upload would
+  uploader sweep [--apply]            report (and remove) files without rows and rows without files
+`
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(os.Args[1:], log); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "uploader:", err)
+		os.Exit(1)
+	}
+}
+
+func printUsage() {
+	fmt.Fprint(os.Stderr, usage, "\n")
+	config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_PRIVATE_ROOT",
+		"FILEGATE_SESSION_KEYS", "FILEGATE_COOKIE_SECURE", "FILEGATE_MAX_UPLOAD", "FILEGATE_ALLOWED_TYPES", "UPLOADER_ADDR")
+}
+
+// app is what every command may use; fields are opened on demand.
+type app struct {
+	cfg   config.Config
+	log   *slog.Logger
+	db    *postgres.DB
+	cache *redis.Cache
+}
+
+func run(args []string, log *slog.Logger) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage()
+		if len(args) == 0 {
+			return errors.New("no command")
+		}
+		return flag.ErrHelp
+	}
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	a := &app{cfg: cfg, log: log}
+	if a.db, err = postgres.Open(cfg.DatabaseURL); err != nil {
+		return err
+	}
+	defer a.db.Close()
+	// Every command that changes data tells authz's cache through the store.
+	if a.cache, err = redis.Open(cfg.RedisURL, cfg.RedisPrefix, cfg.CacheTTL, log); err != nil {
+		return err
+	}
+	defer a.cache.Close()
+	a.db.Invalidator = a.cache
+
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return a.serve(ctx, rest)
+	case "migrate":
+		return a.migrate(ctx, rest)
+	case "user":
+		return a.user(ctx, rest)
+	case "put":
+		return a.put(ctx, rest)
+	case "sweep":
+		return a.sweep(ctx, rest)
+	}
+	printUsage()
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func (a *app) ingester() (*ingest.Ingester, error) {
+	return ingest.New(a.cfg.PrivateRoot, a.db, a.cfg.MaxUpload, a.cfg.AllowedTypes, a.log)
+}

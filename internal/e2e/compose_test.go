@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/filegate/filegate/internal/config"
+	"github.com/filegate/filegate/internal/testenv"
+)
+
+// No Docker engine runs here, so compose.yaml is checked by reading it:
+// it must parse, run the five services, configure them only with the
+// variables the binaries know, and fill every placeholder of the nginx
+// example config, as make run (.ci/dev) does.
+func TestComposeFile(t *testing.T) {
+	root := testenv.RepoRoot()
+	raw, err := os.ReadFile(filepath.Join(root, "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Image       string            `yaml:"image"`
+			Build       any               `yaml:"build"`
+			Command     any               `yaml:"command"`
+			Environment map[string]string `yaml:"environment"`
+			DependsOn   map[string]any    `yaml:"depends_on"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &compose); err != nil {
+		t.Fatalf("compose.yaml does not parse: %v", err)
+	}
+	var names []string
+	for name := range compose.Services {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	if want := []string{"authz", "nginx", "postgres", "redis", "uploader"}; !slices.Equal(names, want) {
+		t.Errorf("services = %v, want %v", names, want)
+	}
+	known := map[string]bool{}
+	for _, v := range config.Vars {
+		known[v.Name] = true
+	}
+	for _, svc := range []string{"authz", "uploader"} {
+		env := compose.Services[svc].Environment
+		if len(env) == 0 {
+			t.Errorf("%s has no environment", svc)
+		}
+		for name := range env {
+			if !known[name] {
+				t.Errorf("%s: unknown variable %s", svc, name)
+			}
+		}
+		if !strings.HasPrefix(env["FILEGATE_SESSION_KEYS"], "${FILEGATE_SESSION_KEYS") {
+			t.Errorf("%s: FILEGATE_SESSION_KEYS must come from the environment, not the file", svc)
+		}
+	}
+	example, err := os.ReadFile(filepath.Join(root, "nginx", "example.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := os.ReadFile(filepath.Join(root, ".ci", "dev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nginxCmd, _ := yaml.Marshal(compose.Services["nginx"].Command)
+	placeholders := regexp.MustCompile(`\{\{[A-Z_]+\}\}`).FindAllString(string(example), -1)
+	if len(placeholders) == 0 {
+		t.Fatal("nginx/example.conf has no placeholders")
+	}
+	for _, p := range placeholders {
+		if !strings.Contains(string(nginxCmd), p) {
+			t.Errorf("compose nginx command does not fill %s", p)
+		}
+		if !strings.Contains(string(dev), p) {
+			t.Errorf(".ci/dev does not fill %s", p)
+		}
+	}
+}

@@ -1,0 +1,396 @@
+// Package e2e tests filegate as operators run it: a real nginx with
+// nginx/filegate.conf in front of the authz and uploader binaries, a fresh
+// PostgreSQL database and a private Redis key space.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/filegate/filegate/internal/postgres"
+	"github.com/filegate/filegate/internal/redis"
+	"github.com/filegate/filegate/internal/session"
+	"github.com/filegate/filegate/internal/testenv"
+)
+
+// demo is a stack with alice (id 1, private), bob (2, public) and admin
+// (3, staff), each with one file.
+type demo struct {
+	*testenv.Stack
+	aliceURL, bobURL, adminURL string
+	aliceBytes, bobBytes       []byte
+}
+
+func newDemo(t *testing.T, opt testenv.Options) *demo {
+	t.Helper()
+	s := testenv.Start(t, opt)
+	d := &demo{Stack: s}
+	s.CLI(t, "alice-password\n", "user", "add", "alice", "--password-stdin")
+	s.CLI(t, "bob-password\n", "user", "add", "bob", "--password-stdin", "--public")
+	s.CLI(t, "admin-password\n", "user", "add", "admin", "--password-stdin", "--staff")
+	d.aliceBytes = []byte("alice's private notes\n")
+	d.bobBytes = []byte("%PDF-1.4\nbob shares this\n%%EOF\n")
+	d.aliceURL = d.put(t, "alice", "notes.txt", d.aliceBytes)
+	d.bobURL = d.put(t, "bob", "Bob's résumé.pdf", d.bobBytes)
+	d.adminURL = d.put(t, "admin", "secret.txt", []byte("staff only\n"))
+	return d
+}
+
+var urlPattern = regexp.MustCompile(`/files/\d+/[A-Za-z0-9._-]+`)
+
+// put stores a file with `uploader put` and returns its URL.
+func (d *demo) put(t *testing.T, user, name string, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := d.CLI(t, "", "put", user, path)
+	u := urlPattern.FindString(out)
+	if u == "" {
+		t.Fatalf("put printed no URL: %s", out)
+	}
+	return u
+}
+
+// get fetches path through nginx as viewer (0: no cookie). Redirects are
+// returned, not followed.
+func (d *demo) get(t *testing.T, viewer int64, method, path string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, d.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if viewer != 0 {
+		req.AddCookie(d.Cookie(t, viewer))
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return do(t, req)
+}
+
+func do(t *testing.T, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	client := &http.Client{
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+const alice, bob, admin = 1, 2, 3
+
+func TestAccessRules(t *testing.T) {
+	d := newDemo(t, testenv.Options{})
+	tests := []struct {
+		name   string
+		viewer int64
+		path   string
+		want   int
+	}{
+		{"no cookie", 0, d.bobURL, 401},
+		{"owner, private", alice, d.aliceURL, 200},
+		{"anyone, public owner", alice, d.bobURL, 200},
+		{"staff, private", admin, d.aliceURL, 200},
+		{"stranger, private", bob, d.aliceURL, 403},
+		{"stranger, staff's private file", alice, d.adminURL, 403},
+		{"unknown name", alice, "/files/2/nope.pdf", 404},
+		{"unknown owner", alice, "/files/999/notes.txt", 404},
+		{"user removed since login", 999, d.bobURL, 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, _ := d.get(t, tt.viewer, "GET", tt.path)
+			if resp.StatusCode != tt.want {
+				t.Errorf("GET %s: %d, want %d", tt.path, resp.StatusCode, tt.want)
+			}
+		})
+	}
+
+	t.Run("served file", func(t *testing.T) {
+		resp, body := d.get(t, alice, "GET", d.bobURL)
+		if !bytes.Equal(body, d.bobBytes) {
+			t.Errorf("body = %q, want %q", body, d.bobBytes)
+		}
+		want := map[string]string{
+			"Content-Type":            "application/pdf",
+			"Content-Disposition":     `attachment; filename="Bob's r_sum_.pdf"; filename*=UTF-8''Bob%27s%20r%C3%A9sum%C3%A9.pdf`,
+			"X-Content-Type-Options":  "nosniff",
+			"Content-Security-Policy": "default-src 'none'; sandbox",
+			"Cache-Control":           "private",
+		}
+		for h, v := range want {
+			if got := resp.Header.Values(h); len(got) != 1 || got[0] != v {
+				t.Errorf("%s = %q, want exactly [%q]", h, got, v)
+			}
+		}
+		for _, h := range []string{"X-Filegate-Path", "X-Filegate-Type", "X-Filegate-Disposition", "X-Filegate-Status"} {
+			if v := resp.Header.Get(h); v != "" {
+				t.Errorf("internal header %s leaked: %q", h, v)
+			}
+		}
+		if resp.Header.Get("ETag") == "" || resp.Header.Get("Last-Modified") == "" {
+			t.Errorf("no ETag/Last-Modified: %v", resp.Header)
+		}
+	})
+
+	t.Run("browser without session is sent to login", func(t *testing.T) {
+		resp, _ := d.get(t, 0, "GET", d.bobURL, "Accept", "text/html,application/xhtml+xml")
+		if resp.StatusCode != 303 || resp.Header.Get("Location") != "/login?next="+d.bobURL {
+			t.Errorf("got %d Location %q, want 303 to /login?next=%s", resp.StatusCode, resp.Header.Get("Location"), d.bobURL)
+		}
+	})
+
+	t.Run("logged-in browser gets 403, not a login loop", func(t *testing.T) {
+		resp, _ := d.get(t, bob, "GET", d.aliceURL, "Accept", "text/html")
+		if resp.StatusCode != 403 {
+			t.Errorf("got %d, want 403", resp.StatusCode)
+		}
+	})
+
+	t.Run("range, head, conditional", func(t *testing.T) {
+		resp, body := d.get(t, alice, "GET", d.bobURL, "Range", "bytes=0-3")
+		if resp.StatusCode != 206 || string(body) != "%PDF" || !strings.HasPrefix(resp.Header.Get("Content-Range"), "bytes 0-3/") {
+			t.Errorf("range: %d %q %q", resp.StatusCode, body, resp.Header.Get("Content-Range"))
+		}
+		if ct := resp.Header.Values("Content-Type"); len(ct) != 1 || ct[0] != "application/pdf" {
+			t.Errorf("range: Content-Type %q", ct)
+		}
+		resp, body = d.get(t, alice, "HEAD", d.bobURL)
+		if resp.StatusCode != 200 || len(body) != 0 || resp.ContentLength != int64(len(d.bobBytes)) {
+			t.Errorf("head: %d, %d body bytes, Content-Length %d", resp.StatusCode, len(body), resp.ContentLength)
+		}
+		etag, modified := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+		resp, body = d.get(t, alice, "GET", d.bobURL, "If-None-Match", etag)
+		if resp.StatusCode != 304 || len(body) != 0 {
+			t.Errorf("if-none-match: %d, %d body bytes", resp.StatusCode, len(body))
+		}
+		resp, _ = d.get(t, alice, "GET", d.bobURL, "If-Modified-Since", modified)
+		if resp.StatusCode != 304 {
+			t.Errorf("if-modified-since: %d", resp.StatusCode)
+		}
+		// A 304 must not be a way around the rules.
+		resp, _ = d.get(t, bob, "GET", d.aliceURL, "If-None-Match", etag)
+		if resp.StatusCode != 403 {
+			t.Errorf("conditional request by a stranger: %d, want 403", resp.StatusCode)
+		}
+	})
+
+	t.Run("internal location is not reachable", func(t *testing.T) {
+		for _, p := range []string{"/_filegate/private/1/notes.txt", "/_filegate/auth", "/_filegate/private/"} {
+			resp, body := d.get(t, alice, "GET", p)
+			if resp.StatusCode != 404 || bytes.Contains(body, d.aliceBytes) {
+				t.Errorf("GET %s: %d, want 404", p, resp.StatusCode)
+			}
+		}
+	})
+}
+
+func TestHidePrivate(t *testing.T) {
+	d := newDemo(t, testenv.Options{HidePrivate: true})
+	for _, tt := range []struct {
+		viewer int64
+		path   string
+		want   int
+	}{{bob, d.aliceURL, 404}, {alice, d.aliceURL, 200}, {alice, d.bobURL, 200}, {0, d.aliceURL, 401}} {
+		if resp, _ := d.get(t, tt.viewer, "GET", tt.path); resp.StatusCode != tt.want {
+			t.Errorf("viewer %d GET %s: %d, want %d", tt.viewer, tt.path, resp.StatusCode, tt.want)
+		}
+	}
+}
+
+// A change shows on the very next request, although authz cached the
+// previous answer.
+func TestRevocation(t *testing.T) {
+	d := newDemo(t, testenv.Options{})
+	expect := func(viewer int64, path string, want int) {
+		t.Helper()
+		if resp, _ := d.get(t, viewer, "GET", path); resp.StatusCode != want {
+			t.Fatalf("viewer %d GET %s: %d, want %d", viewer, path, resp.StatusCode, want)
+		}
+	}
+	expect(alice, d.bobURL, 200)
+	expect(alice, d.bobURL, 200) // now cached
+	d.CLI(t, "", "user", "set", "bob", "--public=false")
+	expect(alice, d.bobURL, 403)
+	d.CLI(t, "", "user", "set", "bob", "--public=true")
+	expect(alice, d.bobURL, 200)
+
+	expect(bob, d.aliceURL, 403)
+	d.CLI(t, "", "user", "set", "bob", "--staff=true")
+	expect(bob, d.aliceURL, 200)
+
+	// A deleted row: through the store, which is the app's delete path.
+	db, err := postgres.Open(d.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cache, err := redis.Open(testenv.RedisURL(), d.RedisPrefix, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	db.Invalidator = cache
+	expect(alice, d.aliceURL, 200)
+	if _, err := db.DeleteFile(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	expect(alice, d.aliceURL, 404)
+
+	expect(alice, "/files/1/later.txt", 404)
+	if u := d.put(t, "alice", "later.txt", []byte("now it exists\n")); u != "/files/1/later.txt" {
+		t.Fatalf("put stored %s", u)
+	}
+	expect(alice, "/files/1/later.txt", 200)
+}
+
+// PostgreSQL unreachable: 503 for anything not cached, never 200 for what
+// was denied; Redis unreachable: answers from PostgreSQL, still correct.
+func TestDependenciesDown(t *testing.T) {
+	d := newDemo(t, testenv.Options{ProxyDatabase: true, ProxyRedis: true})
+	expect := func(viewer int64, path string, want int) {
+		t.Helper()
+		if resp, _ := d.get(t, viewer, "GET", path); resp.StatusCode != want {
+			t.Errorf("viewer %d GET %s: %d, want %d", viewer, path, resp.StatusCode, want)
+		}
+	}
+	expect(alice, d.bobURL, 200) // cached from here on
+
+	d.DBProxy.Cut()
+	expect(alice, d.aliceURL, 503)
+	expect(bob, d.aliceURL, 503)
+	expect(alice, "/files/2/never-seen.pdf", 503)
+	expect(alice, d.bobURL, 200) // validly cached
+	expect(0, d.aliceURL, 401)   // no session needs no database
+	if resp, _ := d.get(t, 0, "GET", "/healthz"); resp.StatusCode != 200 {
+		t.Errorf("uploader healthz (its own database link is up): %d", resp.StatusCode)
+	}
+	d.DBProxy.Restore()
+	expect(bob, d.aliceURL, 403)
+
+	d.RedisProxy.Cut()
+	expect(alice, d.aliceURL, 200)
+	expect(bob, d.aliceURL, 403)
+	d.CLI(t, "", "user", "set", "bob", "--public=false") // invalidation reaches Redis: uploader is not cut off
+	expect(alice, d.bobURL, 403)
+	d.RedisProxy.Restore()
+	expect(alice, d.aliceURL, 200)
+	expect(alice, d.bobURL, 403)
+}
+
+// Hostile URLs can miss, but never reach a file the viewer may not see.
+func TestHostileURLs(t *testing.T) {
+	d := newDemo(t, testenv.Options{})
+	host := strings.TrimPrefix(d.URL, "http://")
+	cookie := d.Cookie(t, bob) // bob may not see alice's /files/1/notes.txt
+	paths := []string{
+		"/files/2/../1/notes.txt",
+		"/files/2/%2e%2e/1/notes.txt",
+		"/files/2/%2E%2E%2F1%2Fnotes.txt",
+		"/files/1%2fnotes.txt",
+		"/files/2/..%2f1%2fnotes.txt",
+		"/files/2/%252e%252e/1/notes.txt",
+		"/files/2/..\\1\\notes.txt",
+		"/files/2/%5c..%5c1%5cnotes.txt",
+		"//files//1//notes.txt",
+		"/files/1/notes.txt.",
+		"/files/1/notes.txt/",
+		"/files/1/notes.txt%00",
+		"/files/1/notes.txt%00.pdf",
+		"/files/2/%c0%ae%c0%ae/1/notes.txt",
+		"/files/2/%c0%af..%c0%af1/notes.txt",
+		"/files/./1/notes.txt",
+		"/files/1/./notes.txt",
+		"/files/01/notes.txt",
+		"/files/1/NOTES.TXT",
+		"/files/2/../../../etc/passwd",
+		"/files/1/" + strings.Repeat("a", 8192),
+		"/files/" + strings.Repeat("../", 2000) + "etc/passwd",
+		"/_filegate/private/1/notes.txt",
+		"/_filegate/private/../private/1/notes.txt",
+		"/files/2/%2e%2e/%2e%2e/_filegate/private/1/notes.txt",
+	}
+	for _, p := range paths {
+		status, body := rawGet(t, host, p, cookie)
+		if status == 200 || bytes.Contains(body, d.aliceBytes) || bytes.Contains(body, []byte("root:")) {
+			t.Errorf("GET %.80s: %d, body %.60q: reached a file", p, status, body)
+		}
+	}
+}
+
+// rawGet sends path exactly as given (Go's client would clean it).
+func rawGet(t *testing.T, host, path string, cookie *http.Cookie) (int, []byte) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", host, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nCookie: " + cookie.String() + "\r\nConnection: close\r\n\r\n"
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("GET %.80s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body
+}
+
+func TestCookies(t *testing.T) {
+	d := newDemo(t, testenv.Options{})
+	good := d.Cookie(t, alice).Value
+	flipped := []byte(good)
+	flipped[len(flipped)/2] ^= 1
+	past := func() time.Time { return time.Now().Add(-2 * time.Hour) }
+	expired, err := session.New(d.SessionKeys, false, time.Hour, past)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiredValue, _ := expired.Encode(alice)
+	other, _ := session.New(session.GenerateKeys(), false, time.Hour, nil)
+	unlisted, _ := other.Encode(alice)
+	for name, value := range map[string]string{
+		"forged":       "MTcwMDAwMDAwMHxkYXRhfHNpZw==",
+		"empty":        "",
+		"tampered":     string(flipped),
+		"expired":      expiredValue,
+		"unlisted key": unlisted,
+	} {
+		req, _ := http.NewRequest("GET", d.URL+d.bobURL, nil)
+		req.Header.Set("Cookie", session.CookieName+"="+value)
+		if resp, _ := do(t, req); resp.StatusCode != 401 {
+			t.Errorf("%s cookie: %d, want 401", name, resp.StatusCode)
+		}
+	}
+	req, _ := http.NewRequest("GET", d.URL+d.bobURL, nil)
+	req.Header.Set("Cookie", session.CookieName+"="+good)
+	if resp, _ := do(t, req); resp.StatusCode != 200 {
+		t.Errorf("good cookie: %d, want 200", resp.StatusCode)
+	}
+}

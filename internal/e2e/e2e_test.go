@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -393,4 +395,46 @@ func TestCookies(t *testing.T) {
 	if resp, _ := do(t, req); resp.StatusCode != 200 {
 		t.Errorf("good cookie: %d, want 200", resp.StatusCode)
 	}
+}
+
+// authz answers without a body so nginx can keep its upstream connections:
+// fifty downloads must not open fifty TCP connections to authz.
+func TestAuthzKeepalive(t *testing.T) {
+	d := newDemo(t, testenv.Options{})
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(d.AuthzURL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, viewer := range []int64{alice, bob} { // allowed and denied answers alike
+		for range 25 {
+			d.get(t, viewer, "GET", d.aliceURL)
+		}
+	}
+	if n := tcpConnections(t, port); n > 4 {
+		t.Errorf("%d TCP connections (open or in TIME_WAIT) to authz after 50 downloads; want a few reused ones", n)
+	}
+}
+
+// tcpConnections counts the sockets in /proc/net/tcp with the given local
+// or remote port, in any state: closed connections linger in TIME_WAIT.
+func tcpConnections(t *testing.T, port string) int {
+	t.Helper()
+	raw, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hexPort := fmt.Sprintf(":%04X", p)
+	n := 0
+	for _, line := range strings.Split(string(raw), "\n")[1:] {
+		f := strings.Fields(line)
+		// Client side of nginx's connection: remote address is authz.
+		if len(f) > 3 && strings.HasSuffix(f[2], hexPort) {
+			n++
+		}
+	}
+	return n
 }

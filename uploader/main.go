@@ -29,7 +29,12 @@ const usage = `Usage:
 `
 
 func main() {
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	// CLI commands print their own results; their log is for trouble only.
+	level := slog.LevelWarn
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := run(os.Args[1:], log); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)

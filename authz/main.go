@@ -22,7 +22,7 @@ import (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "Usage: authz\n\nAnswers nginx's auth_request subrequests for /files/ downloads.\n")
+		fmt.Fprint(os.Stderr, "Usage: authz\n\nAnswers nginx's auth_request subrequests for /files/ downloads.\n\n")
 		config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_SESSION_KEYS",
 			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_CACHE_TTL", "AUTHZ_HIDE_PRIVATE")
 	}

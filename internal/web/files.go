@@ -1,0 +1,270 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/postgres"
+)
+
+// listing is one page of a file list.
+type listing struct {
+	Owner *filegate.User // the user whose files these are; nil for "/"
+	Files []postgres.ListedFile
+	Page  int
+	More  bool // a next page exists
+}
+
+// list returns one page of the files viewer may list: with slug "", every
+// public user's files and the viewer's own; otherwise the files of the
+// user with that slug, when that user is public, the viewer, or the viewer
+// is staff. A user the viewer may not see is ENOTFOUND like a missing one,
+// so private profiles cannot be probed.
+func (s *Server) list(ctx context.Context, viewer filegate.User, slug string, page int) (listing, error) {
+	size := s.pageSize()
+	offset := (page - 1) * size
+	l := listing{Page: page}
+	var err error
+	if slug == "" {
+		l.Files, err = s.Store.VisibleFiles(ctx, viewer.ID, size+1, offset)
+	} else {
+		var owner filegate.User
+		owner, err = s.Store.UserBySlug(ctx, slug)
+		if err == nil && !owner.IsPublic && owner.ID != viewer.ID && !viewer.IsStaff {
+			err = filegate.Errorf(filegate.ENOTFOUND, "No such user.")
+		}
+		if err != nil {
+			return l, err
+		}
+		l.Owner = &owner
+		l.Files, err = s.Store.OwnerFiles(ctx, owner.ID, size+1, offset)
+	}
+	if len(l.Files) > size {
+		l.Files, l.More = l.Files[:size], true
+	}
+	return l, err
+}
+
+func (s *Server) pageSize() int {
+	if s.PageSize > 0 {
+		return s.PageSize
+	}
+	return DefaultPageSize
+}
+
+// home is GET /: every public user's files and the viewer's own.
+func (s *Server) home(w http.ResponseWriter, r *http.Request, viewer filegate.User) {
+	s.showList(w, r, viewer, "")
+}
+
+// userFiles is GET /u/{slug}: one user's files.
+func (s *Server) userFiles(w http.ResponseWriter, r *http.Request, viewer filegate.User) {
+	s.showList(w, r, viewer, httprouter.ParamsFromContext(r.Context()).ByName("slug"))
+}
+
+// apiFiles is GET /api/files[?user={slug}]: the lists above, always JSON.
+func (s *Server) apiFiles(w http.ResponseWriter, r *http.Request, viewer filegate.User) {
+	s.showList(w, r, viewer, r.URL.Query().Get("user"))
+}
+
+// showList answers one page (?page=, from 1) of a list as JSON or HTML.
+// JSON is a bare array; a Link header with rel="next" points to the next
+// page when there is one.
+func (s *Server) showList(w http.ResponseWriter, r *http.Request, viewer filegate.User, slug string) {
+	page, err := pageNumber(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	l, err := s.list(r.Context(), viewer, slug, page)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if wantsJSON(r) {
+		if l.More {
+			w.Header().Set("Link", "<"+pageURL(r, page+1)+`>; rel="next"`)
+		}
+		writeJSON(w, http.StatusOK, apiList(l.Files))
+		return
+	}
+	s.render(w, r, http.StatusOK, "files", newFilesPage(r, viewer, l))
+}
+
+// pageNumber reads ?page=, which defaults to 1.
+func pageNumber(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("page")
+	if v == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1_000_000 {
+		return 0, filegate.Errorf(filegate.EINVALID, "The page number must be a whole number from 1.")
+	}
+	return n, nil
+}
+
+// pageURL is r's path and query with the page set to n (1: left out) and
+// any flash message dropped.
+func pageURL(r *http.Request, n int) string {
+	q := r.URL.Query()
+	q.Del("msg")
+	q.Del("n")
+	q.Del("page")
+	if n > 1 {
+		q.Set("page", strconv.Itoa(n))
+	}
+	u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+	return u.RequestURI()
+}
+
+// apiFile is a file as the JSON API shows it.
+type apiFile struct {
+	ID          int64     `json:"id"`
+	URL         string    `json:"url"`
+	Name        string    `json:"name"`
+	Owner       string    `json:"owner"`
+	ContentType string    `json:"content_type"`
+	Size        int64     `json:"size"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func apiList(files []postgres.ListedFile) []apiFile {
+	out := make([]apiFile, len(files))
+	for i, f := range files {
+		out[i] = apiFile{ID: f.ID, URL: f.URL(), Name: f.DisplayName, Owner: f.OwnerSlug,
+			ContentType: f.ContentType, Size: f.Size, CreatedAt: f.CreatedAt}
+	}
+	return out
+}
+
+// filesPage is the data of the files template.
+type filesPage struct {
+	Title      string
+	Owner      *filegate.User
+	Own        bool // the viewer's own page
+	ShowSwitch bool // shows the viewer's public/private switch: on / and on the own page
+	Files      []postgres.ListedFile
+	Page       int
+	Here       string // this page, for the forms' back field
+	Prev, Next string // neighbouring pages; "" when there is none
+}
+
+func newFilesPage(r *http.Request, viewer filegate.User, l listing) filesPage {
+	p := filesPage{Title: "Files", Owner: l.Owner, Files: l.Files, Page: l.Page, Here: pageURL(r, l.Page)}
+	switch {
+	case l.Owner == nil:
+		p.ShowSwitch = true
+	case l.Owner.ID == viewer.ID:
+		p.Title, p.Own, p.ShowSwitch = "Your files", true, true
+	default:
+		p.Title = l.Owner.DisplayName + "’s files"
+	}
+	if l.Page > 1 {
+		p.Prev = pageURL(r, l.Page-1)
+	}
+	if l.More {
+		p.Next = pageURL(r, l.Page+1)
+	}
+	return p
+}
+
+// delete is POST /delete/{id}: the owner or staff removes a file, row
+// first, then bytes. Anyone else gets 404, as for a missing file.
+func (s *Server) delete(w http.ResponseWriter, r *http.Request, viewer filegate.User) {
+	if err := parseSmallForm(w, r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id, err := strconv.ParseInt(httprouter.ParamsFromContext(r.Context()).ByName("id"), 10, 64)
+	if err != nil {
+		s.fail(w, r, errNoFile)
+		return
+	}
+	if err := s.deleteFile(r.Context(), viewer, id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, struct {
+			Deleted int64 `json:"deleted"`
+		}{id})
+		return
+	}
+	seeOther(w, r, withFlash(r.PostForm.Get("back"), "deleted", 0))
+}
+
+var errNoFile = filegate.Errorf(filegate.ENOTFOUND, "No such file.")
+
+func (s *Server) deleteFile(ctx context.Context, viewer filegate.User, id int64) error {
+	f, err := s.Store.FileByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if f.OwnerID != viewer.ID && !viewer.IsStaff {
+		return errNoFile
+	}
+	_, err = s.Files.Delete(ctx, id)
+	return err
+}
+
+// settings is POST /settings: the viewer makes all of their files public
+// or private. The store tells authz's cache, so the very next download
+// sees the change.
+func (s *Server) settings(w http.ResponseWriter, r *http.Request, viewer filegate.User) {
+	public, err := parsePublic(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	u, err := s.Store.UpdateUser(r.Context(), viewer.ID, postgres.UserUpdate{IsPublic: &public})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, struct {
+			IsPublic bool `json:"is_public"`
+		}{u.IsPublic})
+		return
+	}
+	msg := "private"
+	if u.IsPublic {
+		msg = "public"
+	}
+	seeOther(w, r, withFlash(r.PostForm.Get("back"), msg, 0))
+}
+
+// parsePublic reads is_public from a JSON body ({"is_public": true}) or
+// a form (is_public=true or false).
+func parsePublic(w http.ResponseWriter, r *http.Request) (bool, error) {
+	bad := filegate.Errorf(filegate.EINVALID, "Send is_public as true or false.")
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/json" {
+		var body struct {
+			IsPublic *bool `json:"is_public"`
+		}
+		err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxFormSize)).Decode(&body)
+		if err != nil || body.IsPublic == nil {
+			return false, bad
+		}
+		return *body.IsPublic, nil
+	}
+	if err := parseSmallForm(w, r); err != nil {
+		return false, err
+	}
+	switch r.PostForm.Get("is_public") {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, bad
+}

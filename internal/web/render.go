@@ -1,0 +1,152 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"math"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/filegate/filegate/internal/filegate"
+)
+
+// The pages and their assets are part of the binary: no CDN, nothing to
+// install next to it.
+//
+//go:embed templates static
+var embedded embed.FS
+
+var funcs = template.FuncMap{
+	"size":       humanSize,
+	"statusText": http.StatusText,
+	"typeName":   typeName,
+	"date":       func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
+	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+}
+
+// pages holds one template set per page: the shared layout plus the page's
+// "title" and "content". Parsed at start-up, so a broken template fails
+// every test rather than one request.
+var pages = func() map[string]*template.Template {
+	m := map[string]*template.Template{}
+	for _, name := range []string{"error", "login", "files", "upload"} {
+		m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(embedded,
+			"templates/layout.html", "templates/"+name+".html"))
+	}
+	return m
+}()
+
+// view is what every page's template receives.
+type view struct {
+	Viewer *filegate.User // nil on the login page when nobody is logged in
+	Path   string         // marks the current page in the navigation
+	Flash  string
+	Data   any
+}
+
+// errorPage is the data of the error template.
+type errorPage struct {
+	Status  int
+	Message string
+}
+
+// render executes page into a buffer first, so a template error becomes a
+// clean 500 instead of half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	var buf bytes.Buffer
+	v := view{Viewer: viewerFrom(r.Context()), Path: r.URL.Path, Flash: flash(r), Data: data}
+	if err := pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
+		s.Log.ErrorContext(r.Context(), "web: render", "page", page, "err", err)
+		http.Error(w, "Internal error.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	buf.WriteTo(w)
+}
+
+// humanSize formats a byte count for people: 512 B, 1.5 KiB, 2 MiB, 25 MiB.
+func humanSize(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, unit := float64(n)/1024, "KiB"
+	for _, next := range []string{"MiB", "GiB"} {
+		if f < 1024 {
+			break
+		}
+		f, unit = f/1024, next
+	}
+	if f < 10 && f != math.Trunc(f) {
+		return fmt.Sprintf("%.1f %s", f, unit)
+	}
+	return fmt.Sprintf("%.0f %s", f, unit)
+}
+
+// typeNames are the short names of the default allowed types.
+var typeNames = map[string]string{
+	"application/pdf": "PDF",
+	"image/png":       "PNG",
+	"image/jpeg":      "JPEG",
+	"image/gif":       "GIF",
+	"image/webp":      "WebP",
+	"text/plain":      "Plain text",
+}
+
+// typeName returns a short name for a content type, or the type itself
+// without parameters.
+func typeName(contentType string) string {
+	t, _, _ := strings.Cut(contentType, ";")
+	t = strings.TrimSpace(t)
+	if name, ok := typeNames[t]; ok {
+		return name
+	}
+	return t
+}
+
+// asset is one embedded static file with its validator.
+type asset struct {
+	body        []byte
+	etag        string
+	contentType string
+}
+
+// assets are the files of static/, read once. They are served with an
+// ETag and revalidated on use, so a new binary never serves stale CSS or
+// script from a browser cache.
+var assets = func() map[string]asset {
+	m := map[string]asset{}
+	// Reading a directory the build embedded cannot fail.
+	entries, _ := fs.ReadDir(embedded, "static")
+	for _, e := range entries {
+		body, _ := fs.ReadFile(embedded, "static/"+e.Name())
+		sum := sha256.Sum256(body)
+		m[e.Name()] = asset{body: body, etag: `"` + hex.EncodeToString(sum[:8]) + `"`,
+			contentType: mime.TypeByExtension(path.Ext(e.Name()))}
+	}
+	return m
+}()
+
+// static is GET /static/{name}.
+func (s *Server) static(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(httprouter.ParamsFromContext(r.Context()).ByName("name"), "/")
+	a, ok := assets[name]
+	if !ok {
+		s.fail(w, r, errNoPage)
+		return
+	}
+	w.Header().Set("Content-Type", a.contentType)
+	w.Header().Set("ETag", a.etag)
+	w.Header().Set("Cache-Control", "no-cache")
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+}

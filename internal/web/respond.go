@@ -1,0 +1,138 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/filegate/filegate/internal/filegate"
+)
+
+// statuses maps filegate error codes to HTTP statuses. It is the only such
+// table; a code missing here is a 500.
+var statuses = map[string]int{
+	filegate.EINVALID:      http.StatusBadRequest,
+	filegate.EUNAUTHORIZED: http.StatusUnauthorized,
+	filegate.EFORBIDDEN:    http.StatusForbidden,
+	filegate.ENOTFOUND:     http.StatusNotFound,
+	filegate.ECONFLICT:     http.StatusConflict,
+	filegate.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	filegate.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	filegate.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	filegate.ENOSPACE:      http.StatusInsufficientStorage,
+	filegate.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// statusOf returns the HTTP status for err's code.
+func statusOf(err error) int {
+	if status, ok := statuses[filegate.ErrorCode(err)]; ok {
+		return status
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is the one JSON error shape.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// fail answers a non-nil err with its status and safe sentence, as JSON or
+// as an error page. Errors without a user-facing code are logged here, so
+// handlers never log and answer twice.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	s.logError(r, err)
+	s.answerError(w, r, statusOf(err), filegate.ErrorMessage(err))
+}
+
+// answerError writes an error answer: {"error": msg} or the error page.
+func (s *Server) answerError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if wantsJSON(r) {
+		writeJSON(w, status, errorBody{msg})
+		return
+	}
+	s.render(w, r, status, "error", errorPage{Status: status, Message: msg})
+}
+
+// logError logs err when the user is not told what went wrong: internal
+// errors in full, a missing dependency as a warning. A client that went
+// away is nobody's error.
+func (s *Server) logError(r *http.Request, err error) {
+	switch code := filegate.ErrorCode(err); {
+	case errors.Is(err, context.Canceled):
+	case code == filegate.EINTERNAL:
+		s.Log.ErrorContext(r.Context(), "web: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	case code == filegate.EUNAVAILABLE, code == filegate.ENOSPACE:
+		s.Log.WarnContext(r.Context(), "web: unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+}
+
+// wantsJSON reports whether to answer r with JSON: the client asked for
+// it, or the path is under /api/, which speaks nothing else.
+func wantsJSON(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, "/api/") || strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+// writeJSON writes v as the JSON body with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	// The header is out; an encoding error can only be a gone client.
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// seeOther redirects with 303, so the browser follows with a GET and a
+// reload does not repeat the POST.
+func seeOther(w http.ResponseWriter, r *http.Request, to string) {
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// Flash messages shown after a redirect. The URL carries only a key of
+// this table (and for uploads a count), never text, so nobody can craft a
+// link that makes the page say something else.
+var flashes = map[string]string{
+	"deleted":   "File deleted.",
+	"public":    "Your files are now public: anyone logged in can download all of them.",
+	"private":   "Your files are now private: only you and staff can download them.",
+	"loggedout": "You are logged out.",
+}
+
+// withFlash returns the local path to with the flash key msg (and, for
+// "uploaded", the count n) added to its query.
+func withFlash(to, msg string, n int) string {
+	u, err := url.Parse(localPath(to))
+	if err != nil {
+		u = &url.URL{Path: "/"}
+	}
+	q := u.Query()
+	q.Set("msg", msg)
+	if msg == "uploaded" {
+		q.Set("n", strconv.Itoa(n))
+	}
+	u.RawQuery = q.Encode()
+	return u.RequestURI()
+}
+
+// flash returns the sentence for the flash key in r's query, or "".
+func flash(r *http.Request) string {
+	q := r.URL.Query()
+	if q.Get("msg") == "uploaded" {
+		n, err := strconv.Atoi(q.Get("n"))
+		if err != nil || n < 1 {
+			return "Upload complete."
+		}
+		return plural(n, "file") + " uploaded."
+	}
+	return flashes[q.Get("msg")]
+}
+
+// plural returns "1 file", "2 files".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}

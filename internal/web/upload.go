@@ -1,0 +1,140 @@
+package web
+
+import (
+	"io"
+	"mime/multipart"
+	"net/http"
+	"strings"
+
+	"github.com/filegate/filegate/internal/filegate"
+)
+
+// uploadPage is the data of the upload template. Results and Error are
+// set when a form upload without JavaScript did not store every file.
+type uploadPage struct {
+	MaxUpload int64
+	Types     string
+	Results   []uploadResult
+	Error     string
+}
+
+func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request, viewer filegate.User) {
+	s.render(w, r, http.StatusOK, "upload", s.newUploadPage(nil, nil))
+}
+
+func (s *Server) newUploadPage(results []uploadResult, err error) uploadPage {
+	names := make([]string, len(s.AllowedTypes))
+	for i, t := range s.AllowedTypes {
+		names[i] = typeName(t)
+	}
+	return uploadPage{MaxUpload: s.MaxUpload, Types: strings.Join(names, ", "), Results: results,
+		Error: filegate.ErrorMessage(err)}
+}
+
+// uploadResult is one file's outcome. A stored file has every field but
+// Error; a refused one only Name (as the client sent it) and Error.
+type uploadResult struct {
+	ID          int64  `json:"id,omitempty"`
+	URL         string `json:"url,omitempty"`
+	Name        string `json:"name"`
+	ContentType string `json:"content_type,omitempty"`
+	Size        int64  `json:"size,omitempty"`
+	Error       string `json:"error,omitempty"`
+}
+
+// upload is POST /upload: multipart, one or more parts named "file". Each
+// file is stored or refused on its own, so one bad file does not lose the
+// good ones.
+//
+// JSON: 201 with one result per file when at least one was stored; when
+// none was, the first failure's status and {"error": …}. HTML: 303 to /
+// with a message when every file was stored; otherwise the upload page
+// again, listing each file's outcome, with 201 if some were stored or the
+// first failure's status.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request, viewer filegate.User) {
+	results, err := s.receive(r, viewer.ID)
+	switch {
+	case err != nil && wantsJSON(r):
+		s.answerError(w, r, statusOf(err), filegate.ErrorMessage(err))
+	case wantsJSON(r):
+		writeJSON(w, http.StatusCreated, results)
+	case err == nil && allStored(results):
+		seeOther(w, r, withFlash("/", "uploaded", len(results)))
+	case err == nil:
+		s.render(w, r, http.StatusCreated, "upload", s.newUploadPage(results, nil))
+	default:
+		s.render(w, r, statusOf(err), "upload", s.newUploadPage(results, err))
+	}
+}
+
+// allStored reports whether no file of results was refused.
+func allStored(results []uploadResult) bool {
+	for _, res := range results {
+		if res.Error != "" {
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	errMalformed = filegate.Errorf(filegate.EINVALID, "The upload was cut off or is not a valid multipart form.")
+	errNoUpload  = filegate.Errorf(filegate.EINVALID, "Choose at least one file to upload.")
+)
+
+// receive streams the "file" parts of r's multipart body, in order, into
+// the ingester (never buffering a whole file) and returns one result per
+// file. err is why nothing was stored, and nil when something was: a body
+// that is not multipart, one without a file, or the first file's failure.
+func (s *Server) receive(r *http.Request, ownerID int64) ([]uploadResult, error) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, errMalformed
+	}
+	var results []uploadResult
+	var first error // the first failure: the answer when nothing is stored
+	stored := false
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			if first == nil {
+				first = errMalformed
+			}
+			break
+		}
+		// Browsers send an empty, nameless part when no file was chosen.
+		if part.FormName() != "file" || part.FileName() == "" {
+			part.Close()
+			continue
+		}
+		res, err := s.store(r, ownerID, part)
+		part.Close()
+		results = append(results, res)
+		switch {
+		case err == nil:
+			stored = true
+		case first == nil:
+			first = err
+		}
+	}
+	if stored {
+		return results, nil
+	} else if first == nil {
+		first = errNoUpload
+	}
+	return results, first
+}
+
+// store passes one part to the ingester, which reads it to the end or to
+// the size limit. Failures are logged here when the user is not told the
+// details.
+func (s *Server) store(r *http.Request, ownerID int64, part *multipart.Part) (uploadResult, error) {
+	f, err := s.Files.Put(r.Context(), ownerID, part.FileName(), part)
+	if err != nil {
+		s.logError(r, err)
+		return uploadResult{Name: part.FileName(), Error: filegate.ErrorMessage(err)}, err
+	}
+	return uploadResult{ID: f.ID, URL: f.URL(), Name: f.DisplayName, ContentType: f.ContentType, Size: f.Size}, nil
+}

@@ -1,0 +1,146 @@
+// Package web is the uploader's web app (SPEC §4–6): login, the upload
+// page and endpoint, file lists, delete, the public/private switch and the
+// JSON API.
+//
+// Every endpoint answers HTML by default and JSON when the request's
+// Accept header asks for application/json. Errors carry a filegate error
+// code; errors.go maps codes to statuses in one table. Internal errors are
+// logged and never shown.
+package web
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/postgres"
+)
+
+// Store is the part of the database the web app uses; implemented by
+// postgres.DB.
+type Store interface {
+	Ping(ctx context.Context) error
+	UserByID(ctx context.Context, id int64) (filegate.User, error)
+	UserBySlug(ctx context.Context, slug string) (filegate.User, error)
+	UpdateUser(ctx context.Context, id int64, upd postgres.UserUpdate) (filegate.User, error)
+	FileByID(ctx context.Context, id int64) (filegate.File, error)
+	VisibleFiles(ctx context.Context, viewerID int64, limit, offset int) ([]postgres.ListedFile, error)
+	OwnerFiles(ctx context.Context, ownerID int64, limit, offset int) ([]postgres.ListedFile, error)
+}
+
+// Ingester stores and removes file bytes together with their rows;
+// implemented by ingest.Ingester, so web uploads and `uploader put` share
+// one validation and write path.
+type Ingester interface {
+	Put(ctx context.Context, ownerID int64, name string, r io.Reader) (filegate.File, error)
+	Delete(ctx context.Context, id int64) (filegate.File, error)
+}
+
+// Sessions issues and reads the session cookie; implemented by
+// session.Codec.
+type Sessions interface {
+	Set(w http.ResponseWriter, userID int64) error
+	Clear(w http.ResponseWriter)
+	FromRequest(r *http.Request) (int64, error)
+}
+
+// DefaultPageSize is the number of files a list page shows when
+// Server.PageSize is zero.
+const DefaultPageSize = 50
+
+// Server is the web app. Fill in the fields, then serve Handler().
+type Server struct {
+	Store    Store
+	Files    Ingester
+	Sessions Sessions
+	Log      *slog.Logger
+
+	// MaxUpload and AllowedTypes are only shown on the upload page; the
+	// ingester enforces them.
+	MaxUpload    int64
+	AllowedTypes []string
+	// PageSize is the number of files per list page; 0 means
+	// DefaultPageSize.
+	PageSize int
+}
+
+// Handler returns every route of SPEC §4 plus /static/. State-changing
+// requests from other sites are refused with 403 before any handler runs,
+// and every answer carries the security headers.
+func (s *Server) Handler() http.Handler {
+	r := httprouter.New()
+	r.HandlerFunc(http.MethodGet, "/login", s.withViewer(s.loginPage))
+	r.HandlerFunc(http.MethodPost, "/login", s.withViewer(s.login))
+	r.HandlerFunc(http.MethodPost, "/logout", s.logout)
+	r.HandlerFunc(http.MethodGet, "/", s.requireViewer(s.home))
+	r.HandlerFunc(http.MethodGet, "/u/:slug", s.requireViewer(s.userFiles))
+	r.HandlerFunc(http.MethodGet, "/upload", s.requireViewer(s.uploadPage))
+	r.HandlerFunc(http.MethodPost, "/upload", s.requireViewer(s.upload))
+	r.HandlerFunc(http.MethodPost, "/delete/:id", s.requireViewer(s.delete))
+	r.HandlerFunc(http.MethodPost, "/settings", s.requireViewer(s.settings))
+	r.HandlerFunc(http.MethodGet, "/api/files", s.requireViewer(s.apiFiles))
+	r.HandlerFunc(http.MethodGet, "/healthz", s.healthz)
+	r.HandlerFunc(http.MethodHead, "/healthz", s.healthz)
+	r.HandlerFunc(http.MethodGet, "/static/*name", s.static)
+	r.NotFound = s.withViewer(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errNoPage)
+	})
+	r.MethodNotAllowed = s.withViewer(func(w http.ResponseWriter, r *http.Request) {
+		// A protocol answer, not a domain error: httprouter has set Allow.
+		s.answerError(w, r, http.StatusMethodNotAllowed, "This address does not take a "+r.Method+" request.")
+	})
+	r.PanicHandler = func(w http.ResponseWriter, r *http.Request, v any) {
+		s.Log.ErrorContext(r.Context(), "web: panic", "panic", v, "method", r.Method, "path", r.URL.Path)
+		s.answerError(w, r, http.StatusInternalServerError, "Internal error.")
+	}
+
+	// Sec-Fetch-Site / Origin checks on every non-GET/HEAD request; no
+	// tokens to thread through forms and scripts.
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, filegate.Errorf(filegate.EFORBIDDEN, "Cross-site requests are refused."))
+	}))
+	return securityHeaders(csrf.Handler(r))
+}
+
+var errNoPage = filegate.Errorf(filegate.ENOTFOUND, "There is no such page.")
+
+// contentSecurityPolicy allows only this origin's own scripts, styles and
+// images, and no framing: the pages have no inline script or style.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+// securityHeaders sets the headers every answer carries. Pages show
+// private data, so they are not stored by caches; static assets override
+// Cache-Control.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", contentSecurityPolicy)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// healthz is 200 when PostgreSQL answers, else 503. Redis is not needed
+// to serve the app (invalidations degrade to the cache TTL).
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.Store.Ping(ctx); err != nil {
+		s.Log.WarnContext(ctx, "healthz: database unreachable", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "database unreachable\n")
+		return
+	}
+	io.WriteString(w, "ok\n")
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/filegate/filegate/internal/httpserver"
+	"github.com/filegate/filegate/internal/session"
+	"github.com/filegate/filegate/internal/web"
+)
+
+// sessionTTL is how long a login lasts.
+const sessionTTL = 14 * 24 * time.Hour
+
+// serve runs the web app on UPLOADER_ADDR until ctx ends; see
+// internal/web. Missing or short session keys stop it before it listens.
+func (a *app) serve(ctx context.Context, args []string) error {
+	pos, err := parse(newFlags("serve"), args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		printUsage()
+		return errors.New("serve: takes no arguments")
+	}
+	sessions, err := session.New(a.cfg.SessionKeys, a.cfg.CookieSecure, sessionTTL, nil)
+	if err != nil {
+		return err
+	}
+	in, err := a.ingester()
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	srv := &web.Server{
+		Store:        a.db,
+		Files:        in,
+		Sessions:     sessions,
+		Log:          a.log,
+		MaxUpload:    a.cfg.MaxUpload,
+		AllowedTypes: a.cfg.AllowedTypes,
+	}
+	return httpserver.Run(ctx, "uploader", a.cfg.UploaderAddr, srv.Handler(), a.log)
+}

@@ -6,10 +6,8 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -20,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/filegate/filegate/internal/postgres"
-	"github.com/filegate/filegate/internal/redis"
 	"github.com/filegate/filegate/internal/session"
 	"github.com/filegate/filegate/internal/testenv"
 )
@@ -242,22 +238,14 @@ func TestRevocation(t *testing.T) {
 	expect(bob, d.aliceURL, 403)
 	d.CLI(t, "", "user", "set", "bob", "--staff=true")
 	expect(bob, d.aliceURL, 200)
+	d.CLI(t, "", "user", "set", "bob", "--staff=false")
+	expect(bob, d.aliceURL, 403)
 
-	// A deleted row: through the store, which is the app's delete path.
-	db, err := postgres.Open(d.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	cache, err := redis.Open(testenv.RedisURL(), d.RedisPrefix, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cache.Close()
-	db.Invalidator = cache
+	// Delete through the web app, as a person would.
 	expect(alice, d.aliceURL, 200)
-	if _, err := db.DeleteFile(context.Background(), 1); err != nil {
-		t.Fatal(err)
+	resp, body := d.get(t, alice, "POST", "/delete/1", "Accept", "application/json")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"deleted":1`) {
+		t.Fatalf("delete: %d %s", resp.StatusCode, body)
 	}
 	expect(alice, d.aliceURL, 404)
 
@@ -266,6 +254,17 @@ func TestRevocation(t *testing.T) {
 		t.Fatalf("put stored %s", u)
 	}
 	expect(alice, "/files/1/later.txt", 200)
+
+	// The public switch of the web app.
+	expect(bob, "/files/1/later.txt", 403)
+	req, _ := http.NewRequest("POST", d.URL+"/settings", strings.NewReader(`{"is_public": true}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.AddCookie(d.Cookie(t, alice))
+	if resp, body := do(t, req); resp.StatusCode != 200 {
+		t.Fatalf("settings: %d %s", resp.StatusCode, body)
+	}
+	expect(bob, "/files/1/later.txt", 200)
 }
 
 // PostgreSQL unreachable: 503 for anything not cached, never 200 for what

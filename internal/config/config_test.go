@@ -1,0 +1,77 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxUpload != 25<<20 || c.CacheTTL != 30*time.Second || c.HidePrivate || c.CookieSecure {
+		t.Errorf("defaults: %+v", c)
+	}
+	if c.AuthzAddr != "127.0.0.1:8081" || c.UploaderAddr != "127.0.0.1:8082" || len(c.AllowedTypes) != 6 {
+		t.Errorf("defaults: %+v", c)
+	}
+	if c.SessionKeys != "" {
+		t.Error("session keys must have no default")
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	for name, kv := range map[string]map[string]string{
+		"FILEGATE_COOKIE_SECURE": {"FILEGATE_COOKIE_SECURE": "yes please"},
+		"AUTHZ_HIDE_PRIVATE":     {"AUTHZ_HIDE_PRIVATE": "maybe"},
+		"AUTHZ_CACHE_TTL":        {"AUTHZ_CACHE_TTL": "-5s"},
+		"FILEGATE_MAX_UPLOAD":    {"FILEGATE_MAX_UPLOAD": "lots"},
+	} {
+		_, err := Load(env(kv))
+		if err == nil || !strings.HasPrefix(err.Error(), name+":") {
+			t.Errorf("%v: error %v, want one naming %s", kv, err, name)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"1024", 1024, true},
+		{"25MiB", 25 << 20, true},
+		{"25M", 25 << 20, true},
+		{"1 GiB", 1 << 30, true},
+		{"512KiB", 512 << 10, true},
+		{"10B", 10, true},
+		{"0", 0, false},
+		{"-1MiB", 0, false},
+		{"1.5MiB", 0, false},
+		{"MiB", 0, false},
+		{"99999999999GiB", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseSize(tt.in)
+		if got != tt.want || (err == nil) != tt.ok {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestLists(t *testing.T) {
+	c, err := Load(env(map[string]string{"FILEGATE_INLINE_TYPES": " Image/PNG, ,text/plain "}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.InlineTypes, "|") != "image/png|text/plain" {
+		t.Errorf("InlineTypes = %q", c.InlineTypes)
+	}
+}

@@ -1,0 +1,66 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/filegate/filegate/internal/testenv"
+)
+
+func TestCLI(t *testing.T) {
+	d := newDemo(t, testenv.Options{})
+	fails := func(stdin string, args ...string) string {
+		t.Helper()
+		out, err := d.TryCLI(t, stdin, args...)
+		if err == nil {
+			t.Errorf("uploader %s succeeded, want an error:\n%s", strings.Join(args, " "), out)
+		}
+		return out
+	}
+	if out := fails("pw-long-enough\n", "user", "add", "alice", "--password-stdin"); !strings.Contains(out, `"alice" already exists`) {
+		t.Errorf("duplicate user: %s", out)
+	}
+	if out := fails("short\n", "user", "add", "carol", "--password-stdin"); !strings.Contains(out, "at least 8 characters") {
+		t.Errorf("short password: %s", out)
+	}
+	if out := fails("", "user", "set", "nobody", "--public=true"); !strings.Contains(out, `no user "nobody"`) {
+		t.Errorf("unknown user: %s", out)
+	}
+	fails("", "user", "set", "bob", "--public=perhaps")
+	if out := d.CLI(t, "", "migrate"); !strings.Contains(out, "up to date") {
+		t.Errorf("second migrate: %s", out)
+	}
+
+	// put: one good file and one disguised HTML file; the good one is
+	// stored and printed, the bad one gets its sentence, the exit is non-zero.
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "ok.txt"), filepath.Join(dir, "evil.pdf")
+	os.WriteFile(good, []byte("plain words\n"), 0o644)
+	os.WriteFile(bad, []byte("<!DOCTYPE html><html><script>alert(1)</script></html>"), 0o644)
+	out := fails("", "put", "alice", good, bad)
+	if !strings.Contains(out, "/files/1/ok.txt") || !strings.Contains(out, "evil.pdf: error:") || !strings.Contains(out, "not allowed") {
+		t.Errorf("put output:\n%s", out)
+	}
+
+	// sweep: a file nobody recorded is reported, and removed with --apply.
+	orphan := filepath.Join(d.PrivateRoot, "1", "orphan.txt")
+	os.WriteFile(orphan, []byte("x"), 0o640)
+	// Younger files may be uploads about to commit; sweep leaves those.
+	hourAgo := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(orphan, hourAgo, hourAgo); err != nil {
+		t.Fatal(err)
+	}
+	if out := d.CLI(t, "", "sweep"); !strings.Contains(out, "file without row: 1/orphan.txt") {
+		t.Errorf("sweep:\n%s", out)
+	}
+	d.CLI(t, "", "sweep", "--apply")
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("sweep --apply left %s: %v", orphan, err)
+	}
+	if out := d.CLI(t, "", "sweep"); !strings.Contains(out, "0 files without rows, 0 rows without files") {
+		t.Errorf("sweep after apply:\n%s", out)
+	}
+}

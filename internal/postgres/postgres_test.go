@@ -1,0 +1,155 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/postgres"
+	"github.com/filegate/filegate/internal/testenv"
+)
+
+// changes records what the store reported, in order.
+type changes []string
+
+func (c *changes) UserChanged(_ context.Context, id int64) { *c = append(*c, fmt.Sprintf("user %d", id)) }
+func (c *changes) FileChanged(_ context.Context, owner int64, name string) {
+	*c = append(*c, fmt.Sprintf("file %d/%s", owner, name))
+}
+
+func open(t *testing.T) (*postgres.DB, *changes) {
+	t.Helper()
+	db, err := postgres.Open(testenv.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	c := &changes{}
+	db.Invalidator = c
+	return db, c
+}
+
+func user(t *testing.T, db *postgres.DB, name string) filegate.User {
+	t.Helper()
+	u := filegate.User{Username: name, Slug: name, DisplayName: name, PasswordHash: []byte("x")}
+	if err := db.CreateUser(context.Background(), &u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	db, _ := open(t) // already migrated once
+	for range 2 {
+		applied, err := db.Migrate(context.Background())
+		if err != nil || len(applied) != 0 {
+			t.Fatalf("Migrate again = %v, %v; want nothing applied", applied, err)
+		}
+	}
+}
+
+func TestUsers(t *testing.T) {
+	db, ch := open(t)
+	ctx := context.Background()
+	alice := user(t, db, "alice")
+	dup := filegate.User{Username: "Alice2", Slug: "alice", DisplayName: "x", PasswordHash: []byte("x")}
+	if err := db.CreateUser(ctx, &dup); filegate.ErrorCode(err) != filegate.ECONFLICT {
+		t.Errorf("duplicate slug: %v, want ECONFLICT", err)
+	}
+	yes := true
+	u, err := db.UpdateUser(ctx, alice.ID, postgres.UserUpdate{IsPublic: &yes})
+	if err != nil || !u.IsPublic || u.IsStaff {
+		t.Errorf("UpdateUser = %+v, %v", u, err)
+	}
+	if _, err := db.UpdateUser(ctx, 999, postgres.UserUpdate{IsPublic: &yes}); filegate.ErrorCode(err) != filegate.ENOTFOUND {
+		t.Errorf("update unknown user: %v, want ENOTFOUND", err)
+	}
+	if _, err := db.UserBySlug(ctx, "nobody"); filegate.ErrorCode(err) != filegate.ENOTFOUND {
+		t.Errorf("unknown slug: %v, want ENOTFOUND", err)
+	}
+	want := fmt.Sprintf("[user %d user %d]", alice.ID, alice.ID)
+	if got := fmt.Sprint(*ch); got != want {
+		t.Errorf("invalidations = %s, want %s (failed changes report nothing)", got, want)
+	}
+}
+
+func TestCreateFile(t *testing.T) {
+	db, ch := open(t)
+	ctx := context.Background()
+	alice := user(t, db, "alice")
+	*ch = nil
+	f := filegate.File{OwnerID: alice.ID, StoredName: "a.pdf", DisplayName: "a.pdf", ContentType: "application/pdf", Size: 1, SHA256: "x"}
+	if err := db.CreateFile(ctx, &f, func() error { return nil }); err != nil || f.ID == 0 {
+		t.Fatalf("CreateFile = %v, id %d", err, f.ID)
+	}
+
+	placed := false
+	again := f
+	err := db.CreateFile(ctx, &again, func() error { placed = true; return nil })
+	if filegate.ErrorCode(err) != filegate.ECONFLICT || placed {
+		t.Errorf("same name: %v, placed=%v; want ECONFLICT before place", err, placed)
+	}
+
+	boom := errors.New("disk on fire")
+	other := filegate.File{OwnerID: alice.ID, StoredName: "b.pdf", DisplayName: "b", ContentType: "application/pdf", Size: 1, SHA256: "x"}
+	if err := db.CreateFile(ctx, &other, func() error { return boom }); !errors.Is(err, boom) {
+		t.Errorf("place failed: %v", err)
+	}
+	all, err := db.AllFiles(ctx)
+	if err != nil || len(all) != 1 {
+		t.Errorf("rows after a failed place: %d, %v; want only a.pdf", len(all), err)
+	}
+
+	if _, err := db.DeleteFile(ctx, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.DeleteFile(ctx, f.ID); filegate.ErrorCode(err) != filegate.ENOTFOUND {
+		t.Errorf("second delete: %v, want ENOTFOUND", err)
+	}
+	want := fmt.Sprintf("[file %d/a.pdf file %d/a.pdf]", alice.ID, alice.ID)
+	if got := fmt.Sprint(*ch); got != want {
+		t.Errorf("invalidations = %s, want %s", got, want)
+	}
+}
+
+func TestFacts(t *testing.T) {
+	db, _ := open(t)
+	ctx := context.Background()
+	alice, bob := user(t, db, "alice"), user(t, db, "bob")
+	yes := true
+	db.UpdateUser(ctx, bob.ID, postgres.UserUpdate{IsPublic: &yes})
+	f := filegate.File{OwnerID: bob.ID, StoredName: "a.pdf", DisplayName: "Ä.pdf", ContentType: "application/pdf", Size: 1, SHA256: "x"}
+	if err := db.CreateFile(ctx, &f, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Facts(ctx, alice.ID, bob.ID, "a.pdf")
+	want := filegate.Facts{
+		Viewer: filegate.Profile{ID: alice.ID, Exists: true},
+		Owner:  filegate.Profile{ID: bob.ID, Exists: true, Public: true},
+		File:   filegate.Target{Exists: true, Path: f.Path(), ContentType: "application/pdf", DisplayName: "Ä.pdf"},
+	}
+	if err != nil || got != want {
+		t.Errorf("Facts = %+v, %v\nwant %+v", got, err, want)
+	}
+	got, err = db.Facts(ctx, 999, 998, "nope")
+	want = filegate.Facts{Viewer: filegate.Profile{ID: 999}, Owner: filegate.Profile{ID: 998}}
+	if err != nil || got != want {
+		t.Errorf("Facts for unknowns = %+v, %v; want nothing exists", got, err)
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	db, err := postgres.Open("postgres://postgres@127.0.0.1:1/x?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Facts(context.Background(), 1, 2, "a"); filegate.ErrorCode(err) != filegate.EUNAVAILABLE {
+		t.Errorf("Facts with the database down: %v, want EUNAVAILABLE", err)
+	}
+	if err := db.Ping(context.Background()); filegate.ErrorCode(err) != filegate.EUNAVAILABLE {
+		t.Errorf("Ping with the database down: %v, want EUNAVAILABLE", err)
+	}
+}

@@ -14,7 +14,9 @@ import (
 // changes records what the store reported, in order.
 type changes []string
 
-func (c *changes) UserChanged(_ context.Context, id int64) { *c = append(*c, fmt.Sprintf("user %d", id)) }
+func (c *changes) UserChanged(_ context.Context, id int64) {
+	*c = append(*c, fmt.Sprintf("user %d", id))
+}
 func (c *changes) FileChanged(_ context.Context, owner int64, name string) {
 	*c = append(*c, fmt.Sprintf("file %d/%s", owner, name))
 }

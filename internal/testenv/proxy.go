@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"testing"
 )
 
 // Proxy forwards TCP connections to a target until cut. Tests put it
@@ -21,7 +20,7 @@ type Proxy struct {
 }
 
 // NewProxy listens on a free loopback port and forwards to target.
-func NewProxy(t testing.TB, target string) *Proxy {
+func NewProxy(t T, target string) *Proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/filegate/filegate/internal/session"
@@ -60,7 +59,7 @@ var (
 )
 
 // binaries builds authz and uploader once per test process.
-func binaries(t testing.TB) string {
+func binaries(t T) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "filegate-bin-")
@@ -83,7 +82,7 @@ func binaries(t testing.TB) string {
 }
 
 // FreeAddr returns a loopback address with a port nobody listens on.
-func FreeAddr(t testing.TB) string {
+func FreeAddr(t T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -94,7 +93,7 @@ func FreeAddr(t testing.TB) string {
 }
 
 // Start runs a whole stack for one test.
-func Start(t testing.TB, opt Options) *Stack {
+func Start(t T, opt Options) *Stack {
 	t.Helper()
 	bin := binaries(t)
 	nginx := NginxPath(t)
@@ -170,7 +169,7 @@ func Start(t testing.TB, opt Options) *Stack {
 
 // RenderNginx fills the {{NAME}} placeholders of nginx/example.conf;
 // NGINX_DIR is always the repository's nginx folder.
-func RenderNginx(t testing.TB, vars map[string]string) string {
+func RenderNginx(t T, vars map[string]string) string {
 	t.Helper()
 	tmpl, err := os.ReadFile(filepath.Join(RepoRoot(), "nginx", "example.conf"))
 	if err != nil {
@@ -188,14 +187,14 @@ func RenderNginx(t testing.TB, vars map[string]string) string {
 
 // NginxPath finds nginx, installing Debian's package when it is missing:
 // a test that needs nginx never skips.
-func NginxPath(t testing.TB) string {
+func NginxPath(t T) string {
 	t.Helper()
 	for _, p := range []string{"nginx", "/usr/sbin/nginx"} {
 		if path, err := exec.LookPath(p); err == nil {
 			return path
 		}
 	}
-	t.Log("testenv: nginx missing; installing it with apt-get")
+	t.Logf("testenv: nginx missing; installing it with apt-get")
 	install := exec.Command("sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light")
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("testenv: nginx is not installed and apt-get failed: %v\n%s", err, out)
@@ -205,7 +204,7 @@ func NginxPath(t testing.TB) string {
 
 // CLI runs the uploader binary with the stack's configuration and returns
 // its output; a failing command fails the test.
-func (s *Stack) CLI(t testing.TB, stdin string, args ...string) string {
+func (s *Stack) CLI(t T, stdin string, args ...string) string {
 	t.Helper()
 	out, err := s.TryCLI(t, stdin, args...)
 	if err != nil {
@@ -215,17 +214,25 @@ func (s *Stack) CLI(t testing.TB, stdin string, args ...string) string {
 }
 
 // TryCLI is CLI for commands expected to fail: it returns the error.
-func (s *Stack) TryCLI(t testing.TB, stdin string, args ...string) (string, error) {
+func (s *Stack) TryCLI(t T, stdin string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binaries(t), "uploader"), args...)
-	cmd.Env = append(os.Environ(), s.Env...)
+	cmd := s.Command(t, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
+// Command returns the uploader binary with the stack's configuration,
+// ready to run.
+func (s *Stack) Command(t T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binaries(t), "uploader"), args...)
+	cmd.Env = append(os.Environ(), s.Env...)
+	return cmd
+}
+
 // Cookie returns a valid session cookie for userID, as /login would set.
-func (s *Stack) Cookie(t testing.TB, userID int64) *http.Cookie {
+func (s *Stack) Cookie(t T, userID int64) *http.Cookie {
 	t.Helper()
 	v, err := s.Sessions.Encode(userID)
 	if err != nil {
@@ -236,7 +243,7 @@ func (s *Stack) Cookie(t testing.TB, userID int64) *http.Cookie {
 
 // startProcess runs a service until the test ends; its output goes to
 // dir/name.log, which is printed if the test fails.
-func startProcess(t testing.TB, dir, name string, env []string, path string, args ...string) {
+func startProcess(t T, dir, name string, env []string, path string, args ...string) {
 	t.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	logFile, err := os.Create(logPath)
@@ -275,7 +282,7 @@ func tail(b []byte, n int) []byte {
 	return bytes.TrimSpace(b)
 }
 
-func waitListening(t testing.TB, dir, addr string) {
+func waitListening(t T, dir, addr string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

@@ -11,12 +11,22 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
-	"testing"
 
 	_ "github.com/lib/pq"
 
 	"github.com/filegate/filegate/internal/postgres"
 )
+
+// T is the part of testing.TB the harness needs. Tests pass their
+// *testing.T; the benchmark program (bench/) brings its own.
+type T interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+	Failed() bool
+}
 
 // AdminURL is the server-level PostgreSQL URL; TEST_DATABASE_URL overrides.
 func AdminURL() string {
@@ -46,7 +56,7 @@ func RedisPrefix() string { return "filegate-test-" + RandomID() + ":" }
 
 // NewDatabase creates an empty database, migrates it, and drops it when
 // the test ends. It returns the database's URL.
-func NewDatabase(t testing.TB) string {
+func NewDatabase(t T) string {
 	t.Helper()
 	admin, err := sql.Open("postgres", AdminURL())
 	if err != nil {

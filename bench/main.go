@@ -1,0 +1,305 @@
+// Command bench measures filegate on this machine and prints numbers and
+// ratios (make bench). It starts the same real stack the end-to-end tests
+// use (nginx, authz, uploader, PostgreSQL, Redis) and compares:
+//
+//   - downloads gated by authz and sent by nginx, against the usual
+//     alternative of an app server that checks access and streams the bytes
+//     itself (the same check in Go, with the copy done through the app);
+//   - authz decisions answered from the Redis cache against uncached ones;
+//   - the uploader's peak memory for a tiny and a large upload.
+//
+// Everything shares the machine's cores with the load generator, so read
+// the ratios rather than the absolute numbers.
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/filegate/filegate/internal/authz"
+	"github.com/filegate/filegate/internal/postgres"
+	"github.com/filegate/filegate/internal/testenv"
+)
+
+const (
+	concurrency = 8
+	duration    = 4 * time.Second
+)
+
+func main() {
+	r := &runner{}
+	code := 0
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				f, ok := v.(fatal)
+				if !ok {
+					panic(v)
+				}
+				fmt.Fprintln(os.Stderr, "bench:", string(f))
+				code = 1
+			}
+		}()
+		run(r)
+	}()
+	r.cleanup()
+	os.Exit(code)
+}
+
+func run(t *runner) {
+	s := testenv.Start(t, testenv.Options{MaxUpload: "1GiB"})
+	s.CLI(t, "bench-password\n", "user", "add", "alice", "--password-stdin")
+	s.CLI(t, "bench-password\n", "user", "add", "bob", "--password-stdin", "--public")
+	dir := t.TempDir()
+	large := put(t, s, dir, "bob", "large.pdf", pdf(1<<20))
+	small := put(t, s, dir, "bob", "small.pdf", pdf(4<<10))
+	cookie := s.Cookie(t, 1) // alice downloads bob's public files
+
+	app := startStreamingApp(t, s)
+	fmt.Printf("filegate benchmark: %d cores shared by nginx, authz, PostgreSQL, Redis and the load generator\n", runtime.NumCPU())
+	fmt.Printf("%d concurrent clients, %s per measurement\n\n", concurrency, duration)
+
+	for _, f := range []struct{ label, url string }{{"1 MiB file", large}, {"4 KiB file", small}} {
+		gated := load(t, s.URL+f.url, cookie.String(), concurrency, duration)
+		streamed := load(t, app+f.url, cookie.String(), concurrency, duration)
+		fmt.Printf("downloads, %s:\n", f.label)
+		fmt.Printf("  %-38s %s\n", "filegate (nginx sendfile, authz gate)", gated)
+		fmt.Printf("  %-38s %s\n", "app server streams the bytes", streamed)
+		fmt.Printf("  ratio filegate/app: throughput x%.2f, p50 latency x%.2f\n\n",
+			gated.rps()/streamed.rps(), gated.p(50).Seconds()/streamed.p(50).Seconds())
+	}
+
+	hit := decisions(t, s, cookie.String(), func(int) string { return large })
+	miss := decisions(t, s, cookie.String(), func(i int) string { return fmt.Sprintf("/files/2/missing-%d.pdf", i) })
+	fmt.Println("authz decisions (asked directly, as nginx does):")
+	fmt.Printf("  %-38s %s\n", "answered from Redis", hit)
+	fmt.Printf("  %-38s %s\n", "uncached (PostgreSQL, then cached)", miss)
+	fmt.Printf("  ratio cached/uncached: throughput x%.2f\n\n", hit.rps()/miss.rps())
+
+	tiny := uploadRSS(t, s, dir, 1<<10)
+	big := uploadRSS(t, s, dir, 512<<20)
+	fmt.Println("upload memory (uploader put: the same ingest path as a web upload; peak RSS):")
+	fmt.Printf("  %-38s %6.1f MiB\n", "1 KiB file", tiny)
+	fmt.Printf("  %-38s %6.1f MiB\n", "512 MiB file", big)
+	fmt.Printf("  ratio 512 MiB/1 KiB: x%.2f\n", big/tiny)
+}
+
+// pdf returns n bytes that sniff as a PDF.
+func pdf(n int) []byte {
+	b := bytes.Repeat([]byte("filegate "), n/9+1)[:n]
+	copy(b, "%PDF-1.4\n")
+	return b
+}
+
+func put(t *runner, s *testenv.Stack, dir, user, name string, data []byte) string {
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatalf("%v", err)
+	}
+	s.CLI(t, "", "put", user, path)
+	return "/files/2/" + name
+}
+
+// startStreamingApp serves /files/{owner}/{name} the way an app without
+// X-Accel-Redirect does: decide from the session cookie and the database
+// on every request, then copy the file through the process.
+func startStreamingApp(t *runner, s *testenv.Stack) string {
+	db, err := postgres.Open(s.DatabaseURL)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		viewer, err := s.Sessions.FromRequest(r)
+		owner, name, ok := authz.ParseFileURI(r.URL.Path)
+		if err != nil || !ok {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		facts, err := db.Facts(r.Context(), viewer, owner, name)
+		if err != nil || !facts.File.Exists || !(facts.Owner.Public || facts.Viewer.Staff || viewer == owner) {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		f, err := os.Open(filepath.Join(s.PrivateRoot, facts.File.Path))
+		if err != nil {
+			http.Error(w, "no", http.StatusNotFound)
+			return
+		}
+		defer f.Close()
+		w.Header().Set("Content-Type", facts.File.ContentType)
+		// Hide ReaderFrom/WriterTo so the copy goes through user space, as
+		// it does in app servers that stream a file object.
+		io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{f}, make([]byte, 64<<10))
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// result is one measurement.
+type result struct {
+	n       int
+	bytes   int64
+	elapsed time.Duration
+	lat     []time.Duration
+	errors  int
+}
+
+func (r result) rps() float64 { return float64(r.n) / r.elapsed.Seconds() }
+
+func (r result) p(q int) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	return r.lat[(len(r.lat)-1)*q/100]
+}
+
+func (r result) String() string {
+	s := fmt.Sprintf("%8.0f req/s", r.rps())
+	if r.bytes > 0 {
+		s += fmt.Sprintf("  %7.1f MiB/s", float64(r.bytes)/(1<<20)/r.elapsed.Seconds())
+	}
+	s += fmt.Sprintf("  p50 %7s  p99 %7s", r.p(50).Round(time.Microsecond), r.p(99).Round(time.Microsecond))
+	if r.errors > 0 {
+		s += fmt.Sprintf("  (%d unexpected answers)", r.errors)
+	}
+	return s
+}
+
+// hammer runs do from c goroutines for d and collects latencies; do
+// returns the bytes received and whether the answer was the expected one.
+func hammer(c int, d time.Duration, do func(i int) (int64, bool)) result {
+	var (
+		mu  sync.Mutex
+		res result
+		wg  sync.WaitGroup
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	start := time.Now()
+	for w := range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; ctx.Err() == nil; i += c {
+				t0 := time.Now()
+				n, ok := do(i)
+				lat := time.Since(t0)
+				mu.Lock()
+				res.n++
+				res.bytes += n
+				res.lat = append(res.lat, lat)
+				if !ok {
+					res.errors++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	slices.Sort(res.lat)
+	return res
+}
+
+func client(c int) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c, DisableCompression: true}}
+}
+
+func load(t *runner, url, cookie string, c int, d time.Duration) result {
+	cl := client(c)
+	defer cl.CloseIdleConnections()
+	return hammer(c, d, func(int) (int64, bool) {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Cookie", cookie)
+		resp, err := cl.Do(req)
+		if err != nil {
+			return 0, false
+		}
+		defer resp.Body.Close()
+		n, _ := io.Copy(io.Discard, resp.Body)
+		return n, resp.StatusCode == 200
+	})
+}
+
+// decisions asks authz directly, with the headers nginx sends.
+func decisions(t *runner, s *testenv.Stack, cookie string, uri func(int) string) result {
+	cl := client(concurrency)
+	defer cl.CloseIdleConnections()
+	return hammer(concurrency, duration/2, func(i int) (int64, bool) {
+		req, _ := http.NewRequest("GET", s.AuthzURL+"/auth", nil)
+		req.Header.Set("Cookie", cookie)
+		req.Header.Set(authz.HeaderURI, uri(i))
+		resp, err := cl.Do(req)
+		if err != nil {
+			return 0, false
+		}
+		resp.Body.Close()
+		return 0, resp.StatusCode == 200 || resp.StatusCode == 403
+	})
+}
+
+// uploadRSS stores a file of size bytes with `uploader put` and returns
+// the process's peak resident memory in MiB. The file is generated on disk
+// first, so only the upload itself is measured.
+func uploadRSS(t *runner, s *testenv.Stack, dir string, size int64) float64 {
+	path := filepath.Join(dir, fmt.Sprintf("upload-%d.pdf", size))
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	chunk := pdf(1 << 20)
+	for left := size; left > 0; left -= int64(len(chunk)) {
+		f.Write(chunk[:min(int64(len(chunk)), left)])
+	}
+	f.Close()
+	defer os.Remove(path)
+	cmd := s.Command(t, "put", "alice", path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("uploader put: %v\n%s", err, out)
+	}
+	return float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+}
+
+// runner gives testenv what it needs from a test outside `go test`.
+type runner struct{ cleanups []func() }
+
+type fatal string
+
+func (r *runner) Helper()                           {}
+func (r *runner) Fatalf(format string, args ...any) { panic(fatal(fmt.Sprintf(format, args...))) }
+func (r *runner) Logf(format string, args ...any)   { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+func (r *runner) Cleanup(f func())                  { r.cleanups = append(r.cleanups, f) }
+func (r *runner) Failed() bool                      { return false }
+
+func (r *runner) TempDir() string {
+	dir, err := os.MkdirTemp("", "filegate-bench-")
+	if err != nil {
+		r.Fatalf("%v", err)
+	}
+	r.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func (r *runner) cleanup() {
+	for i := len(r.cleanups) - 1; i >= 0; i-- {
+		r.cleanups[i]()
+	}
+}

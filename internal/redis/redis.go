@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -37,6 +38,26 @@ type Cache struct {
 	ttl    time.Duration
 	genTTL time.Duration
 	log    *slog.Logger
+	// lastWarn (unix nanoseconds) rate-limits the warning for a failing
+	// Redis: during an outage every request would log otherwise.
+	lastWarn atomic.Int64
+}
+
+// go-redis logs pool errors through its own global logger, once per failed
+// dial. The cache reports failures itself, rate-limited, so mute it.
+func init() { goredis.SetLogger(silent{}) }
+
+type silent struct{}
+
+func (silent) Printf(context.Context, string, ...any) {}
+
+// unreachable logs a Redis failure on the request path at most every ten
+// seconds.
+func (c *Cache) unreachable(ctx context.Context, op string, err error) {
+	now, last := time.Now().UnixNano(), c.lastWarn.Load()
+	if now-last > int64(10*time.Second) && c.lastWarn.CompareAndSwap(last, now) {
+		c.log.WarnContext(ctx, "redis unreachable; deciding from PostgreSQL", "op", op, "err", err)
+	}
 }
 
 // Open returns a Cache on the Redis at url (redis://host:port/db). Keys
@@ -53,7 +74,7 @@ func Open(url, prefix string, ttl time.Duration, log *slog.Logger) (*Cache, erro
 	opt.DialTimeout = 300 * time.Millisecond
 	opt.ReadTimeout = 300 * time.Millisecond
 	opt.WriteTimeout = 300 * time.Millisecond
-	opt.MaxRetries = 0
+	opt.MaxRetries = -1 // 0 would mean go-redis's default of 3, with backoff
 	opt.DialerRetries = 1
 	return &Cache{
 		client: goredis.NewClient(opt),
@@ -103,7 +124,7 @@ func (c *Cache) Get(ctx context.Context, viewerID, ownerID int64, storedName str
 		c.userEntry(viewerID), c.userEntry(ownerID), c.fileEntry(ownerID, storedName)).Result()
 	tok := Tokens{viewerID: viewerID, ownerID: ownerID, storedName: storedName}
 	if err != nil {
-		c.log.DebugContext(ctx, "cache get failed", "err", err)
+		c.unreachable(ctx, "get", err)
 		return filegate.Facts{}, tok, false
 	}
 	tok.viewer, tok.owner, tok.file, tok.read = str(vals[0]), str(vals[1]), str(vals[2]), true
@@ -129,7 +150,7 @@ func (c *Cache) Put(ctx context.Context, tok Tokens, f filegate.Facts) {
 		return nil
 	})
 	if err != nil {
-		c.log.DebugContext(ctx, "cache put failed", "err", err)
+		c.unreachable(ctx, "put", err)
 	}
 }
 

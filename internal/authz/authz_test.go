@@ -308,3 +308,24 @@ func TestAuthDegraded(t *testing.T) {
 		t.Errorf("healthz with database down: %d, want 503", w.Code)
 	}
 }
+
+// A user's cached profile is shared by the requests where the user is the
+// viewer and those where the user is the owner, so the viewer's side must
+// carry the same flags: having browsed as a viewer must not make a public
+// owner look private.
+func TestCachedViewerProfileKeepsPublic(t *testing.T) {
+	f := newFixture(t)
+	for i, step := range []struct {
+		viewer int64
+		uri    string
+		want   int
+	}{
+		{f.alice.ID, f.bobFile.URL(), 200}, // caches bob as owner, and bob's file
+		{f.bob.ID, f.aliceFile.URL(), 403}, // caches bob as viewer
+		{f.alice.ID, f.bobFile.URL(), 200}, // all from the cache
+	} {
+		if got := status(f.ask(t, step.viewer, step.uri)); got != step.want {
+			t.Fatalf("step %d: %s as %d: status %d, want %d", i, step.uri, step.viewer, got, step.want)
+		}
+	}
+}

@@ -296,7 +296,7 @@ func (in *Ingester) unsupported(display, t string) error {
 
 // tooLarge is the ETOOLARGE error for display.
 func (in *Ingester) tooLarge(display string) error {
-	return filegate.Errorf(filegate.ETOOLARGE, "%q is larger than the %s limit.", display, formatSize(in.maxSize))
+	return filegate.Errorf(filegate.ETOOLARGE, "%q is larger than the %s limit.", display, FormatSize(in.maxSize))
 }
 
 // readError classifies an error reading the upload: the HTTP server's
@@ -352,8 +352,10 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// formatSize renders a byte count for people: "25 MiB", "1.5 GiB", "900 bytes".
-func formatSize(n int64) string {
+// FormatSize renders a byte count for people: "25 MiB", "1.5 GiB", "900
+// bytes". The web pages use it too, so a limit reads the same on the
+// upload page and in the refusal.
+func FormatSize(n int64) string {
 	units := []struct {
 		name string
 		size int64

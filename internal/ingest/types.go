@@ -12,8 +12,8 @@ import (
 // signatures for the allowed types all sit well within it.
 const sniffLen = 3072
 
-// humanTypes names the usual allowed types in refusal messages; other
-// allowed types are named by their extension.
+// humanTypes are the people's names of the usual allowed types, for
+// refusal messages and the web pages.
 var humanTypes = map[string]string{
 	"application/pdf": "PDF",
 	"image/png":       "PNG",
@@ -58,6 +58,16 @@ func newAllowlist(allowed []string) (allowlist, error) {
 	}
 	a.human = strings.Join(names, ", ")
 	return a, nil
+}
+
+// TypeName names a content type for people ("PDF", "plain text"), or
+// returns it without parameters when it has no usual name.
+func TypeName(contentType string) string {
+	t := bareType(contentType)
+	if name, ok := humanTypes[t]; ok {
+		return name
+	}
+	return t
 }
 
 // humanType names a type for people: a known name, else its extension.

@@ -81,10 +81,13 @@ func (db *DB) AllFiles(ctx context.Context) ([]filegate.File, error) {
 
 // Facts reads everything one access decision needs in one statement: the
 // viewer, the owner and the file. Unknown ids and names come back with
-// Exists false, not as errors; only a failing database is an error.
+// Exists false, not as errors; only a failing database is an error. Both
+// profiles are complete (every flag read), because the cache keeps one
+// entry per user whether it was read as viewer or as owner.
 func (db *DB) Facts(ctx context.Context, viewerID, ownerID int64, storedName string) (filegate.Facts, error) {
 	var row struct {
 		ViewerExists bool   `db:"viewer_exists"`
+		ViewerPublic bool   `db:"viewer_public"`
 		ViewerStaff  bool   `db:"viewer_staff"`
 		OwnerExists  bool   `db:"owner_exists"`
 		OwnerPublic  bool   `db:"owner_public"`
@@ -94,7 +97,8 @@ func (db *DB) Facts(ctx context.Context, viewerID, ownerID int64, storedName str
 		DisplayName  string `db:"display_name"`
 	}
 	err := db.db.GetContext(ctx, &row, `SELECT
-		v.id IS NOT NULL AS viewer_exists, COALESCE(v.is_staff, false) AS viewer_staff,
+		v.id IS NOT NULL AS viewer_exists, COALESCE(v.is_public, false) AS viewer_public,
+		COALESCE(v.is_staff, false) AS viewer_staff,
 		o.id IS NOT NULL AS owner_exists, COALESCE(o.is_public, false) AS owner_public,
 		COALESCE(o.is_staff, false) AS owner_staff,
 		f.id IS NOT NULL AS file_exists,
@@ -107,7 +111,7 @@ func (db *DB) Facts(ctx context.Context, viewerID, ownerID int64, storedName str
 		return filegate.Facts{}, wrap("facts", err)
 	}
 	facts := filegate.Facts{
-		Viewer: filegate.Profile{ID: viewerID, Exists: row.ViewerExists, Staff: row.ViewerStaff},
+		Viewer: filegate.Profile{ID: viewerID, Exists: row.ViewerExists, Public: row.ViewerPublic, Staff: row.ViewerStaff},
 		Owner:  filegate.Profile{ID: ownerID, Exists: row.OwnerExists, Public: row.OwnerPublic, Staff: row.OwnerStaff},
 	}
 	if row.FileExists {

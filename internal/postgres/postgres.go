@@ -6,10 +6,12 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"syscall"
 	"time"
 
@@ -28,12 +30,19 @@ type DB struct {
 
 // Open prepares a connection pool for dsn without connecting: authz must
 // start, and answer 503, while the database is down. The first query, or
-// Ping, reports an unreachable database as EUNAVAILABLE.
+// Ping, reports an unreachable database as EUNAVAILABLE. A malformed dsn
+// is an error here, at startup, and the error never quotes the dsn (it
+// may hold a password).
 func Open(dsn string) (*DB, error) {
-	db, err := sqlx.Open("postgres", dsn)
+	conn, err := pq.NewConnector(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: open: %w", err)
+		// A *url.Error quotes the whole URL, password included.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("postgres: DATABASE_URL: %w", err)
 	}
+	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
 	// authz asks on every download: keep warm connections, but do not hoard.
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(16)

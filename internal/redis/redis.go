@@ -18,8 +18,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -60,13 +62,17 @@ func (c *Cache) unreachable(ctx context.Context, op string, err error) {
 	}
 }
 
-// Open returns a Cache on the Redis at url (redis://host:port/db). Keys
+// Open returns a Cache on the Redis at rawURL (redis://host:port/db). Keys
 // start with prefix, so tests and several deployments can share a server.
 // It does not check the connection: Redis may come and go, and the cache
 // recovers by itself.
-func Open(url, prefix string, ttl time.Duration, log *slog.Logger) (*Cache, error) {
-	opt, err := goredis.ParseURL(url)
+func Open(rawURL, prefix string, ttl time.Duration, log *slog.Logger) (*Cache, error) {
+	opt, err := goredis.ParseURL(rawURL)
 	if err != nil {
+		// A *url.Error quotes the whole URL, password included.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("redis: parse REDIS_URL: %w", err)
 	}
 	// A cache that is slow to fail is worse than none: fail fast and let
@@ -87,9 +93,6 @@ func Open(url, prefix string, ttl time.Duration, log *slog.Logger) (*Cache, erro
 
 // Close closes the connection pool.
 func (c *Cache) Close() error { return c.client.Close() }
-
-// Ping reports whether Redis answers.
-func (c *Cache) Ping(ctx context.Context) error { return c.client.Ping(ctx).Err() }
 
 // Tokens are the generations read by a lookup. Put tags entries with them,
 // so facts read from the database after a lookup are dropped if a change

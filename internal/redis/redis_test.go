@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,5 +95,19 @@ func TestRedisDown(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("20 rounds against a dead Redis took %s; the cache must fail fast", d)
+	}
+}
+
+// A malformed REDIS_URL is reported without the URL: it may hold a
+// password, and the error ends up in the startup log.
+func TestOpenErrorHidesPassword(t *testing.T) {
+	for _, u := range []string{"redis://u:s3cret@host:xx/0", "redis://u:s3cret@host:1/zz", "http://u:s3cret@host/0"} {
+		_, err := redis.Open(u, "p:", time.Second, nil)
+		if err == nil {
+			t.Fatalf("Open(%q) succeeded", u)
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Open error quotes the password: %v", err)
+		}
 	}
 }

@@ -98,7 +98,7 @@ func TestListPage(t *testing.T) {
 		"<title>Your files · filegate</title>",
 		"<h1>Your files</h1>",
 		`href="` + mine.URL() + `">mine.pdf</a>`,
-		"PDF", fmt.Sprintf("%d B", len(pdfData)),
+		"PDF", fmt.Sprintf("%d bytes", len(pdfData)),
 		`<form method="post" action="/delete/` + fmt.Sprint(mine.ID) + `">`,
 		`<form method="post" action="/settings"`,
 		"anyone logged in can download all your files",

@@ -174,6 +174,7 @@ func (a *testApp) do(rq request) response {
 	rec := httptest.NewRecorder()
 	a.h.ServeHTTP(rec, r)
 	res := rec.Result()
+	res.Request = r // Result leaves it nil; failure messages name it
 	b, _ := io.ReadAll(res.Body)
 	return response{Response: res, body: string(b)}
 }

@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"fmt"
 	"html/template"
 	"io/fs"
-	"math"
 	"mime"
 	"net/http"
 	"path"
@@ -18,6 +16,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/ingest"
 )
 
 // The pages and their assets are part of the binary: no CDN, nothing to
@@ -27,9 +26,9 @@ import (
 var embedded embed.FS
 
 var funcs = template.FuncMap{
-	"size":       humanSize,
+	"size":       ingest.FormatSize,
 	"statusText": http.StatusText,
-	"typeName":   typeName,
+	"typeName":   ingest.TypeName,
 	"date":       func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 }
@@ -73,45 +72,6 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	buf.WriteTo(w)
-}
-
-// humanSize formats a byte count for people: 512 B, 1.5 KiB, 2 MiB, 25 MiB.
-func humanSize(n int64) string {
-	if n < 1024 {
-		return fmt.Sprintf("%d B", n)
-	}
-	f, unit := float64(n)/1024, "KiB"
-	for _, next := range []string{"MiB", "GiB"} {
-		if f < 1024 {
-			break
-		}
-		f, unit = f/1024, next
-	}
-	if f < 10 && f != math.Trunc(f) {
-		return fmt.Sprintf("%.1f %s", f, unit)
-	}
-	return fmt.Sprintf("%.0f %s", f, unit)
-}
-
-// typeNames are the short names of the default allowed types.
-var typeNames = map[string]string{
-	"application/pdf": "PDF",
-	"image/png":       "PNG",
-	"image/jpeg":      "JPEG",
-	"image/gif":       "GIF",
-	"image/webp":      "WebP",
-	"text/plain":      "Plain text",
-}
-
-// typeName returns a short name for a content type, or the type itself
-// without parameters.
-func typeName(contentType string) string {
-	t, _, _ := strings.Cut(contentType, ";")
-	t = strings.TrimSpace(t)
-	if name, ok := typeNames[t]; ok {
-		return name
-	}
-	return t
 }
 
 // asset is one embedded static file with its validator.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/ingest"
 )
 
 // uploadPage is the data of the upload template. Results and Error are
@@ -25,7 +26,7 @@ func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request, viewer fileg
 func (s *Server) newUploadPage(results []uploadResult, err error) uploadPage {
 	names := make([]string, len(s.AllowedTypes))
 	for i, t := range s.AllowedTypes {
-		names[i] = typeName(t)
+		names[i] = ingest.TypeName(t)
 	}
 	return uploadPage{MaxUpload: s.MaxUpload, Types: strings.Join(names, ", "), Results: results,
 		Error: filegate.ErrorMessage(err)}

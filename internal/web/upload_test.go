@@ -152,7 +152,7 @@ func TestUploadPage(t *testing.T) {
 		`<label for="file">`,
 		`<input id="file" name="file" type="file" multiple`,
 		`<script src="/static/upload.js" defer></script>`,
-		"PDF, PNG, JPEG, GIF, WebP, Plain text, up to 64 KiB each.",
+		"PDF, PNG, JPEG, GIF, WebP, plain text, up to 64 KiB each.",
 	} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("upload page lacks %q", want)

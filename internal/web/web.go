@@ -4,7 +4,7 @@
 //
 // Every endpoint answers HTML by default and JSON when the request's
 // Accept header asks for application/json. Errors carry a filegate error
-// code; errors.go maps codes to statuses in one table. Internal errors are
+// code; respond.go maps codes to statuses in one table. Internal errors are
 // logged and never shown.
 package web
 

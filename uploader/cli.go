@@ -14,7 +14,6 @@ import (
 	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/ingest"
-	"github.com/filegate/filegate/internal/postgres"
 )
 
 // parse parses flags that may come before or after the positional
@@ -143,7 +142,7 @@ func (a *app) userSet(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	u, err = a.db.UpdateUser(ctx, u.ID, postgres.UserUpdate{IsPublic: public.v, IsStaff: staff.v})
+	u, err = a.db.UpdateUser(ctx, u.ID, filegate.UserUpdate{IsPublic: public.v, IsStaff: staff.v})
 	if err != nil {
 		return err
 	}

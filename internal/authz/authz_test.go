@@ -224,7 +224,7 @@ func TestAuthRevocation(t *testing.T) {
 	no, yes := false, true
 
 	expect(f.alice.ID, f.bobFile.URL(), 200)
-	if _, err := f.db.UpdateUser(ctx, f.bob.ID, postgres.UserUpdate{IsPublic: &no}); err != nil {
+	if _, err := f.db.UpdateUser(ctx, f.bob.ID, filegate.UserUpdate{IsPublic: &no}); err != nil {
 		t.Fatal(err)
 	}
 	expect(f.alice.ID, f.bobFile.URL(), 403)
@@ -240,7 +240,7 @@ func TestAuthRevocation(t *testing.T) {
 	expect(f.alice.ID, "/files/1/later.pdf", 200)
 
 	expect(f.alice.ID, f.bobFile.URL(), 403)
-	if _, err := f.db.UpdateUser(ctx, f.alice.ID, postgres.UserUpdate{IsStaff: &yes}); err != nil {
+	if _, err := f.db.UpdateUser(ctx, f.alice.ID, filegate.UserUpdate{IsStaff: &yes}); err != nil {
 		t.Fatal(err)
 	}
 	expect(f.alice.ID, f.bobFile.URL(), 200)
@@ -260,7 +260,7 @@ func TestCacheRaceWithInvalidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	no := false
-	if _, err := f.db.UpdateUser(ctx, f.bob.ID, postgres.UserUpdate{IsPublic: &no}); err != nil {
+	if _, err := f.db.UpdateUser(ctx, f.bob.ID, filegate.UserUpdate{IsPublic: &no}); err != nil {
 		t.Fatal(err)
 	}
 	f.cache.Put(ctx, tok, stale) // the slow reader finishes after the change

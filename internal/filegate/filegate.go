@@ -35,6 +35,21 @@ type File struct {
 	CreatedAt   time.Time `db:"created_at"`
 }
 
+// ListedFile is a file with its owner's slug and display name, as the
+// lists show it.
+type ListedFile struct {
+	File
+	OwnerSlug string `db:"owner_slug"`
+	OwnerName string `db:"owner_name"`
+}
+
+// UserUpdate lists the fields of a user to change; nil fields stay as
+// they are.
+type UserUpdate struct {
+	IsPublic *bool
+	IsStaff  *bool
+}
+
 // StoredNamePattern is the pinned shape of a stored name (SPEC §3). Anything
 // else can never name a file, so it is checked before any lookup.
 var StoredNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)

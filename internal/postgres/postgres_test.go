@@ -61,11 +61,11 @@ func TestUsers(t *testing.T) {
 		t.Errorf("duplicate slug: %v, want ECONFLICT", err)
 	}
 	yes := true
-	u, err := db.UpdateUser(ctx, alice.ID, postgres.UserUpdate{IsPublic: &yes})
+	u, err := db.UpdateUser(ctx, alice.ID, filegate.UserUpdate{IsPublic: &yes})
 	if err != nil || !u.IsPublic || u.IsStaff {
 		t.Errorf("UpdateUser = %+v, %v", u, err)
 	}
-	if _, err := db.UpdateUser(ctx, 999, postgres.UserUpdate{IsPublic: &yes}); filegate.ErrorCode(err) != filegate.ENOTFOUND {
+	if _, err := db.UpdateUser(ctx, 999, filegate.UserUpdate{IsPublic: &yes}); filegate.ErrorCode(err) != filegate.ENOTFOUND {
 		t.Errorf("update unknown user: %v, want ENOTFOUND", err)
 	}
 	if _, err := db.UserBySlug(ctx, "nobody"); filegate.ErrorCode(err) != filegate.ENOTFOUND {
@@ -121,7 +121,7 @@ func TestFacts(t *testing.T) {
 	ctx := context.Background()
 	alice, bob := user(t, db, "alice"), user(t, db, "bob")
 	yes := true
-	db.UpdateUser(ctx, bob.ID, postgres.UserUpdate{IsPublic: &yes})
+	db.UpdateUser(ctx, bob.ID, filegate.UserUpdate{IsPublic: &yes})
 	f := filegate.File{OwnerID: bob.ID, StoredName: "a.pdf", DisplayName: "Ä.pdf", ContentType: "application/pdf", Size: 1, SHA256: "x"}
 	if err := db.CreateFile(ctx, &f, func() error { return nil }); err != nil {
 		t.Fatal(err)

@@ -51,15 +51,9 @@ func (db *DB) userWhere(ctx context.Context, where string, arg any) (filegate.Us
 	return u, wrap("user", err)
 }
 
-// UserUpdate lists the fields to change; nil fields stay as they are.
-type UserUpdate struct {
-	IsPublic *bool
-	IsStaff  *bool
-}
-
 // UpdateUser changes the given fields of user id and returns the result.
 // ENOTFOUND when there is no such user.
-func (db *DB) UpdateUser(ctx context.Context, id int64, upd UserUpdate) (filegate.User, error) {
+func (db *DB) UpdateUser(ctx context.Context, id int64, upd filegate.UserUpdate) (filegate.User, error) {
 	tx, err := db.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return filegate.User{}, wrap("update user: begin", err)

@@ -12,13 +12,12 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/filegate/filegate/internal/filegate"
-	"github.com/filegate/filegate/internal/postgres"
 )
 
 // listing is one page of a file list.
 type listing struct {
 	Owner *filegate.User // the user whose files these are; nil for "/"
-	Files []postgres.ListedFile
+	Files []filegate.ListedFile
 	Page  int
 	More  bool // a next page exists
 }
@@ -137,7 +136,7 @@ type apiFile struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-func apiList(files []postgres.ListedFile) []apiFile {
+func apiList(files []filegate.ListedFile) []apiFile {
 	out := make([]apiFile, len(files))
 	for i, f := range files {
 		out[i] = apiFile{ID: f.ID, URL: f.URL(), Name: f.DisplayName, Owner: f.OwnerSlug,
@@ -152,7 +151,7 @@ type filesPage struct {
 	Owner      *filegate.User
 	Own        bool // the viewer's own page
 	ShowSwitch bool // shows the viewer's public/private switch: on / and on the own page
-	Files      []postgres.ListedFile
+	Files      []filegate.ListedFile
 	Page       int
 	Here       string // this page, for the forms' back field
 	Prev, Next string // neighbouring pages; "" when there is none
@@ -225,7 +224,7 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request, viewer filegat
 		s.fail(w, r, err)
 		return
 	}
-	u, err := s.Store.UpdateUser(r.Context(), viewer.ID, postgres.UserUpdate{IsPublic: &public})
+	u, err := s.Store.UpdateUser(r.Context(), viewer.ID, filegate.UserUpdate{IsPublic: &public})
 	if err != nil {
 		s.fail(w, r, err)
 		return

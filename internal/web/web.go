@@ -18,7 +18,6 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/filegate/filegate/internal/filegate"
-	"github.com/filegate/filegate/internal/postgres"
 )
 
 // Store is the part of the database the web app uses; implemented by
@@ -27,10 +26,10 @@ type Store interface {
 	Ping(ctx context.Context) error
 	UserByID(ctx context.Context, id int64) (filegate.User, error)
 	UserBySlug(ctx context.Context, slug string) (filegate.User, error)
-	UpdateUser(ctx context.Context, id int64, upd postgres.UserUpdate) (filegate.User, error)
+	UpdateUser(ctx context.Context, id int64, upd filegate.UserUpdate) (filegate.User, error)
 	FileByID(ctx context.Context, id int64) (filegate.File, error)
-	VisibleFiles(ctx context.Context, viewerID int64, limit, offset int) ([]postgres.ListedFile, error)
-	OwnerFiles(ctx context.Context, ownerID int64, limit, offset int) ([]postgres.ListedFile, error)
+	VisibleFiles(ctx context.Context, viewerID int64, limit, offset int) ([]filegate.ListedFile, error)
+	OwnerFiles(ctx context.Context, ownerID int64, limit, offset int) ([]filegate.ListedFile, error)
 }
 
 // Ingester stores and removes file bytes together with their rows;

@@ -70,19 +70,17 @@ func (s *Server) Handler() http.Handler {
 // 503, never a 200.
 func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	viewerID, sessErr := s.Sessions.FromRequest(r)
-	ownerID, name, pathOK := ParseFileURI(r.Header.Get(HeaderURI))
+	// A path that cannot name a file parses as owner 0, who never exists:
+	// it is a 404, once the viewer is known to exist (else 401).
+	ownerID, name, _ := ParseFileURI(r.Header.Get(HeaderURI))
 	var facts filegate.Facts
-	if sessErr == nil && pathOK {
+	if sessErr == nil {
 		var err error
 		if facts, err = s.facts(r.Context(), viewerID, ownerID, name); err != nil {
 			s.Log.ErrorContext(r.Context(), "authz: cannot decide", "err", err)
 			answer(w, http.StatusServiceUnavailable)
 			return
 		}
-	} else if sessErr == nil {
-		// A path that cannot name a file: the viewer is authenticated only
-		// as far as the cookie goes, and the file does not exist.
-		facts.Viewer = filegate.Profile{ID: viewerID, Exists: true}
 	}
 	switch policy.Decide(sessErr == nil, facts, s.HidePrivate) {
 	case policy.Allow:

@@ -183,6 +183,7 @@ func TestAuth(t *testing.T) {
 		{"unknown name", f.alice.ID, "/files/1/nope.pdf", 404},
 		{"malformed path", f.alice.ID, "/files/1/../2/shared.pdf", 404},
 		{"no path header", f.alice.ID, "", 404},
+		{"malformed path, removed user", 9999, "/files/1/../x", 401},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

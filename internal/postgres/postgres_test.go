@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/filegate/filegate/internal/filegate"
@@ -135,6 +136,12 @@ func TestFacts(t *testing.T) {
 	if err != nil || got != want {
 		t.Errorf("Facts = %+v, %v\nwant %+v", got, err, want)
 	}
+	// The viewer's profile is complete too: the cache shares one entry per
+	// user, whichever side it was read on.
+	got, err = db.Facts(ctx, bob.ID, alice.ID, "none.pdf")
+	if err != nil || got.Viewer != (filegate.Profile{ID: bob.ID, Exists: true, Public: true}) {
+		t.Errorf("public viewer's profile = %+v, %v", got.Viewer, err)
+	}
 	got, err = db.Facts(ctx, 999, 998, "nope")
 	want = filegate.Facts{Viewer: filegate.Profile{ID: 999}, Owner: filegate.Profile{ID: 998}}
 	if err != nil || got != want {
@@ -153,5 +160,12 @@ func TestUnavailable(t *testing.T) {
 	}
 	if err := db.Ping(context.Background()); filegate.ErrorCode(err) != filegate.EUNAVAILABLE {
 		t.Errorf("Ping with the database down: %v, want EUNAVAILABLE", err)
+	}
+}
+
+func TestOpenHidesPassword(t *testing.T) {
+	_, err := postgres.Open("postgres://postgres:s3cret-pw@127.0.0.1:port/x")
+	if err == nil || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Errorf("Open of a malformed URL: %v; want an error without the password", err)
 	}
 }

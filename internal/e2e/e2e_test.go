@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -436,4 +437,36 @@ func tcpConnections(t *testing.T, port string) int {
 		}
 	}
 	return n
+}
+
+// An upload over FILEGATE_MAX_UPLOAD (2 MiB here) but under nginx's body
+// limit is refused by the uploader with its own 413 sentence, which must
+// survive the trip back through nginx; nothing is stored.
+func TestUploadTooLargeThroughNginx(t *testing.T) {
+	d := newDemo(t, testenv.Options{})
+	body := &bytes.Buffer{}
+	mw := multipart.NewWriter(body)
+	part, _ := mw.CreateFormFile("file", "big.pdf")
+	part.Write([]byte("%PDF-1.4\n"))
+	part.Write(bytes.Repeat([]byte("x"), 2<<20+512<<10))
+	mw.Close()
+	for range 3 {
+		req, _ := http.NewRequest("POST", d.URL+"/upload", bytes.NewReader(body.Bytes()))
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Accept", "application/json")
+		req.AddCookie(d.Cookie(t, alice))
+		resp, got := do(t, req)
+		if resp.StatusCode != 413 || !strings.Contains(string(got), "larger than") {
+			t.Errorf("oversized upload: %d %s", resp.StatusCode, got)
+		}
+	}
+	if out := d.CLI(t, "", "sweep"); !strings.Contains(out, "0 files without rows, 0 rows without files") {
+		t.Errorf("after refused uploads:\n%s", out)
+	}
+	entries, _ := os.ReadDir(filepath.Join(d.PrivateRoot, "1"))
+	for _, e := range entries {
+		if e.Name() != "notes.txt" {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
 }

@@ -111,8 +111,16 @@ func (s *Server) receive(r *http.Request, ownerID int64) ([]uploadResult, error)
 			continue
 		}
 		res, err := s.store(r, ownerID, part)
-		part.Close()
 		results = append(results, res)
+		if filegate.ErrorCode(err) == filegate.ETOOLARGE {
+			// Stop here rather than drain an oversized part: net/http
+			// closes the connection instead of reading it all.
+			if first == nil {
+				first = err
+			}
+			break
+		}
+		part.Close()
 		switch {
 		case err == nil:
 			stored = true

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -358,6 +359,29 @@ func TestDiskFullIsENOSPACE(t *testing.T) {
 	}
 	if err := diskError("write", syscall.EIO); filegate.ErrorCode(err) != filegate.EINTERNAL {
 		t.Errorf("diskError(EIO) = %v", err)
+	}
+}
+
+// A real full disk: the private root is a tiny tmpfs (tests run as root,
+// as make test does). The upload fails with ENOSPACE and leaves nothing.
+func TestPutDiskFull(t *testing.T) {
+	e := newEnv(t, 64<<20)
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount a small tmpfs (make test runs as root): %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	e.root = filepath.Join(mnt, "private")
+	e.in = newIngester(t, e.root, e.db, 64<<20)
+
+	_, err := e.in.Put(context.Background(), e.owner, "big.pdf", io.LimitReader(&patternReader{}, 1<<20))
+	if filegate.ErrorCode(err) != filegate.ENOSPACE {
+		t.Fatalf("Put on a full disk: %v, want ENOSPACE", err)
+	}
+	e.assertNothingLeft(t)
+	small := e.put(t, "small.pdf", []byte(pdfHeader+"fits\n"))
+	if small.Size == 0 {
+		t.Error("a file that fits was not stored after the failure")
 	}
 }
 

@@ -98,7 +98,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cache, err := redis.Open(testenv.RedisURL(), testenv.RedisPrefix(), 30*time.Second, log)
+	cache, err := redis.Open(testenv.RedisURL(), testenv.RedisPrefix(t), 30*time.Second, log)
 	if err != nil {
 		t.Fatal(err)
 	}

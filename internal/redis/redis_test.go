@@ -15,7 +15,7 @@ import (
 
 func open(t *testing.T, url string, ttl time.Duration) *redis.Cache {
 	t.Helper()
-	c, err := redis.Open(url, testenv.RedisPrefix(), ttl, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c, err := redis.Open(url, testenv.RedisPrefix(t), ttl, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

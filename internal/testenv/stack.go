@@ -100,7 +100,7 @@ func Start(t T, opt Options) *Stack {
 	dir := t.TempDir()
 	s := &Stack{
 		DatabaseURL: NewDatabase(t),
-		RedisPrefix: RedisPrefix(),
+		RedisPrefix: RedisPrefix(t),
 		PrivateRoot: filepath.Join(dir, "private"),
 		SessionKeys: session.GenerateKeys(),
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 
 	_ "github.com/lib/pq"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/filegate/filegate/internal/postgres"
 )
@@ -51,8 +52,25 @@ func RandomID() string {
 	return hex.EncodeToString(b)
 }
 
-// RedisPrefix returns a key prefix no other test run uses.
-func RedisPrefix() string { return "filegate-test-" + RandomID() + ":" }
+// RedisPrefix returns a key prefix no other test run uses; its keys are
+// deleted when the test ends.
+func RedisPrefix(t T) string {
+	prefix := "filegate-test-" + RandomID() + ":"
+	t.Cleanup(func() {
+		opt, err := goredis.ParseURL(RedisURL())
+		if err != nil {
+			return
+		}
+		c := goredis.NewClient(opt)
+		defer c.Close()
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+	})
+	return prefix
+}
 
 // NewDatabase creates an empty database, migrates it, and drops it when
 // the test ends. It returns the database's URL.

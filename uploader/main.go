@@ -47,7 +47,8 @@ func main() {
 func printUsage() {
 	fmt.Fprint(os.Stderr, usage, "\n")
 	config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_PRIVATE_ROOT",
-		"FILEGATE_SESSION_KEYS", "FILEGATE_COOKIE_SECURE", "FILEGATE_MAX_UPLOAD", "FILEGATE_ALLOWED_TYPES", "UPLOADER_ADDR")
+		"FILEGATE_SESSION_KEYS", "FILEGATE_COOKIE_SECURE", "FILEGATE_MAX_UPLOAD", "FILEGATE_ALLOWED_TYPES", "UPLOADER_ADDR",
+		"AUTHZ_CACHE_TTL")
 }
 
 // app is what every command may use; fields are opened on demand.

@@ -87,7 +87,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set(HeaderPath, facts.File.Path)
 		h.Set(HeaderType, facts.File.ContentType)
-		h.Set(HeaderDisposition, Disposition(facts.File.DisplayName, s.InlineTypes[facts.File.ContentType]))
+		h.Set(HeaderDisposition, Disposition(facts.File.DisplayName, s.inline(facts.File.ContentType)))
 		answer(w, http.StatusOK)
 	case policy.Unauthenticated:
 		answer(w, http.StatusUnauthorized)
@@ -99,6 +99,14 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	default:
 		answer(w, http.StatusForbidden)
 	}
+}
+
+// inline reports whether a file of contentType is shown in the browser.
+// The list holds bare types; a stored type may carry parameters
+// ("text/plain; charset=utf-8").
+func (s *Server) inline(contentType string) bool {
+	base, _, _ := strings.Cut(contentType, ";")
+	return s.InlineTypes[strings.ToLower(strings.TrimSpace(base))]
 }
 
 // facts returns the decision inputs from the cache, or from the store

@@ -205,6 +205,19 @@ func TestAuth(t *testing.T) {
 			t.Errorf("%s = %q, want %q", h, got, want)
 		}
 	}
+	// Inline only for listed types, whatever the stored type's parameters.
+	f.srv.InlineTypes["text/plain"] = true
+	text := filegate.File{OwnerID: f.bob.ID, StoredName: "notes.txt", DisplayName: "notes.txt", ContentType: "text/plain; charset=utf-8", Size: 3, SHA256: "x"}
+	if err := f.db.CreateFile(context.Background(), &text, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.ask(t, f.alice.ID, text.URL()).Header().Get(authz.HeaderDisposition); !strings.HasPrefix(got, "inline;") {
+		t.Errorf("text/plain; charset=utf-8 with text/plain listed inline: %q", got)
+	}
+	if got := w.Header().Get(authz.HeaderDisposition); !strings.HasPrefix(got, "attachment;") {
+		t.Errorf("unlisted application/pdf: %q", got)
+	}
+
 	f.srv.HidePrivate = true
 	if got := status(f.ask(t, f.bob.ID, f.aliceFile.URL())); got != 404 {
 		t.Errorf("hidden private file: status %d, want 404", got)
@@ -328,5 +341,14 @@ func TestCachedViewerProfileKeepsPublic(t *testing.T) {
 		if got := status(f.ask(t, step.viewer, step.uri)); got != step.want {
 			t.Fatalf("step %d: %s as %d: status %d, want %d", i, step.uri, step.viewer, got, step.want)
 		}
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	f := newFixture(t)
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if w.Code != 200 {
+		t.Errorf("healthz with the database up: %d, want 200", w.Code)
 	}
 }

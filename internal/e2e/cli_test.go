@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,6 +34,21 @@ func TestCLI(t *testing.T) {
 	fails("", "user", "set", "bob", "--public=perhaps")
 	if out := d.CLI(t, "", "migrate"); !strings.Contains(out, "up to date") {
 		t.Errorf("second migrate: %s", out)
+	}
+
+	// Both servers refuse to start without good session keys, and say why.
+	for _, keys := range []string{"", "abcd:ef01"} {
+		for _, bin := range [][]string{{"authz"}, {"uploader", "serve"}} {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			cmd := exec.CommandContext(ctx, testenv.Binary(t, bin[0]), bin[1:]...)
+			cmd.Env = append(append(os.Environ(), d.Env...), "FILEGATE_SESSION_KEYS="+keys, "AUTHZ_ADDR=127.0.0.1:0", "UPLOADER_ADDR=127.0.0.1:0")
+			out, err := cmd.CombinedOutput()
+			timedOut := ctx.Err() != nil
+			cancel()
+			if err == nil || timedOut || !strings.Contains(string(out), "FILEGATE_SESSION_KEYS") {
+				t.Errorf("%s with keys %q: %v\n%s", bin[0], keys, err, out)
+			}
+		}
 	}
 
 	// put: one good file and one disguised HTML file; the good one is

@@ -28,6 +28,7 @@ import (
 type demo struct {
 	*testenv.Stack
 	aliceURL, bobURL, adminURL string
+	pngURL                     string // alice's image
 	aliceBytes, bobBytes       []byte
 }
 
@@ -43,6 +44,7 @@ func newDemo(t *testing.T, opt testenv.Options) *demo {
 	d.aliceURL = d.put(t, "alice", "notes.txt", d.aliceBytes)
 	d.bobURL = d.put(t, "bob", "Bob's résumé.pdf", d.bobBytes)
 	d.adminURL = d.put(t, "admin", "secret.txt", []byte("staff only\n"))
+	d.pngURL = d.put(t, "alice", "pixel.png", append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), make([]byte, 17)...))
 	return d
 }
 
@@ -151,6 +153,14 @@ func TestAccessRules(t *testing.T) {
 		}
 		if resp.Header.Get("ETag") == "" || resp.Header.Get("Last-Modified") == "" {
 			t.Errorf("no ETag/Last-Modified: %v", resp.Header)
+		}
+	})
+
+	t.Run("inline types", func(t *testing.T) {
+		resp, _ := d.get(t, alice, "GET", d.pngURL)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" ||
+			resp.Header.Get("Content-Disposition") != `inline; filename="pixel.png"; filename*=UTF-8''pixel.png` {
+			t.Errorf("png: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"))
 		}
 	})
 
@@ -300,6 +310,13 @@ func TestDependenciesDown(t *testing.T) {
 	d.RedisProxy.Restore()
 	expect(alice, d.aliceURL, 200)
 	expect(alice, d.bobURL, 403)
+
+	// Redis is used again by itself: with the database cut, what was just
+	// asked is answered from the cache.
+	d.DBProxy.Cut()
+	expect(alice, d.aliceURL, 200)
+	expect(alice, d.bobURL, 403)
+	d.DBProxy.Restore()
 }
 
 // Hostile URLs can miss, but never reach a file the viewer may not see.
@@ -338,6 +355,22 @@ func TestHostileURLs(t *testing.T) {
 		status, body := rawGet(t, host, p, cookie)
 		if status == 200 || bytes.Contains(body, d.aliceBytes) || bytes.Contains(body, []byte("root:")) {
 			t.Errorf("GET %.80s: %d, body %.60q: reached a file", p, status, body)
+		}
+	}
+
+	// authz decides on the URI nginx normalized: equivalent spellings
+	// serve the owner her file ...
+	owner := d.Cookie(t, alice)
+	for _, p := range []string{"/files/2/../1/notes.txt", "//files//1//notes.txt", "/files/1/./notes.txt", "/files/%31/notes.txt"} {
+		if status, body := rawGet(t, host, p, owner); status != 200 || !bytes.Equal(body, d.aliceBytes) {
+			t.Errorf("owner GET %s: %d %.40q, want 200 with her file", p, status, body)
+		}
+	}
+	// ... but a decoded CR/LF never reaches authz's connection, where it
+	// would inject headers or a whole request.
+	for _, p := range []string{"/files/1/notes.txt%0d%0aX-Evil:%201", "/files/1/notes.txt%0aHost:%20x", "/files/1/notes.txt%0d%0a%0d%0aGET%20/auth%20HTTP/1.1"} {
+		if status, _ := rawGet(t, host, p, owner); status != 404 {
+			t.Errorf("owner GET %s: %d, want 404", p, status)
 		}
 	}
 }
@@ -465,7 +498,7 @@ func TestUploadTooLargeThroughNginx(t *testing.T) {
 	}
 	entries, _ := os.ReadDir(filepath.Join(d.PrivateRoot, "1"))
 	for _, e := range entries {
-		if e.Name() != "notes.txt" {
+		if e.Name() != "notes.txt" && e.Name() != "pixel.png" {
 			t.Errorf("left behind: %s", e.Name())
 		}
 	}

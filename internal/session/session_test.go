@@ -560,3 +560,19 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// The pinned format (SPEC §6): any securecookie codec with the first pair
+// (HMAC-SHA256 + AES-256) and the JSON serializer reads the user id and
+// the expiry.
+func TestPinnedFormat(t *testing.T) {
+	clk := newClock()
+	v := mustEncode(t, mustNew(t, pairA, false, clk), 42)
+	var got map[string]any
+	sc := securecookie.New(mustHex(t, hashA), mustHex(t, blockA)).SetSerializer(securecookie.JSONEncoder{})
+	if err := sc.Decode(CookieName, v, &got); err != nil {
+		t.Fatalf("plain securecookie cannot decode: %v", err)
+	}
+	if got["uid"] != float64(42) || got["exp"] != float64(clk.Now().Add(testTTL).Unix()) {
+		t.Errorf("payload = %v, want uid 42 and exp now+ttl", got)
+	}
+}

@@ -58,6 +58,12 @@ var (
 	buildErr  error
 )
 
+// Binary returns the path of a freshly built "authz" or "uploader".
+func Binary(t T, name string) string {
+	t.Helper()
+	return filepath.Join(binaries(t), name)
+}
+
 // binaries builds authz and uploader once per test process.
 func binaries(t T) string {
 	t.Helper()
@@ -95,7 +101,6 @@ func FreeAddr(t T) string {
 // Start runs a whole stack for one test.
 func Start(t T, opt Options) *Stack {
 	t.Helper()
-	bin := binaries(t)
 	nginx := NginxPath(t)
 	dir := t.TempDir()
 	s := &Stack{
@@ -142,8 +147,8 @@ func Start(t T, opt Options) *Stack {
 		authzEnv = append(authzEnv, "REDIS_URL="+u.String())
 	}
 	s.CLI(t, "", "migrate")
-	startProcess(t, dir, "authz", authzEnv, filepath.Join(bin, "authz"))
-	startProcess(t, dir, "uploader", s.Env, filepath.Join(bin, "uploader"), "serve")
+	startProcess(t, dir, "authz", authzEnv, Binary(t, "authz"))
+	startProcess(t, dir, "uploader", s.Env, Binary(t, "uploader"), "serve")
 
 	prefix := filepath.Join(dir, "nginx")
 	if err := os.MkdirAll(filepath.Join(prefix, "logs"), 0o755); err != nil {
@@ -226,7 +231,7 @@ func (s *Stack) TryCLI(t T, stdin string, args ...string) (string, error) {
 // ready to run.
 func (s *Stack) Command(t T, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binaries(t), "uploader"), args...)
+	cmd := exec.Command(Binary(t, "uploader"), args...)
 	cmd.Env = append(os.Environ(), s.Env...)
 	return cmd
 }

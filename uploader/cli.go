@@ -66,6 +66,8 @@ func (a *app) user(ctx context.Context, args []string) error {
 		return a.userAdd(ctx, args[1:])
 	case "set":
 		return a.userSet(ctx, args[1:])
+	case "remove":
+		return a.userRemove(ctx, args[1:])
 	}
 	printUsage()
 	return fmt.Errorf("user: unknown subcommand %q", args[0])
@@ -147,6 +149,34 @@ func (a *app) userSet(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("user %s: public=%t staff=%t\n", u.Slug, u.IsPublic, u.IsStaff)
+	return nil
+}
+
+// userRemove deletes a user with all of their files; the next download
+// with their cookie is a 401, and of their files a 404.
+func (a *app) userRemove(ctx context.Context, args []string) error {
+	pos, err := parse(newFlags("user remove"), args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		printUsage()
+		return errors.New("user remove: want NAME")
+	}
+	u, err := a.lookupUser(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	in, err := a.ingester()
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	files, err := in.RemoveUser(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("user %s removed with %d files\n", u.Slug, len(files))
 	return nil
 }
 

@@ -24,6 +24,7 @@ const usage = `Usage:
   uploader migrate                    apply sql/ migrations (idempotent)
   uploader user add NAME --password-stdin [--public] [--staff]
   uploader user set NAME [--public=true|false] [--staff=true|false]
+  uploader user remove NAME           delete a user and all of their files
   uploader put NAME FILE...           store files for NAME, as a web upload would
   uploader sweep [--apply]            report (and remove) files without rows and rows without files
 `

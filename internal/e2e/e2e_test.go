@@ -276,6 +276,18 @@ func TestRevocation(t *testing.T) {
 		t.Fatalf("settings: %d %s", resp.StatusCode, body)
 	}
 	expect(bob, "/files/1/later.txt", 200)
+
+	// Removing a user: her cookie stops working, her files are gone.
+	expect(alice, d.pngURL, 200)
+	expect(bob, d.pngURL, 200)
+	if out := d.CLI(t, "", "user", "remove", "alice"); !strings.Contains(out, "removed with 2 files") {
+		t.Fatalf("user remove: %s", out)
+	}
+	expect(alice, d.bobURL, 401)
+	expect(bob, d.pngURL, 404)
+	if _, err := os.Stat(filepath.Join(d.PrivateRoot, "1")); !os.IsNotExist(err) {
+		t.Errorf("removed user's folder: %v", err)
+	}
 }
 
 // PostgreSQL unreachable: 503 for anything not cached, never 200 for what

@@ -35,6 +35,8 @@ type Store interface {
 	DeleteFile(ctx context.Context, id int64) (filegate.File, error)
 	// AllFiles returns every row.
 	AllFiles(ctx context.Context) ([]filegate.File, error)
+	// DeleteUser deletes user id with all its file rows; ENOTFOUND.
+	DeleteUser(ctx context.Context, id int64) ([]filegate.File, error)
 }
 
 const (
@@ -283,6 +285,21 @@ func (in *Ingester) Delete(ctx context.Context, id int64) (filegate.File, error)
 		in.log.Error("ingest: remove deleted file", "id", id, "path", f.Path(), "err", err)
 	}
 	return f, nil
+}
+
+// RemoveUser deletes user id, its rows, then its folder of files (caller
+// has checked permission). Bytes left by a failed removal are logged;
+// without rows they are never served, and sweep reports them.
+func (in *Ingester) RemoveUser(ctx context.Context, id int64) ([]filegate.File, error) {
+	files, err := in.store.DeleteUser(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: remove user %d: %w", id, err)
+	}
+	dir := strconv.FormatInt(id, 10)
+	if err := in.root.RemoveAll(dir); err != nil {
+		in.log.Error("ingest: remove files of removed user", "user", id, "dir", dir, "err", err)
+	}
+	return files, nil
 }
 
 // unsupported is the EUNSUPPORTED error for a file that sniffed as t.

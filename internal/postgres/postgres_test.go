@@ -169,3 +169,30 @@ func TestOpenHidesPassword(t *testing.T) {
 		t.Errorf("Open of a malformed URL: %v; want an error without the password", err)
 	}
 }
+
+func TestDeleteUser(t *testing.T) {
+	db, ch := open(t)
+	ctx := context.Background()
+	alice, bob := user(t, db, "alice"), user(t, db, "bob")
+	for _, name := range []string{"a.pdf", "b.pdf"} {
+		f := filegate.File{OwnerID: alice.ID, StoredName: name, DisplayName: name, ContentType: "application/pdf", Size: 1, SHA256: "x"}
+		if err := db.CreateFile(ctx, &f, func() error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	*ch = nil
+	files, err := db.DeleteUser(ctx, alice.ID)
+	if err != nil || len(files) != 2 {
+		t.Fatalf("DeleteUser = %d files, %v", len(files), err)
+	}
+	want := fmt.Sprintf("[user %d file %d/a.pdf file %d/b.pdf]", alice.ID, alice.ID, alice.ID)
+	if got := fmt.Sprint(*ch); got != want {
+		t.Errorf("invalidations = %s, want %s", got, want)
+	}
+	if _, err := db.DeleteUser(ctx, alice.ID); filegate.ErrorCode(err) != filegate.ENOTFOUND {
+		t.Errorf("second delete: %v, want ENOTFOUND", err)
+	}
+	if _, err := db.UserByID(ctx, bob.ID); err != nil {
+		t.Errorf("bob went too: %v", err)
+	}
+}

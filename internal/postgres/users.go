@@ -74,3 +74,36 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, upd filegate.UserUpdate)
 	db.userChanged(ctx, id)
 	return u, nil
 }
+
+// DeleteUser deletes user id and every file row of it, and returns those
+// files; the caller removes their bytes. ENOTFOUND when there is no such
+// user. authz learns of the user and of each file before it returns.
+func (db *DB) DeleteUser(ctx context.Context, id int64) ([]filegate.File, error) {
+	tx, err := db.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, wrap("delete user: begin", err)
+	}
+	defer tx.Rollback()
+	// Explicitly rather than by cascade, to learn which files went.
+	files := []filegate.File{}
+	if err := tx.SelectContext(ctx, &files, `DELETE FROM files WHERE owner_id = $1 RETURNING `+fileColumns, id); err != nil {
+		return nil, wrap("delete user: files", err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
+	if err != nil {
+		return nil, wrap("delete user", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, wrap("delete user", err)
+	} else if n == 0 {
+		return nil, filegate.Errorf(filegate.ENOTFOUND, "No such user.")
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, wrap("delete user: commit", err)
+	}
+	db.userChanged(ctx, id)
+	for _, f := range files {
+		db.fileChanged(ctx, f.OwnerID, f.StoredName)
+	}
+	return files, nil
+}

@@ -110,5 +110,5 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 // is not an error.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	s.Sessions.Clear(w)
-	seeOther(w, r, withFlash("/login", "loggedout", 0))
+	seeOther(w, r, "/login") // pinned by SPEC §4
 }

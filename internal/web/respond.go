@@ -94,10 +94,9 @@ func seeOther(w http.ResponseWriter, r *http.Request, to string) {
 // this table (and for uploads a count), never text, so nobody can craft a
 // link that makes the page say something else.
 var flashes = map[string]string{
-	"deleted":   "File deleted.",
-	"public":    "Your files are now public: anyone logged in can download all of them.",
-	"private":   "Your files are now private: only you and staff can download them.",
-	"loggedout": "You are logged out.",
+	"deleted": "File deleted.",
+	"public":  "Your files are now public: anyone logged in can download all of them.",
+	"private": "Your files are now private: only you and staff can download them.",
 }
 
 // withFlash returns the local path to with the flash key msg (and, for

@@ -204,6 +204,22 @@ func TestBrowser(t *testing.T) {
 	}
 	screenshot(t, ctx, "upload-page-refused.png")
 
+	// A real drop on the zone: a DataTransfer holding a file made in the
+	// page, as a drag from the desktop delivers it.
+	const drop = `(() => {
+		const dt = new DataTransfer();
+		dt.items.add(new File(["dropped words\n"], "dropped.txt", {type: "text/plain"}));
+		document.getElementById("dropzone").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+		return true;
+	})()`
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](drop)); err != nil {
+		t.Fatal(err)
+	}
+	rs = waitResults(t, ctx, 4)
+	if r := rs[3]; r.Class != "result done" || r.Name != "dropped.txt" || r.Progress != 100 {
+		t.Errorf("dropped file: %+v", r)
+	}
+
 	// The public switch on the page flips bob's download from 403 to 200.
 	bobCookie := s.Cookie(t, bob)
 	if status, _ := get(t, reportURL, bobCookie); status != http.StatusForbidden {
@@ -218,6 +234,10 @@ func TestBrowser(t *testing.T) {
 	}
 	if flash, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".flash"))); !strings.Contains(flash, "now public") {
 		t.Errorf("flash after the switch: %q", flash)
+	}
+	// The list shows the uploads, newest first.
+	if table, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("table.files tbody"))); !regexp.MustCompile(`(?s)dropped\.txt.*report\.pdf`).MatchString(table) || !strings.Contains(table, "pixel.png") {
+		t.Errorf("files table after the uploads:\n%s", table)
 	}
 	if status, body := get(t, reportURL, bobCookie); status != http.StatusOK || !bytes.Equal(body, report) {
 		t.Fatalf("bob's download after alice went public: %d, want 200", status)

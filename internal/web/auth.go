@@ -76,7 +76,22 @@ type loginPage struct {
 	Error    string
 }
 
+// loginState is GET /login for JSON clients: who the cookie logs in, if
+// anyone.
+type loginState struct {
+	LoggedIn bool   `json:"logged_in"`
+	User     string `json:"user,omitempty"`
+}
+
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if wantsJSON(r) {
+		var st loginState
+		if u := viewerFrom(r.Context()); u != nil {
+			st = loginState{LoggedIn: true, User: u.Slug}
+		}
+		writeJSON(w, http.StatusOK, st)
+		return
+	}
 	s.render(w, r, http.StatusOK, "login", loginPage{Next: localPath(r.URL.Query().Get("next"))})
 }
 

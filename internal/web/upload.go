@@ -19,7 +19,17 @@ type uploadPage struct {
 	Error     string
 }
 
+// uploadLimits is GET /upload for JSON clients: what POST /upload takes.
+type uploadLimits struct {
+	MaxUpload    int64    `json:"max_upload"`
+	AllowedTypes []string `json:"allowed_types"`
+}
+
 func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request, viewer filegate.User) {
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, uploadLimits{MaxUpload: s.MaxUpload, AllowedTypes: s.AllowedTypes})
+		return
+	}
 	s.render(w, r, http.StatusOK, "upload", s.newUploadPage(nil, nil))
 }
 

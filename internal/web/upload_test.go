@@ -159,3 +159,22 @@ func TestUploadPage(t *testing.T) {
 		}
 	}
 }
+
+func TestPagesAnswerJSON(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	alice := a.addUser("alice", false, false)
+	r := a.do(request{method: "GET", target: "/upload", as: &alice, json: true})
+	wantStatus(t, r, http.StatusOK)
+	if !strings.Contains(r.body, `"max_upload":`) || !strings.Contains(r.body, `"application/pdf"`) {
+		t.Errorf("GET /upload as JSON: %s", r.body)
+	}
+	r = a.do(request{method: "GET", target: "/login", as: &alice, json: true})
+	if strings.TrimSpace(r.body) != `{"logged_in":true,"user":"alice"}` {
+		t.Errorf("GET /login as JSON, logged in: %s", r.body)
+	}
+	r = a.do(request{method: "GET", target: "/login", json: true})
+	if strings.TrimSpace(r.body) != `{"logged_in":false}` {
+		t.Errorf("GET /login as JSON, anonymous: %s", r.body)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"sync"
 	"syscall"
 	"time"
 
@@ -26,6 +27,9 @@ type DB struct {
 	db *sqlx.DB
 	// Invalidator is told about every committed change; nil means no cache.
 	Invalidator filegate.Invalidator
+
+	factsMu sync.Mutex
+	facts   *sqlx.Stmt // see factsStmt
 }
 
 // Open prepares a connection pool for dsn without connecting: authz must
@@ -51,7 +55,14 @@ func Open(dsn string) (*DB, error) {
 }
 
 // Close closes the connection pool.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	db.factsMu.Lock()
+	defer db.factsMu.Unlock()
+	if db.facts != nil {
+		db.facts.Close()
+	}
+	return db.db.Close()
+}
 
 // Ping reports whether the database answers; used by /healthz.
 func (db *DB) Ping(ctx context.Context) error { return wrap("ping", db.db.PingContext(ctx)) }

@@ -87,6 +87,7 @@ const factsQuery = `SELECT
 		o.id IS NOT NULL AS owner_exists, COALESCE(o.is_public, false) AS owner_public,
 		COALESCE(o.is_staff, false) AS owner_staff,
 		f.id IS NOT NULL AS file_exists,
+		COALESCE(f.owner_id, 0) AS file_owner, COALESCE(f.stored_name, '') AS stored_name,
 		COALESCE(f.content_type, '') AS content_type, COALESCE(f.display_name, '') AS display_name
 		FROM (SELECT 1) AS one
 		LEFT JOIN users v ON v.id = $1
@@ -123,6 +124,8 @@ func (db *DB) Facts(ctx context.Context, viewerID, ownerID int64, storedName str
 		OwnerPublic  bool   `db:"owner_public"`
 		OwnerStaff   bool   `db:"owner_staff"`
 		FileExists   bool   `db:"file_exists"`
+		FileOwner    int64  `db:"file_owner"`
+		StoredName   string `db:"stored_name"`
 		ContentType  string `db:"content_type"`
 		DisplayName  string `db:"display_name"`
 	}
@@ -138,7 +141,8 @@ func (db *DB) Facts(ctx context.Context, viewerID, ownerID int64, storedName str
 		Owner:  filegate.Profile{ID: ownerID, Exists: row.OwnerExists, Public: row.OwnerPublic, Staff: row.OwnerStaff},
 	}
 	if row.FileExists {
-		f := filegate.File{OwnerID: ownerID, StoredName: storedName}
+		// The path nginx reads is built from the row, not from the request.
+		f := filegate.File{OwnerID: row.FileOwner, StoredName: row.StoredName}
 		facts.File = filegate.Target{Exists: true, Path: f.Path(), ContentType: row.ContentType, DisplayName: row.DisplayName}
 	}
 	return facts, nil

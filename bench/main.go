@@ -19,6 +19,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -86,6 +87,13 @@ func run(t *runner) {
 	fmt.Printf("  %-38s %s\n", "answered from Redis", hit)
 	fmt.Printf("  %-38s %s\n", "uncached (PostgreSQL, then cached)", miss)
 	fmt.Printf("  ratio cached/uncached: throughput x%.2f\n\n", hit.rps()/miss.rps())
+
+	wrongPW := logins(s.URL, "alice", "not-her-password")
+	unknown := logins(s.URL, "nobody", "not-her-password")
+	fmt.Println("failed logins (bcrypt either way, so the answer does not tell whether a user exists):")
+	fmt.Printf("  %-38s %s\n", "wrong password", wrongPW)
+	fmt.Printf("  %-38s %s\n", "unknown user", unknown)
+	fmt.Printf("  ratio unknown/wrong: p50 latency x%.2f\n\n", unknown.p(50).Seconds()/wrongPW.p(50).Seconds())
 
 	tiny := uploadRSS(t, s, dir, 1<<10)
 	big := uploadRSS(t, s, dir, 512<<20)
@@ -236,6 +244,21 @@ func load(t *runner, url, cookie string, c int, d time.Duration) result {
 		defer resp.Body.Close()
 		n, _ := io.Copy(io.Discard, resp.Body)
 		return n, resp.StatusCode == 200
+	})
+}
+
+// logins posts failing logins one at a time, as a prober would.
+func logins(base, user, password string) result {
+	cl := client(1)
+	defer cl.CloseIdleConnections()
+	return hammer(1, duration/4, func(int) (int64, bool) {
+		resp, err := cl.PostForm(base+"/login", url.Values{"username": {user}, "password": {password}})
+		if err != nil {
+			return 0, false
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return 0, resp.StatusCode == http.StatusUnauthorized
 	})
 }
 

@@ -3,8 +3,9 @@
 // use (nginx, authz, uploader, PostgreSQL, Redis) and compares:
 //
 //   - downloads gated by authz and sent by nginx, against the usual
-//     alternative of an app server that checks access and streams the bytes
-//     itself (the same check in Go, with the copy done through the app);
+//     alternative of an app server behind nginx that checks access and
+//     streams the bytes itself (the same check in Go, the copy done
+//     through the app and proxied by nginx);
 //   - authz decisions answered from the Redis cache against uncached ones;
 //   - the uploader's peak memory for a tiny and a large upload.
 //
@@ -21,9 +22,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -67,7 +70,7 @@ func run(t *runner) {
 	small := put(t, s, dir, "bob", "small.pdf", pdf(4<<10))
 	cookie := s.Cookie(t, 1) // alice downloads bob's public files
 
-	app := startStreamingApp(t, s)
+	app := behindNginx(t, startStreamingApp(t, s))
 	fmt.Printf("filegate benchmark: %d cores shared by nginx, authz, PostgreSQL, Redis and the load generator\n", runtime.NumCPU())
 	fmt.Printf("%d concurrent clients, %s per measurement\n\n", concurrency, duration)
 
@@ -76,7 +79,7 @@ func run(t *runner) {
 		streamed := load(t, app+f.url, cookie.String(), concurrency, duration)
 		fmt.Printf("downloads, %s:\n", f.label)
 		fmt.Printf("  %-38s %s\n", "filegate (nginx sendfile, authz gate)", gated)
-		fmt.Printf("  %-38s %s\n", "app server streams the bytes", streamed)
+		fmt.Printf("  %-38s %s\n", "app streams the bytes, behind nginx", streamed)
 		fmt.Printf("  ratio filegate/app: throughput x%.2f, p50 latency x%.2f\n\n",
 			gated.rps()/streamed.rps(), gated.p(50).Seconds()/streamed.p(50).Seconds())
 	}
@@ -159,6 +162,48 @@ func startStreamingApp(t *runner, s *testenv.Stack) string {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return "http://" + ln.Addr().String()
+}
+
+// behindNginx puts a reverse proxy in front of the app at addr, as such an
+// app is deployed, so both contestants pay for one nginx in front.
+func behindNginx(t *runner, app string) string {
+	dir := t.TempDir()
+	listen := testenv.FreeAddr(t)
+	conf := fmt.Sprintf(`worker_processes 1;
+pid nginx.pid;
+error_log error.log;
+events { worker_connections 1024; }
+http {
+    access_log access.log;
+    proxy_temp_path proxy_temp;
+    client_body_temp_path client_body_temp;
+    upstream app { server %s; keepalive 16; }
+    server {
+        listen %s;
+        location / {
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+`, strings.TrimPrefix(app, "http://"), listen)
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatalf("%v", err)
+	}
+	cmd := exec.Command(testenv.NginxPath(t), "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start proxy nginx: %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for range 100 {
+		if c, err := net.Dial("tcp", listen); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return "http://" + listen
 }
 
 // result is one measurement.

@@ -192,6 +192,7 @@ http {
 		t.Fatalf("%v", err)
 	}
 	cmd := exec.Command(testenv.NginxPath(t), "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start proxy nginx: %v", err)
 	}

@@ -258,6 +258,9 @@ func startProcess(t T, dir, name string, env []string, path string, args ...stri
 	cmd := exec.Command(path, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Should the test binary die without cleaning up (a timeout, a kill),
+	// the kernel stops the service too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("testenv: start %s: %v", name, err)
 	}

@@ -31,6 +31,6 @@ run: build
 stop:
 	.ci/dev down
 
-bench: build
+bench:
 	.ci/deps
 	$(GO) run ./bench

@@ -95,19 +95,21 @@ const factsQuery = `SELECT
 		LEFT JOIN files f ON f.owner_id = o.id AND f.stored_name = $3`
 
 // factsStmt returns Facts's statement, prepared once. authz runs it on
-// every cache miss; prepared, it costs one round trip instead of two.
-// A failed prepare (database down) is retried on the next call.
+// every cache miss; prepared, it costs one round trip instead of two. A
+// failed prepare (database down) is retried on the next call; two racing
+// prepares both work, and the loser's statement is closed.
 func (db *DB) factsStmt(ctx context.Context) (*sqlx.Stmt, error) {
-	db.factsMu.Lock()
-	defer db.factsMu.Unlock()
-	if db.facts == nil {
-		stmt, err := db.db.PreparexContext(ctx, factsQuery)
-		if err != nil {
-			return nil, err
-		}
-		db.facts = stmt
+	if stmt := db.facts.Load(); stmt != nil {
+		return stmt, nil
 	}
-	return db.facts, nil
+	stmt, err := db.db.PreparexContext(ctx, factsQuery)
+	if err != nil {
+		return nil, err
+	}
+	if !db.facts.CompareAndSwap(nil, stmt) {
+		stmt.Close()
+	}
+	return db.facts.Load(), nil
 }
 
 // Facts reads everything one access decision needs in one statement: the

@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,8 +28,7 @@ type DB struct {
 	// Invalidator is told about every committed change; nil means no cache.
 	Invalidator filegate.Invalidator
 
-	factsMu sync.Mutex
-	facts   *sqlx.Stmt // see factsStmt
+	facts atomic.Pointer[sqlx.Stmt] // see factsStmt
 }
 
 // Open prepares a connection pool for dsn without connecting: authz must
@@ -56,10 +55,8 @@ func Open(dsn string) (*DB, error) {
 
 // Close closes the connection pool.
 func (db *DB) Close() error {
-	db.factsMu.Lock()
-	defer db.factsMu.Unlock()
-	if db.facts != nil {
-		db.facts.Close()
+	if stmt := db.facts.Swap(nil); stmt != nil {
+		stmt.Close()
 	}
 	return db.db.Close()
 }

@@ -35,7 +35,6 @@ type Options struct {
 type Stack struct {
 	URL         string // nginx, e.g. http://127.0.0.1:40123
 	AuthzURL    string
-	UploaderURL string
 	DatabaseURL string
 	RedisPrefix string
 	PrivateRoot string
@@ -120,7 +119,7 @@ func Start(t T, opt Options) *Stack {
 		t.Fatalf("testenv: %v", err)
 	}
 	authzAddr, uploaderAddr, nginxAddr := FreeAddr(t), FreeAddr(t), FreeAddr(t)
-	s.AuthzURL, s.UploaderURL, s.URL = "http://"+authzAddr, "http://"+uploaderAddr, "http://"+nginxAddr
+	s.AuthzURL, s.URL = "http://"+authzAddr, "http://"+nginxAddr
 	s.Env = []string{
 		"DATABASE_URL=" + s.DatabaseURL,
 		"REDIS_URL=" + RedisURL(),
@@ -190,21 +189,27 @@ func RenderNginx(t T, vars map[string]string) string {
 	return conf
 }
 
-// NginxPath finds nginx, installing Debian's package when it is missing:
-// a test that needs nginx never skips.
+// NginxPath finds nginx, installing it with the project's one installer
+// (.ci/deps) when it is missing: a test that needs nginx never skips.
 func NginxPath(t T) string {
 	t.Helper()
-	for _, p := range []string{"nginx", "/usr/sbin/nginx"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
+	find := func() string {
+		for _, p := range []string{"nginx", "/usr/sbin/nginx"} {
+			if path, err := exec.LookPath(p); err == nil {
+				return path
+			}
 		}
+		return ""
 	}
-	t.Logf("testenv: nginx missing; installing it with apt-get")
-	install := exec.Command("sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light")
-	if out, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("testenv: nginx is not installed and apt-get failed: %v\n%s", err, out)
+	if path := find(); path != "" {
+		return path
 	}
-	return "/usr/sbin/nginx"
+	t.Logf("testenv: nginx missing; running .ci/deps")
+	deps := exec.Command(filepath.Join(RepoRoot(), ".ci", "deps"))
+	if out, err := deps.CombinedOutput(); err != nil || find() == "" {
+		t.Fatalf("testenv: nginx is not installed and .ci/deps could not install it: %v\n%s", err, out)
+	}
+	return find()
 }
 
 // CLI runs the uploader binary with the stack's configuration and returns

@@ -14,6 +14,7 @@ import (
 
 	"github.com/filegate/filegate/internal/authz"
 	"github.com/filegate/filegate/internal/config"
+	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/httpserver"
 	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/redis"
@@ -63,7 +64,7 @@ func run(log *slog.Logger) error {
 
 	inline := make(map[string]bool)
 	for _, t := range cfg.InlineTypes {
-		inline[t] = true
+		inline[filegate.MediaType(t)] = true
 	}
 	srv := &authz.Server{
 		Sessions:     sessions,

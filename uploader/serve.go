@@ -34,12 +34,10 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	}
 	defer in.Close()
 	srv := &web.Server{
-		Store:        a.db,
-		Files:        in,
-		Sessions:     sessions,
-		Log:          a.log,
-		MaxUpload:    a.cfg.MaxUpload,
-		AllowedTypes: a.cfg.AllowedTypes,
+		Store:    a.db,
+		Files:    in,
+		Sessions: sessions,
+		Log:      a.log,
 	}
 	return httpserver.Run(ctx, "uploader", a.cfg.UploaderAddr, srv.Handler(), a.log)
 }

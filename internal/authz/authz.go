@@ -45,7 +45,7 @@ type Server struct {
 	Cache       *redis.Cache
 	HidePrivate bool
 	// InlineTypes are served with Content-Disposition: inline; all other
-	// types are attachments.
+	// types are attachments. Keys are bare types (filegate.MediaType).
 	InlineTypes map[string]bool
 	// StoreTimeout bounds one database read, so a hung database turns into
 	// a prompt 503 instead of a hung download.
@@ -102,11 +102,9 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 }
 
 // inline reports whether a file of contentType is shown in the browser.
-// The list holds bare types; a stored type may carry parameters
-// ("text/plain; charset=utf-8").
+// InlineTypes holds bare types; a stored type may carry parameters.
 func (s *Server) inline(contentType string) bool {
-	base, _, _ := strings.Cut(contentType, ";")
-	return s.InlineTypes[strings.ToLower(strings.TrimSpace(base))]
+	return s.InlineTypes[filegate.MediaType(contentType)]
 }
 
 // facts returns the decision inputs from the cache, or from the store

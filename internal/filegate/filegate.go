@@ -6,7 +6,9 @@ package filegate
 import (
 	"context"
 	"fmt"
+	"mime"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -53,6 +55,17 @@ type UserUpdate struct {
 // StoredNamePattern is the pinned shape of a stored name (SPEC §3). Anything
 // else can never name a file, so it is checked before any lookup.
 var StoredNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
+
+// MediaType returns contentType lowercased and without parameters:
+// "text/plain; charset=utf-8" is "text/plain". Allowlists and inline lists
+// hold such bare types.
+func MediaType(contentType string) string {
+	if mt, _, err := mime.ParseMediaType(contentType); err == nil {
+		return mt
+	}
+	t, _, _ := strings.Cut(contentType, ";")
+	return strings.ToLower(strings.TrimSpace(t))
+}
 
 // Path is the file's location relative to the private root. It is built from
 // the database row only, never from a request URL.

@@ -86,6 +86,18 @@ func New(privateRoot string, store Store, maxSize int64, allowed []string, log *
 	return &Ingester{root: root, store: store, maxSize: maxSize, allowed: types, log: log}, nil
 }
 
+// Limits is what Put accepts, for the upload page and API clients.
+type Limits struct {
+	MaxSize int64    `json:"max_upload"`    // bytes
+	Types   []string `json:"allowed_types"` // MIME types, as detected
+	Names   string   `json:"-"`             // the types for people: "PDF, PNG, …"
+}
+
+// Limits returns what Put accepts.
+func (in *Ingester) Limits() Limits {
+	return Limits{MaxSize: in.maxSize, Types: in.allowed.list, Names: in.allowed.human}
+}
+
 // Close releases the private root. The store is the caller's to close.
 func (in *Ingester) Close() error { return in.root.Close() }
 

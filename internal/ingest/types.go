@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/gabriel-vasile/mimetype"
+
+	"github.com/filegate/filegate/internal/filegate"
 )
 
 // sniffLen is how many leading bytes decide the type; mimetype's
@@ -28,7 +30,8 @@ var humanTypes = map[string]string{
 // text/plain" would let a page with scripts in.
 type allowlist struct {
 	types map[string]bool
-	human string // "PDF, PNG, …", for refusal messages
+	list  []string // the same types, in configured order
+	human string   // "PDF, PNG, …", for pages and refusal messages
 }
 
 // newAllowlist checks each configured type against mimetype's list, so a
@@ -37,7 +40,7 @@ func newAllowlist(allowed []string) (allowlist, error) {
 	a := allowlist{types: make(map[string]bool)}
 	var names []string
 	for _, t := range allowed {
-		t = bareType(t)
+		t = filegate.MediaType(t)
 		if t == "" {
 			continue
 		}
@@ -46,11 +49,12 @@ func newAllowlist(allowed []string) (allowlist, error) {
 			return a, fmt.Errorf("ingest: allowed type %q is not a type the detector knows", t)
 		}
 		// An alias ("application/x-pdf") stands for the type Detect reports.
-		t = bareType(m.String())
+		t = filegate.MediaType(m.String())
 		if a.types[t] {
 			continue
 		}
 		a.types[t] = true
+		a.list = append(a.list, t)
 		names = append(names, humanType(t, m.Extension()))
 	}
 	if len(a.types) == 0 {
@@ -63,7 +67,7 @@ func newAllowlist(allowed []string) (allowlist, error) {
 // TypeName names a content type for people ("PDF", "plain text"), or
 // returns it without parameters when it has no usual name.
 func TypeName(contentType string) string {
-	t := bareType(contentType)
+	t := filegate.MediaType(contentType)
 	if name, ok := humanTypes[t]; ok {
 		return name
 	}
@@ -80,15 +84,6 @@ func humanType(t, ext string) string {
 	return t
 }
 
-// bareType returns t lowercased and without parameters ("; charset=…").
-func bareType(t string) string {
-	if mt, _, err := mime.ParseMediaType(t); err == nil {
-		return mt
-	}
-	t, _, _ = strings.Cut(t, ";")
-	return strings.ToLower(strings.TrimSpace(t))
-}
-
 // detected is what the bytes say a file is.
 type detected struct {
 	bare        string // "text/plain", compared with the allowlist
@@ -101,7 +96,7 @@ type detected struct {
 // every other type is stored bare.
 func detect(head []byte) detected {
 	m := mimetype.Detect(head)
-	d := detected{bare: bareType(m.String()), ext: m.Extension()}
+	d := detected{bare: filegate.MediaType(m.String()), ext: m.Extension()}
 	d.contentType = d.bare
 	if d.bare == "text/plain" {
 		if _, params, err := mime.ParseMediaType(m.String()); err == nil && params["charset"] != "" {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/ingest"
 	"github.com/filegate/filegate/internal/web"
 )
 
@@ -27,6 +28,8 @@ func (f failingFiles) Put(_ context.Context, _ int64, _ string, r io.Reader) (fi
 func (f failingFiles) Delete(context.Context, int64) (filegate.File, error) {
 	return filegate.File{}, f.err
 }
+
+func (f failingFiles) Limits() ingest.Limits { return ingest.Limits{MaxSize: testMaxUpload} }
 
 // Each error code reaches the client as its SPEC §4 status; an internal
 // error is logged in full and shown only as "Internal error.".
@@ -51,7 +54,7 @@ func TestErrorsFromIngester(t *testing.T) {
 	for _, tt := range tests {
 		var logs bytes.Buffer
 		srv := &web.Server{Store: a.db, Files: failingFiles{tt.err}, Sessions: a.sessions,
-			Log: slog.New(slog.NewTextHandler(&logs, nil)), MaxUpload: testMaxUpload}
+			Log: slog.New(slog.NewTextHandler(&logs, nil))}
 		b := *a
 		b.h = srv.Handler()
 		for _, json := range []bool{true, false} {

@@ -86,7 +86,7 @@ func newAppWithStore(t *testing.T, db *postgres.DB) *testApp {
 	}
 	t.Cleanup(func() { in.Close() })
 	srv := &web.Server{Store: db, Files: in, Sessions: sessions, Log: log,
-		MaxUpload: testMaxUpload, AllowedTypes: types, PageSize: testPageSize}
+		PageSize: testPageSize}
 	return &testApp{t: t, db: db, in: in, sessions: sessions, root: root, h: srv.Handler()}
 }
 

@@ -4,10 +4,8 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"strings"
 
 	"github.com/filegate/filegate/internal/filegate"
-	"github.com/filegate/filegate/internal/ingest"
 )
 
 // uploadPage is the data of the upload template. Results and Error are
@@ -19,26 +17,18 @@ type uploadPage struct {
 	Error     string
 }
 
-// uploadLimits is GET /upload for JSON clients: what POST /upload takes.
-type uploadLimits struct {
-	MaxUpload    int64    `json:"max_upload"`
-	AllowedTypes []string `json:"allowed_types"`
-}
-
 func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request, viewer filegate.User) {
 	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, uploadLimits{MaxUpload: s.MaxUpload, AllowedTypes: s.AllowedTypes})
+		// What POST /upload takes.
+		writeJSON(w, http.StatusOK, s.Files.Limits())
 		return
 	}
 	s.render(w, r, http.StatusOK, "upload", s.newUploadPage(nil, nil))
 }
 
 func (s *Server) newUploadPage(results []uploadResult, err error) uploadPage {
-	names := make([]string, len(s.AllowedTypes))
-	for i, t := range s.AllowedTypes {
-		names[i] = ingest.TypeName(t)
-	}
-	return uploadPage{MaxUpload: s.MaxUpload, Types: strings.Join(names, ", "), Results: results,
+	limits := s.Files.Limits()
+	return uploadPage{MaxUpload: limits.MaxSize, Types: limits.Names, Results: results,
 		Error: filegate.ErrorMessage(err)}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/ingest"
 )
 
 // Store is the part of the database the web app uses; implemented by
@@ -38,6 +39,7 @@ type Store interface {
 type Ingester interface {
 	Put(ctx context.Context, ownerID int64, name string, r io.Reader) (filegate.File, error)
 	Delete(ctx context.Context, id int64) (filegate.File, error)
+	Limits() ingest.Limits
 }
 
 // Sessions issues and reads the session cookie; implemented by
@@ -59,10 +61,6 @@ type Server struct {
 	Sessions Sessions
 	Log      *slog.Logger
 
-	// MaxUpload and AllowedTypes are only shown on the upload page; the
-	// ingester enforces them.
-	MaxUpload    int64
-	AllowedTypes []string
 	// PageSize is the number of files per list page; 0 means
 	// DefaultPageSize.
 	PageSize int

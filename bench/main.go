@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/internal/authz"
+	"github.com/filegate/filegate/internal/policy"
 	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/testenv"
 )
@@ -139,7 +140,7 @@ func startStreamingApp(t *runner, s *testenv.Stack) string {
 			return
 		}
 		facts, err := db.Facts(r.Context(), viewer, owner, name)
-		if err != nil || !facts.File.Exists || !(facts.Owner.Public || facts.Viewer.Staff || viewer == owner) {
+		if err != nil || policy.Decide(true, facts, false) != policy.Allow {
 			http.Error(w, "no", http.StatusForbidden)
 			return
 		}

@@ -83,6 +83,11 @@ type Profile struct {
 	Staff  bool  `json:"s,omitempty"`
 }
 
+// Profile returns u as the access rules see it.
+func (u User) Profile() Profile {
+	return Profile{ID: u.ID, Exists: true, Public: u.IsPublic, Staff: u.IsStaff}
+}
+
 // Target is what authz needs to know about a requested file. When Exists is
 // false the other fields are empty.
 type Target struct {

@@ -38,11 +38,24 @@ func Decide(authenticated bool, f filegate.Facts, hidePrivate bool) Decision {
 		return Unauthenticated
 	case !f.Owner.Exists || !f.File.Exists:
 		return NotFound
-	case f.Viewer.Staff, f.Owner.Public, f.Viewer.ID == f.Owner.ID:
+	case MayView(f.Viewer, f.Owner):
 		return Allow
 	case hidePrivate:
 		return NotFound
 	default:
 		return Deny
 	}
+}
+
+// MayView reports whether viewer may see owner's files, both known to
+// exist: staff see everything, everyone sees their own files and those of
+// public owners. Lists and downloads ask the same question.
+func MayView(viewer, owner filegate.Profile) bool {
+	return viewer.Staff || owner.Public || viewer.ID == owner.ID
+}
+
+// MayDelete reports whether viewer may delete a file of ownerID: the
+// owner and staff may.
+func MayDelete(viewer filegate.Profile, ownerID int64) bool {
+	return viewer.Staff || viewer.ID == ownerID
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/policy"
 )
 
 // listing is one page of a file list.
@@ -37,7 +38,7 @@ func (s *Server) list(ctx context.Context, viewer filegate.User, slug string, pa
 	} else {
 		var owner filegate.User
 		owner, err = s.Store.UserBySlug(ctx, slug)
-		if err == nil && !owner.IsPublic && owner.ID != viewer.ID && !viewer.IsStaff {
+		if err == nil && !policy.MayView(viewer.Profile(), owner.Profile()) {
 			err = filegate.Errorf(filegate.ENOTFOUND, "No such user.")
 		}
 		if err != nil {
@@ -208,7 +209,7 @@ func (s *Server) deleteFile(ctx context.Context, viewer filegate.User, id int64)
 	if err != nil {
 		return err
 	}
-	if f.OwnerID != viewer.ID && !viewer.IsStaff {
+	if !policy.MayDelete(viewer.Profile(), f.OwnerID) {
 		return errNoFile
 	}
 	_, err = s.Files.Delete(ctx, id)

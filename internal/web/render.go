@@ -17,6 +17,7 @@ import (
 
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/ingest"
+	"github.com/filegate/filegate/internal/policy"
 )
 
 // The pages and their assets are part of the binary: no CDN, nothing to
@@ -29,6 +30,7 @@ var funcs = template.FuncMap{
 	"size":       ingest.FormatSize,
 	"statusText": http.StatusText,
 	"typeName":   ingest.TypeName,
+	"mayDelete":  func(viewer *filegate.User, ownerID int64) bool { return policy.MayDelete(viewer.Profile(), ownerID) },
 	"date":       func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/httpserver"
 	"github.com/filegate/filegate/internal/policy"
 	"github.com/filegate/filegate/internal/redis"
 )
@@ -56,9 +57,9 @@ type Server struct {
 // Handler returns the routes: /auth for nginx and /healthz.
 func (s *Server) Handler() http.Handler {
 	r := httprouter.New()
-	r.HandlerFunc(http.MethodGet, "/auth", s.auth)
-	r.HandlerFunc(http.MethodHead, "/auth", s.auth)
-	r.HandlerFunc(http.MethodGet, "/healthz", s.healthz)
+	r.HandlerFunc(http.MethodGet, "/auth", s.auth) // nginx's subrequests are GETs, for HEAD downloads too
+	// Redis is not checked: without it authz answers from PostgreSQL.
+	r.HandlerFunc(http.MethodGet, "/healthz", httpserver.Healthz(s.Store.Ping, s.Log))
 	r.PanicHandler = func(w http.ResponseWriter, r *http.Request, v any) {
 		s.Log.ErrorContext(r.Context(), "panic", "panic", v, "uri", r.Header.Get(HeaderURI))
 		answer(w, http.StatusServiceUnavailable)
@@ -129,19 +130,6 @@ func (s *Server) facts(ctx context.Context, viewerID, ownerID int64, name string
 		s.Cache.Put(ctx, tok, f)
 	}
 	return f, nil
-}
-
-// healthz is 200 when the database answers; Redis is optional (authz
-// degrades to the database without it).
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.Store.Ping(ctx); err != nil {
-		s.Log.WarnContext(ctx, "healthz: database unreachable", "err", err)
-		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
-		return
-	}
-	w.Write([]byte("ok\n"))
 }
 
 // answer writes a bodiless response. nginx keeps the upstream connection

@@ -310,6 +310,7 @@ func TestAuthDegraded(t *testing.T) {
 	}
 	defer deadDB.Close()
 	f.srv.Store = deadDB
+	f.h = f.srv.Handler()
 	for _, c := range []*redis.Cache{deadRedis, f.cache} {
 		f.srv.Cache = c
 		if got := status(f.ask(t, f.alice.ID, "/files/2/never-cached.pdf")); got != 503 {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,4 +42,22 @@ func Run(ctx context.Context, name, addr string, h http.Handler, log *slog.Logge
 		return fmt.Errorf("%s: shutdown: %w", name, err)
 	}
 	return nil
+}
+
+// Healthz returns the /healthz handler of both binaries: 200 "ok" when
+// ping (the database) answers within two seconds, else 503. Anything
+// else a binary uses is optional by design and not checked.
+func Healthz(ping func(context.Context) error, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := ping(ctx); err != nil {
+			log.WarnContext(ctx, "healthz: database unreachable", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "database unreachable\n")
+			return
+		}
+		io.WriteString(w, "ok\n")
+	}
 }

@@ -13,11 +13,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/httpserver"
 	"github.com/filegate/filegate/internal/ingest"
 )
 
@@ -81,8 +81,10 @@ func (s *Server) Handler() http.Handler {
 	r.HandlerFunc(http.MethodPost, "/delete/:id", s.requireViewer(s.delete))
 	r.HandlerFunc(http.MethodPost, "/settings", s.requireViewer(s.settings))
 	r.HandlerFunc(http.MethodGet, "/api/files", s.requireViewer(s.apiFiles))
-	r.HandlerFunc(http.MethodGet, "/healthz", s.healthz)
-	r.HandlerFunc(http.MethodHead, "/healthz", s.healthz)
+	// Redis is not checked: without it invalidations degrade to the TTL.
+	healthz := httpserver.Healthz(s.Store.Ping, s.Log)
+	r.HandlerFunc(http.MethodGet, "/healthz", healthz)
+	r.HandlerFunc(http.MethodHead, "/healthz", healthz)
 	r.HandlerFunc(http.MethodGet, "/static/*name", s.static)
 	r.NotFound = s.withViewer(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errNoPage)
@@ -125,19 +127,4 @@ func securityHeaders(h http.Handler) http.Handler {
 		hd.Set("Cache-Control", "no-store")
 		h.ServeHTTP(w, r)
 	})
-}
-
-// healthz is 200 when PostgreSQL answers, else 503. Redis is not needed
-// to serve the app (invalidations degrade to the cache TTL).
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := s.Store.Ping(ctx); err != nil {
-		s.Log.WarnContext(ctx, "healthz: database unreachable", "err", err)
-		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, "database unreachable\n")
-		return
-	}
-	io.WriteString(w, "ok\n")
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -152,8 +151,8 @@ func ParseFileURI(uri string) (ownerID int64, name string, ok bool) {
 	if !found || !filegate.StoredNamePattern.MatchString(name) {
 		return 0, "", false
 	}
-	id, err := strconv.ParseInt(idStr, 10, 64)
-	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != idStr {
+	id, ok := filegate.ParseID(idStr)
+	if !ok {
 		return 0, "", false
 	}
 	return id, name, true

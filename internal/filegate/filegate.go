@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"mime"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -65,6 +66,14 @@ func MediaType(contentType string) string {
 	}
 	t, _, _ := strings.Cut(contentType, ";")
 	return strings.ToLower(strings.TrimSpace(t))
+}
+
+// ParseID reads an id as Path and URL write it: a positive decimal
+// without sign or leading zeros. Any other spelling is not an id, so two
+// spellings can never name the same file.
+func ParseID(s string) (int64, bool) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0 && strconv.FormatInt(id, 10) == s
 }
 
 // Path is the file's location relative to the private root. It is built from

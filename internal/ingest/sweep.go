@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -105,7 +104,7 @@ func (in *Ingester) unclaimedCandidates() ([]string, error) {
 	}
 	var out []string
 	for _, owner := range owners {
-		if !owner.IsDir() || !isOwnerDir(owner.Name()) {
+		if _, isOwner := filegate.ParseID(owner.Name()); !owner.IsDir() || !isOwner {
 			in.log.Warn("ingest: sweep skipped unexpected entry", "path", owner.Name())
 			continue
 		}
@@ -146,10 +145,4 @@ func (in *Ingester) readDir(name string) ([]fs.DirEntry, error) {
 		return nil, fmt.Errorf("list %s: %w", name, err)
 	}
 	return entries, nil
-}
-
-// isOwnerDir reports whether name is an owner id as Path writes it.
-func isOwnerDir(name string) bool {
-	id, err := strconv.ParseInt(name, 10, 64)
-	return err == nil && id > 0 && strconv.FormatInt(id, 10) == name
 }

@@ -16,14 +16,14 @@ import (
 // User is a person who can log in. PasswordHash is a bcrypt hash and never
 // leaves the uploader process.
 type User struct {
-	ID           int64     `db:"id" json:"id"`
-	Username     string    `db:"username" json:"username"`
-	Slug         string    `db:"slug" json:"slug"`
-	DisplayName  string    `db:"display_name" json:"display_name"`
-	PasswordHash []byte    `db:"password_hash" json:"-"`
-	IsPublic     bool      `db:"is_public" json:"is_public"`
-	IsStaff      bool      `db:"is_staff" json:"is_staff"`
-	CreatedAt    time.Time `db:"created_at" json:"created_at"`
+	ID           int64     `db:"id"`
+	Username     string    `db:"username"`
+	Slug         string    `db:"slug"`
+	DisplayName  string    `db:"display_name"`
+	PasswordHash []byte    `db:"password_hash" json:"-"` // never in any answer
+	IsPublic     bool      `db:"is_public"`
+	IsStaff      bool      `db:"is_staff"`
+	CreatedAt    time.Time `db:"created_at"`
 }
 
 // File is one stored upload. Its bytes live at PRIVATE_ROOT/Path().

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"sort"
 
 	sqlfiles "github.com/filegate/filegate/sql"
 )
@@ -14,14 +13,9 @@ import (
 // applied. It is idempotent and safe to run from several processes at once
 // (an advisory lock serializes them).
 func (db *DB) Migrate(ctx context.Context) ([]string, error) {
-	names, err := fs.Glob(sqlfiles.Migrations, "*.sql")
+	names, err := fs.Glob(sqlfiles.Migrations, "*.sql") // sorted, hence in order
 	if err != nil {
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
-	}
-	sort.Strings(names)
-	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return nil, wrap("migrate: create schema_migrations", err)
 	}
 	var applied []string
 	for _, name := range names {
@@ -49,6 +43,11 @@ func (db *DB) migrateOne(ctx context.Context, name string) (bool, error) {
 	// Any constant works as the key; it only has to be the same everywhere.
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7316001)`); err != nil {
 		return false, wrap("migrate: lock", err)
+	}
+	// Under the lock, so two first runs cannot race to create it.
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return false, wrap("migrate: create schema_migrations", err)
 	}
 	var done bool
 	if err := tx.GetContext(ctx, &done, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = $1)`, name); err != nil {

@@ -149,7 +149,6 @@ func apiList(files []filegate.ListedFile) []apiFile {
 // filesPage is the data of the files template.
 type filesPage struct {
 	Title      string
-	Owner      *filegate.User
 	Own        bool // the viewer's own page
 	ShowSwitch bool // shows the viewer's public/private switch: on / and on the own page
 	Files      []filegate.ListedFile
@@ -159,7 +158,7 @@ type filesPage struct {
 }
 
 func newFilesPage(r *http.Request, viewer filegate.User, l listing) filesPage {
-	p := filesPage{Title: "Files", Owner: l.Owner, Files: l.Files, Page: l.Page, Here: pageURL(r, l.Page)}
+	p := filesPage{Title: "Files", Files: l.Files, Page: l.Page, Here: pageURL(r, l.Page)}
 	switch {
 	case l.Owner == nil:
 		p.ShowSwitch = true

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -513,5 +514,56 @@ func TestUploadTooLargeThroughNginx(t *testing.T) {
 		if e.Name() != "notes.txt" && e.Name() != "pixel.png" {
 			t.Errorf("left behind: %s", e.Name())
 		}
+	}
+}
+
+// The operator's way in, as the README shows it: filegate-http.conf in
+// http {}, filegate.conf in their own server {}. nginx must accept it.
+func TestOperatorConfig(t *testing.T) {
+	dir, addr := t.TempDir(), testenv.FreeAddr(t)
+	nginxDir := filepath.Join(testenv.RepoRoot(), "nginx")
+	conf := fmt.Sprintf(`pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events {}
+http {
+    include %[2]s/filegate-http.conf;
+    server {
+        listen %[3]s;
+        location ~* \.pdf$ { return 418; }   # an operator's regex must not take /files/
+        include %[2]s/filegate.conf;
+    }
+}
+`, dir, nginxDir, addr)
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(testenv.NginxPath(t), "-t", "-p", dir, "-c", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nginx -t on an operator's config: %v\n%s", err, out)
+	}
+
+	// Run it: the operator's regex answers its own URLs, never /files/.
+	cmd := exec.Command(testenv.NginxPath(t), "-p", dir, "-c", path, "-g", "daemon off;")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	get := func(path string) int {
+		for range 100 {
+			if resp, err := http.Get("http://" + addr + path); err == nil {
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("nginx does not answer on %s", addr)
+		return 0
+	}
+	if got := get("/brochure.pdf"); got != 418 {
+		t.Errorf("operator's own .pdf URL: %d, want its 418", got)
+	}
+	if got := get("/files/1/report.pdf"); got == 418 || got == 200 {
+		t.Errorf("/files/ URL: %d; the operator's regex took it", got)
 	}
 }

@@ -59,7 +59,7 @@ func (a *app) migrate(ctx context.Context, args []string) error {
 func (a *app) user(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		printUsage()
-		return errors.New("user: want add or set")
+		return errors.New("user: want add, set or remove")
 	}
 	switch args[0] {
 	case "add":

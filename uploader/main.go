@@ -52,7 +52,8 @@ func printUsage() {
 		"AUTHZ_CACHE_TTL")
 }
 
-// app is what every command may use; fields are opened on demand.
+// app is what every command may use: the store and the cache are opened
+// before any command runs (opening connects to nothing).
 type app struct {
 	cfg   config.Config
 	log   *slog.Logger

@@ -1,6 +1,6 @@
 // Package testenv gives tests the real services: a fresh PostgreSQL
-// database per test binary, a private Redis key prefix, and (in nginx.go)
-// a real nginx. Tests never skip for a missing service: they fail with the
+// database per NewDatabase call, a private Redis key prefix, and (in
+// stack.go) a whole stack behind a real nginx. Tests never skip for a missing service: they fail with the
 // reason, since `make test` installs and starts everything.
 package testenv
 

@@ -59,6 +59,7 @@ func main() {
 		run(r)
 	}()
 	r.cleanup()
+	testenv.RemoveBinaries()
 	os.Exit(code)
 }
 

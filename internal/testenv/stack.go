@@ -57,6 +57,14 @@ var (
 	buildErr  error
 )
 
+// RemoveBinaries deletes what binaries built; call it once the last test
+// of the process is done (TestMain, or the end of the benchmark).
+func RemoveBinaries() {
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+}
+
 // Binary returns the path of a freshly built "authz" or "uploader".
 func Binary(t T, name string) string {
 	t.Helper()

@@ -198,7 +198,8 @@ http {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start proxy nginx: %v", err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// SIGTERM, not a kill: a killed master leaves its workers running.
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
 	for range 100 {
 		if c, err := net.Dial("tcp", listen); err == nil {
 			c.Close()

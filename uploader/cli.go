@@ -171,7 +171,6 @@ func (a *app) userRemove(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer in.Close()
 	files, err := in.RemoveUser(ctx, u.ID)
 	if err != nil {
 		return err
@@ -211,7 +210,6 @@ func (a *app) put(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer in.Close()
 	failed := 0
 	for _, path := range pos[1:] {
 		if err := putOne(ctx, in, u.ID, path); err != nil {
@@ -252,7 +250,6 @@ func (a *app) sweep(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer in.Close()
 	rep, err := in.Sweep(ctx, *apply)
 	if err != nil {
 		return err

@@ -59,6 +59,7 @@ type app struct {
 	log   *slog.Logger
 	db    *postgres.DB
 	cache *redis.Cache
+	in    *ingest.Ingester // see ingester
 }
 
 func run(args []string, log *slog.Logger) error {
@@ -87,6 +88,11 @@ func run(args []string, log *slog.Logger) error {
 	}
 	defer a.cache.Close()
 	a.db.Invalidator = a.cache
+	defer func() {
+		if a.in != nil {
+			a.in.Close()
+		}
+	}()
 
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -105,6 +111,15 @@ func run(args []string, log *slog.Logger) error {
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
+// ingester opens the private root on first use, for the commands that
+// touch files; run closes it.
 func (a *app) ingester() (*ingest.Ingester, error) {
-	return ingest.New(a.cfg.PrivateRoot, a.db, a.cfg.MaxUpload, a.cfg.AllowedTypes, a.log)
+	if a.in == nil {
+		in, err := ingest.New(a.cfg.PrivateRoot, a.db, a.cfg.MaxUpload, a.cfg.AllowedTypes, a.log)
+		if err != nil {
+			return nil, err
+		}
+		a.in = in
+	}
+	return a.in, nil
 }

@@ -32,7 +32,6 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer in.Close()
 	srv := &web.Server{
 		Store:    a.db,
 		Files:    in,

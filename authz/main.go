@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/internal/authz"
+	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/config"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/httpserver"
 	"github.com/filegate/filegate/internal/postgres"
-	"github.com/filegate/filegate/internal/redis"
 	"github.com/filegate/filegate/internal/session"
 )
 
@@ -56,11 +56,11 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
-	cache, err := redis.Open(cfg.RedisURL, cfg.RedisPrefix, cfg.CacheTTL, log)
+	factsCache, err := cache.Open(cfg.RedisURL, cfg.RedisPrefix, cfg.CacheTTL, log)
 	if err != nil {
 		return err
 	}
-	defer cache.Close()
+	defer factsCache.Close()
 
 	inline := make(map[string]bool)
 	for _, t := range cfg.InlineTypes {
@@ -69,7 +69,7 @@ func run(log *slog.Logger) error {
 	srv := &authz.Server{
 		Sessions:     sessions,
 		Store:        db,
-		Cache:        cache,
+		Cache:        factsCache,
 		HidePrivate:  cfg.HidePrivate,
 		InlineTypes:  inline,
 		StoreTimeout: 3 * time.Second,

@@ -13,10 +13,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/config"
 	"github.com/filegate/filegate/internal/ingest"
 	"github.com/filegate/filegate/internal/postgres"
-	"github.com/filegate/filegate/internal/redis"
 )
 
 const usage = `Usage:
@@ -58,7 +58,7 @@ type app struct {
 	cfg   config.Config
 	log   *slog.Logger
 	db    *postgres.DB
-	cache *redis.Cache
+	cache *cache.Cache
 	in    *ingest.Ingester // see ingester
 }
 
@@ -83,7 +83,7 @@ func run(args []string, log *slog.Logger) error {
 	}
 	defer a.db.Close()
 	// Every command that changes data tells authz's cache through the store.
-	if a.cache, err = redis.Open(cfg.RedisURL, cfg.RedisPrefix, cfg.CacheTTL, log); err != nil {
+	if a.cache, err = cache.Open(cfg.RedisURL, cfg.RedisPrefix, cfg.CacheTTL, log); err != nil {
 		return err
 	}
 	defer a.cache.Close()

@@ -12,10 +12,10 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/httpserver"
 	"github.com/filegate/filegate/internal/policy"
-	"github.com/filegate/filegate/internal/redis"
 )
 
 // Headers of the contract with nginx/filegate.conf.
@@ -42,7 +42,7 @@ type Sessions interface {
 type Server struct {
 	Sessions    Sessions
 	Store       Store
-	Cache       *redis.Cache
+	Cache       *cache.Cache
 	HidePrivate bool
 	// InlineTypes are served with Content-Disposition: inline; all other
 	// types are attachments. Keys are bare types (filegate.MediaType).
@@ -111,7 +111,7 @@ func (s *Server) inline(contentType string) bool {
 // (then caching them). Only the store's error is returned: the cache is an
 // optimization that must never change an answer.
 func (s *Server) facts(ctx context.Context, viewerID, ownerID int64, name string) (filegate.Facts, error) {
-	var tok redis.Tokens
+	var tok cache.Tokens
 	if s.Cache != nil {
 		f, t, ok := s.Cache.Get(ctx, viewerID, ownerID, name)
 		if ok {

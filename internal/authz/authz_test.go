@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/internal/authz"
+	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/postgres"
-	"github.com/filegate/filegate/internal/redis"
 	"github.com/filegate/filegate/internal/session"
 	"github.com/filegate/filegate/internal/testenv"
 )
@@ -81,7 +81,7 @@ func TestDisposition(t *testing.T) {
 // file of each of alice and bob.
 type fixture struct {
 	db                 *postgres.DB
-	cache              *redis.Cache
+	cache              *cache.Cache
 	srv                *authz.Server
 	h                  http.Handler
 	codec              *session.Codec
@@ -98,7 +98,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cache, err := redis.Open(testenv.RedisURL(), testenv.RedisPrefix(t), 30*time.Second, log)
+	cache, err := cache.Open(testenv.RedisURL(), testenv.RedisPrefix(t), 30*time.Second, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestCacheRaceWithInvalidation(t *testing.T) {
 func TestAuthDegraded(t *testing.T) {
 	f := newFixture(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	deadRedis, err := redis.Open("redis://127.0.0.1:1/0", "x:", time.Minute, log)
+	deadRedis, err := cache.Open("redis://127.0.0.1:1/0", "x:", time.Minute, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestAuthDegraded(t *testing.T) {
 	defer deadDB.Close()
 	f.srv.Store = deadDB
 	f.h = f.srv.Handler()
-	for _, c := range []*redis.Cache{deadRedis, f.cache} {
+	for _, c := range []*cache.Cache{deadRedis, f.cache} {
 		f.srv.Cache = c
 		if got := status(f.ask(t, f.alice.ID, "/files/2/never-cached.pdf")); got != 503 {
 			t.Errorf("database down: status %d, want 503", got)

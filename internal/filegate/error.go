@@ -21,18 +21,36 @@ const (
 	EUNAVAILABLE  = "unavailable"
 )
 
-// Error is an error meant for the user: Message is a human sentence that is
-// safe to show.
+// Error is an error meant for the user. Message is a human sentence that
+// is safe to show; Err is the cause, for the log only (it may name hosts,
+// paths or SQL). The two never mix: ErrorMessage returns Message alone.
 type Error struct {
 	Code    string
 	Message string
+	Err     error // the cause; nil for an error that starts here
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("filegate: %s: %s", e.Code, e.Message) }
+// Error returns the code, the message and the cause, for logs.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("filegate: %s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("filegate: %s: %s", e.Code, e.Message)
+}
 
-// Errorf returns an *Error with the given code and formatted message.
+// Unwrap returns the cause, so errors.Is and errors.As see through.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the given code and formatted message and
+// no cause.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an *Error that shows msg to the user under code and keeps
+// err as its cause for the log.
+func Wrap(code, msg string, err error) *Error {
+	return &Error{Code: code, Message: msg, Err: err}
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, or

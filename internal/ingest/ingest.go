@@ -325,7 +325,7 @@ func (in *Ingester) unsupported(display, t string) error {
 
 // tooLarge is the ETOOLARGE error for display.
 func (in *Ingester) tooLarge(display string) error {
-	return filegate.Errorf(filegate.ETOOLARGE, "%q is larger than the %s limit.", display, FormatSize(in.maxSize))
+	return filegate.Errorf(filegate.ETOOLARGE, "%q is larger than the %s limit.", display, filegate.FormatSize(in.maxSize))
 }
 
 // readError classifies an error reading the upload: the HTTP server's
@@ -379,23 +379,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b) // never returns an error (Go 1.24+)
 	return hex.EncodeToString(b)
-}
-
-// FormatSize renders a byte count for people: "25 MiB", "1.5 GiB", "900
-// bytes". The web pages use it too, so a limit reads the same on the
-// upload page and in the refusal.
-func FormatSize(n int64) string {
-	units := []struct {
-		name string
-		size int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}}
-	for _, u := range units {
-		if n >= u.size {
-			if n%u.size == 0 {
-				return fmt.Sprintf("%d %s", n/u.size, u.name)
-			}
-			return strconv.FormatFloat(float64(n)/float64(u.size), 'f', 1, 64) + " " + u.name
-		}
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

@@ -89,13 +89,3 @@ func FuzzNames(f *testing.F) {
 		}
 	})
 }
-
-func TestFormatSize(t *testing.T) {
-	for n, want := range map[int64]string{
-		900: "900 bytes", 1 << 10: "1 KiB", 25 << 20: "25 MiB", 3 << 29: "1.5 GiB", 1<<30 + 1: "1.0 GiB",
-	} {
-		if got := FormatSize(n); got != want {
-			t.Errorf("FormatSize(%d) = %q, want %q", n, got, want)
-		}
-	}
-}

@@ -14,17 +14,6 @@ import (
 // signatures for the allowed types all sit well within it.
 const sniffLen = 3072
 
-// humanTypes are the people's names of the usual allowed types, for
-// refusal messages and the web pages.
-var humanTypes = map[string]string{
-	"application/pdf": "PDF",
-	"image/png":       "PNG",
-	"image/jpeg":      "JPEG",
-	"image/gif":       "GIF",
-	"image/webp":      "WebP",
-	"text/plain":      "plain text",
-}
-
 // allowlist is the set of accepted types, matched exactly: mimetype's
 // hierarchy puts HTML, SVG and XML under text/plain, so "is a kind of
 // text/plain" would let a page with scripts in.
@@ -64,19 +53,9 @@ func newAllowlist(allowed []string) (allowlist, error) {
 	return a, nil
 }
 
-// TypeName names a content type for people ("PDF", "plain text"), or
-// returns it without parameters when it has no usual name.
-func TypeName(contentType string) string {
-	t := filegate.MediaType(contentType)
-	if name, ok := humanTypes[t]; ok {
-		return name
-	}
-	return t
-}
-
 // humanType names a type for people: a known name, else its extension.
 func humanType(t, ext string) string {
-	if name, ok := humanTypes[t]; ok {
+	if name, ok := filegate.TypeName(t); ok {
 		return name
 	} else if ext != "" {
 		return strings.ToUpper(strings.TrimPrefix(ext, "."))

@@ -16,7 +16,6 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/filegate/filegate/internal/filegate"
-	"github.com/filegate/filegate/internal/ingest"
 	"github.com/filegate/filegate/internal/policy"
 )
 
@@ -27,9 +26,9 @@ import (
 var embedded embed.FS
 
 var funcs = template.FuncMap{
-	"size":       ingest.FormatSize,
+	"size":       filegate.FormatSize,
 	"statusText": http.StatusText,
-	"typeName":   ingest.TypeName,
+	"typeName":   func(contentType string) string { name, _ := filegate.TypeName(contentType); return name },
 	"mayDelete":  func(viewer *filegate.User, ownerID int64) bool { return policy.MayDelete(viewer.Profile(), ownerID) },
 	"date":       func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },

@@ -1,4 +1,4 @@
-package redis_test
+package cache_test
 
 import (
 	"context"
@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/filegate"
-	"github.com/filegate/filegate/internal/redis"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
-func open(t *testing.T, url string, ttl time.Duration) *redis.Cache {
+func open(t *testing.T, url string, ttl time.Duration) *cache.Cache {
 	t.Helper()
-	c, err := redis.Open(url, testenv.RedisPrefix(t), ttl, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c, err := cache.Open(url, testenv.RedisPrefix(t), ttl, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestRedisDown(t *testing.T) {
 // password, and the error ends up in the startup log.
 func TestOpenErrorHidesPassword(t *testing.T) {
 	for _, u := range []string{"redis://u:s3cret@host:xx/0", "redis://u:s3cret@host:1/zz", "http://u:s3cret@host/0"} {
-		_, err := redis.Open(u, "p:", time.Second, nil)
+		_, err := cache.Open(u, "p:", time.Second, nil)
 		if err == nil {
 			t.Fatalf("Open(%q) succeeded", u)
 		}

@@ -1,4 +1,5 @@
-// Package redis caches the facts authz decides on (SPEC §7).
+// Package cache keeps the facts authz decides on in Redis, shared by every
+// authz replica (docs/interface.md#cache).
 //
 // Every cached entry is tagged with a generation token. A change does not
 // delete entries; it writes a fresh random token to the generation key of
@@ -11,7 +12,7 @@
 // Entries expire after the TTL, which bounds staleness when Redis missed an
 // invalidation. Generation keys outlive entries (genTTL > 2×TTL), so when a
 // generation key expires no entry tagged before it can still exist.
-package redis
+package cache
 
 import (
 	"context"

@@ -84,11 +84,11 @@ func wrap(op string, err error) error {
 		return nil
 	}
 	if unavailable(err) {
-		return fmt.Errorf("postgres: %s: %w: %w", op, filegate.Errorf(filegate.EUNAVAILABLE, "The database is unavailable; try again shortly."), err)
+		return fmt.Errorf("postgres: %s: %w", op, filegate.Wrap(filegate.EUNAVAILABLE, "The database is unavailable; try again shortly.", err))
 	}
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
-		return fmt.Errorf("postgres: %s: %w: %w", op, filegate.Errorf(filegate.ECONFLICT, "That name is already taken."), err)
+		return fmt.Errorf("postgres: %s: %w", op, filegate.Wrap(filegate.ECONFLICT, "That name is already taken.", err))
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
 }

@@ -202,7 +202,7 @@ func (in *Ingester) fill(file *os.File, display string, head []byte, rest io.Rea
 	case err != nil:
 		return 0, "", diskError("write", err)
 	case size > in.maxSize:
-		return 0, "", in.tooLarge(display)
+		return 0, "", in.tooLarge(display, nil)
 	}
 	// Sync before the row commits: a row must never point at bytes that a
 	// crash can still lose.
@@ -251,7 +251,7 @@ func (in *Ingester) createAs(ctx context.Context, f *filegate.File, tmp string) 
 		// Link, unlike Rename, fails when final exists, so a file left on
 		// disk without a row (see Sweep) is never overwritten.
 		if err := in.root.Link(tmp, final); errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("link: %w: %w", filegate.Errorf(filegate.ECONFLICT, "That name is already taken."), err)
+			return fmt.Errorf("link: %w", filegate.Wrap(filegate.ECONFLICT, "That name is already taken.", err))
 		} else if err != nil {
 			return diskError("link", err)
 		}
@@ -323,9 +323,9 @@ func (in *Ingester) unsupported(display, t string) error {
 	return filegate.Errorf(filegate.EUNSUPPORTED, "%q %s, which is not allowed here. Allowed: %s.", display, what, in.allowed.human)
 }
 
-// tooLarge is the ETOOLARGE error for display.
-func (in *Ingester) tooLarge(display string) error {
-	return filegate.Errorf(filegate.ETOOLARGE, "%q is larger than the %s limit.", display, filegate.FormatSize(in.maxSize))
+// tooLarge is the ETOOLARGE error for display, with its cause if any.
+func (in *Ingester) tooLarge(display string, cause error) error {
+	return filegate.Wrap(filegate.ETOOLARGE, fmt.Sprintf("%q is larger than the %s limit.", display, filegate.FormatSize(in.maxSize)), cause)
 }
 
 // readError classifies an error reading the upload: the HTTP server's
@@ -335,17 +335,17 @@ func (in *Ingester) readError(display string, err error) error {
 	var maxErr *http.MaxBytesError
 	switch {
 	case errors.As(err, &maxErr):
-		return fmt.Errorf("reading upload: %w: %w", in.tooLarge(display), err)
+		return fmt.Errorf("reading upload: %w", in.tooLarge(display, err))
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("reading upload: %w", err)
 	}
-	return fmt.Errorf("reading upload: %w: %w", filegate.Errorf(filegate.EINVALID, "The upload was interrupted."), err)
+	return fmt.Errorf("reading upload: %w", filegate.Wrap(filegate.EINVALID, "The upload was interrupted.", err))
 }
 
 // diskError wraps a file system error, giving a full disk or quota its code.
 func diskError(op string, err error) error {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		return fmt.Errorf("%s: %w: %w", op, filegate.Errorf(filegate.ENOSPACE, "There is no space left to store this file."), err)
+		return fmt.Errorf("%s: %w", op, filegate.Wrap(filegate.ENOSPACE, "There is no space left to store this file.", err))
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

@@ -19,22 +19,17 @@ const fileColumns = `id, owner_id, stored_name, display_name, content_type, size
 // succeeded, the caller must remove the bytes again. A stored name already
 // used by this owner is ECONFLICT and place is not called.
 func (db *DB) CreateFile(ctx context.Context, f *filegate.File, place func() error) error {
-	tx, err := db.db.BeginTxx(ctx, nil)
+	err := db.inTx(ctx, "create file", func(tx *sqlx.Tx) error {
+		err := tx.QueryRowxContext(ctx, `INSERT INTO files (owner_id, stored_name, display_name, content_type, size, sha256)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at`,
+			f.OwnerID, f.StoredName, f.DisplayName, f.ContentType, f.Size, f.SHA256).Scan(&f.ID, &f.CreatedAt)
+		if err != nil {
+			return wrap("create file", err)
+		}
+		return place()
+	})
 	if err != nil {
-		return wrap("create file: begin", err)
-	}
-	defer tx.Rollback()
-	err = tx.QueryRowxContext(ctx, `INSERT INTO files (owner_id, stored_name, display_name, content_type, size, sha256)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at`,
-		f.OwnerID, f.StoredName, f.DisplayName, f.ContentType, f.Size, f.SHA256).Scan(&f.ID, &f.CreatedAt)
-	if err != nil {
-		return wrap("create file", err)
-	}
-	if err := place(); err != nil {
 		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return wrap("create file: commit", err)
 	}
 	// authz may have cached "no such file" for this name.
 	db.fileChanged(ctx, f.OwnerID, f.StoredName)
@@ -55,20 +50,12 @@ func (db *DB) FileByID(ctx context.Context, id int64) (filegate.File, error) {
 // the bytes afterwards (bytes without a row are never served, and sweep
 // finds them). ENOTFOUND when there is no such file.
 func (db *DB) DeleteFile(ctx context.Context, id int64) (filegate.File, error) {
-	tx, err := db.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return filegate.File{}, wrap("delete file: begin", err)
-	}
-	defer tx.Rollback()
 	var f filegate.File
-	err = tx.GetContext(ctx, &f, `DELETE FROM files WHERE id = $1 RETURNING `+fileColumns, id)
+	err := db.db.GetContext(ctx, &f, `DELETE FROM files WHERE id = $1 RETURNING `+fileColumns, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return f, filegate.Errorf(filegate.ENOTFOUND, "No such file.")
 	} else if err != nil {
 		return f, wrap("delete file", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return f, wrap("delete file: commit", err)
 	}
 	db.fileChanged(ctx, f.OwnerID, f.StoredName)
 	return f, nil

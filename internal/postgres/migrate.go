@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/jmoiron/sqlx"
+
 	sqlfiles "github.com/filegate/filegate/sql"
 )
 
@@ -30,37 +32,40 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 	return applied, nil
 }
 
+// migrateOne applies migration name unless schema_migrations records it,
+// under the advisory lock, in one transaction with its record; it reports
+// whether it applied it.
 func (db *DB) migrateOne(ctx context.Context, name string) (bool, error) {
 	body, err := fs.ReadFile(sqlfiles.Migrations, name)
 	if err != nil {
 		return false, fmt.Errorf("postgres: migrate %s: %w", name, err)
 	}
-	tx, err := db.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return false, wrap("migrate: begin", err)
-	}
-	defer tx.Rollback()
-	// Any constant works as the key; it only has to be the same everywhere.
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7316001)`); err != nil {
-		return false, wrap("migrate: lock", err)
-	}
-	// Under the lock, so two first runs cannot race to create it.
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return false, wrap("migrate: create schema_migrations", err)
-	}
-	var done bool
-	if err := tx.GetContext(ctx, &done, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = $1)`, name); err != nil {
-		return false, wrap("migrate: check "+name, err)
-	}
-	if done {
-		return false, nil
-	}
-	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-		return false, wrap("migrate: apply "+name, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name) VALUES ($1)`, name); err != nil {
-		return false, wrap("migrate: record "+name, err)
-	}
-	return true, wrap("migrate: commit "+name, tx.Commit())
+	applied := false
+	err = db.inTx(ctx, "migrate "+name, func(tx *sqlx.Tx) error {
+		// Any constant works as the key; it only has to be the same everywhere.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7316001)`); err != nil {
+			return wrap("migrate: lock", err)
+		}
+		// Under the lock, so two first runs cannot race to create it.
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return wrap("migrate: create schema_migrations", err)
+		}
+		var done bool
+		if err := tx.GetContext(ctx, &done, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = $1)`, name); err != nil {
+			return wrap("migrate: check "+name, err)
+		}
+		if done {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			return wrap("migrate: apply "+name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name) VALUES ($1)`, name); err != nil {
+			return wrap("migrate: record "+name, err)
+		}
+		applied = true
+		return nil
+	})
+	return applied && err == nil, err
 }

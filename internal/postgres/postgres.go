@@ -1,7 +1,8 @@
 // Package postgres stores users and files in PostgreSQL. Every method is one
 // transaction (or one statement), and every committed change that can alter
 // an access decision is reported to the Invalidator before the method
-// returns, so no caller can forget it.
+// returns, so no caller can forget it. Besides the codes each method names,
+// any method may fail with EUNAVAILABLE when the database cannot be reached.
 package postgres
 
 import (
@@ -76,6 +77,23 @@ func (db *DB) fileChanged(ctx context.Context, ownerID int64, storedName string)
 	}
 }
 
+// inTx runs fn in one transaction and commits it if fn returns nil; on any
+// error the transaction is rolled back. It is for methods that need more
+// than one statement, or work between a statement and the commit; one
+// statement alone is atomic without it. fn's errors are returned as they
+// are (fn wraps its own); failures to begin or commit are wrapped with op.
+func (db *DB) inTx(ctx context.Context, op string, fn func(tx *sqlx.Tx) error) error {
+	tx, err := db.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return wrap(op+": begin", err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return wrap(op+": commit", tx.Commit())
+}
+
 // wrap adds context to err and gives it a domain code where one applies:
 // a lost or refused connection is EUNAVAILABLE (503), a unique violation
 // ECONFLICT. Other errors stay internal.
@@ -84,11 +102,11 @@ func wrap(op string, err error) error {
 		return nil
 	}
 	if unavailable(err) {
-		return fmt.Errorf("postgres: %s: %w: %w", op, filegate.Errorf(filegate.EUNAVAILABLE, "The database is unavailable; try again shortly."), err)
+		return fmt.Errorf("postgres: %s: %w", op, filegate.Wrap(filegate.EUNAVAILABLE, "The database is unavailable; try again shortly.", err))
 	}
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
-		return fmt.Errorf("postgres: %s: %w: %w", op, filegate.Errorf(filegate.ECONFLICT, "That name is already taken."), err)
+		return fmt.Errorf("postgres: %s: %w", op, filegate.Wrap(filegate.ECONFLICT, "That name is already taken.", err))
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
 }

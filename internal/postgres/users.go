@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/filegate/filegate/internal/filegate"
 )
 
@@ -13,19 +15,11 @@ const userColumns = `id, username, slug, display_name, password_hash, is_public,
 // CreateUser inserts u and fills in its ID and CreatedAt. A taken username
 // or slug is ECONFLICT.
 func (db *DB) CreateUser(ctx context.Context, u *filegate.User) error {
-	tx, err := db.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return wrap("create user: begin", err)
-	}
-	defer tx.Rollback()
-	err = tx.QueryRowxContext(ctx, `INSERT INTO users (username, slug, display_name, password_hash, is_public, is_staff)
+	err := db.db.QueryRowxContext(ctx, `INSERT INTO users (username, slug, display_name, password_hash, is_public, is_staff)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at`,
 		u.Username, u.Slug, u.DisplayName, u.PasswordHash, u.IsPublic, u.IsStaff).Scan(&u.ID, &u.CreatedAt)
 	if err != nil {
 		return wrap("create user", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return wrap("create user: commit", err)
 	}
 	// authz may have cached "no such user" for this id.
 	db.userChanged(ctx, u.ID)
@@ -54,22 +48,14 @@ func (db *DB) userWhere(ctx context.Context, where string, arg any) (filegate.Us
 // UpdateUser changes the given fields of user id and returns the result.
 // ENOTFOUND when there is no such user.
 func (db *DB) UpdateUser(ctx context.Context, id int64, upd filegate.UserUpdate) (filegate.User, error) {
-	tx, err := db.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return filegate.User{}, wrap("update user: begin", err)
-	}
-	defer tx.Rollback()
 	var u filegate.User
-	err = tx.GetContext(ctx, &u, `UPDATE users SET
+	err := db.db.GetContext(ctx, &u, `UPDATE users SET
 		is_public = COALESCE($2, is_public), is_staff = COALESCE($3, is_staff)
 		WHERE id = $1 RETURNING `+userColumns, id, upd.IsPublic, upd.IsStaff)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, filegate.Errorf(filegate.ENOTFOUND, "No such user.")
 	} else if err != nil {
 		return u, wrap("update user", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return u, wrap("update user: commit", err)
 	}
 	db.userChanged(ctx, id)
 	return u, nil
@@ -79,27 +65,25 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, upd filegate.UserUpdate)
 // files; the caller removes their bytes. ENOTFOUND when there is no such
 // user. authz learns of the user and of each file before it returns.
 func (db *DB) DeleteUser(ctx context.Context, id int64) ([]filegate.File, error) {
-	tx, err := db.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return nil, wrap("delete user: begin", err)
-	}
-	defer tx.Rollback()
-	// Explicitly rather than by cascade, to learn which files went.
 	files := []filegate.File{}
-	if err := tx.SelectContext(ctx, &files, `DELETE FROM files WHERE owner_id = $1 RETURNING `+fileColumns, id); err != nil {
-		return nil, wrap("delete user: files", err)
-	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
+	err := db.inTx(ctx, "delete user", func(tx *sqlx.Tx) error {
+		// Explicitly rather than by cascade, to learn which files went.
+		if err := tx.SelectContext(ctx, &files, `DELETE FROM files WHERE owner_id = $1 RETURNING `+fileColumns, id); err != nil {
+			return wrap("delete user: files", err)
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
+		if err != nil {
+			return wrap("delete user", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return wrap("delete user", err)
+		} else if n == 0 {
+			return filegate.Errorf(filegate.ENOTFOUND, "No such user.")
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, wrap("delete user", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return nil, wrap("delete user", err)
-	} else if n == 0 {
-		return nil, filegate.Errorf(filegate.ENOTFOUND, "No such user.")
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, wrap("delete user: commit", err)
+		return nil, err
 	}
 	db.userChanged(ctx, id)
 	for _, f := range files {

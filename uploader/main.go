@@ -19,15 +19,20 @@ import (
 	"github.com/filegate/filegate/internal/postgres"
 )
 
-const usage = `Usage:
-  uploader serve                      run the web app on UPLOADER_ADDR
-  uploader migrate                    apply sql/ migrations (idempotent)
-  uploader user add NAME --password-stdin [--public] [--staff]
-  uploader user set NAME [--public=true|false] [--staff=true|false]
-  uploader user remove NAME           delete a user and all of their files
-  uploader put NAME FILE...           store files for NAME, as a web upload would
-  uploader sweep [--apply]            report (and remove) files without rows and rows without files
-`
+// commands is every command (their contract: docs/interface.md#commands),
+// in the order usage lists them; the README's "Admin CLI" block is the
+// same list, which main_test.go checks. A command is one row here and
+// one function in its cmd_*.go file; a two-word name makes a subcommand
+// ("user add").
+var commands = []command{
+	{"serve", "", "run the web app on UPLOADER_ADDR", (*app).serve},
+	{"migrate", "", "apply sql/ migrations (idempotent)", (*app).migrate},
+	{"user add", "NAME --password-stdin [--public] [--staff]", "create a user; the password is the first line of standard input", (*app).userAdd},
+	{"user set", "NAME [--public=true|false] [--staff=true|false]", "change whether a user's files are public and whether they are staff", (*app).userSet},
+	{"user remove", "NAME", "delete a user and all of their files", (*app).userRemove},
+	{"put", "NAME FILE...", "store files for NAME, as a web upload would", (*app).put},
+	{"sweep", "[--apply]", "report (and remove) files without rows and rows without files", (*app).sweep},
+}
 
 func main() {
 	// CLI commands print their own results; their log is for trouble only.
@@ -45,8 +50,10 @@ func main() {
 	}
 }
 
+// printUsage prints the commands, then the environment variables the
+// uploader reads.
 func printUsage() {
-	fmt.Fprint(os.Stderr, usage, "\n")
+	fmt.Fprint(os.Stderr, "Usage:\n", commandList("  "), "\n")
 	config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_PRIVATE_ROOT",
 		"FILEGATE_SESSION_KEYS", "FILEGATE_COOKIE_SECURE", "FILEGATE_MAX_UPLOAD", "FILEGATE_ALLOWED_TYPES", "UPLOADER_ADDR",
 		"AUTHZ_CACHE_TTL")
@@ -62,12 +69,19 @@ type app struct {
 	in    *ingest.Ingester // see ingester
 }
 
-func run(args []string, log *slog.Logger) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		printUsage()
-		if len(args) == 0 {
-			return errors.New("no command")
+// run opens what any command may need, runs the command args name and
+// closes what it opened. It prints the usage for a usageError (which main
+// prints after it) and for flag.ErrHelp, usage asked for.
+func run(args []string, log *slog.Logger) (err error) {
+	defer func() {
+		if _, bad := errors.AsType[usageError](err); bad || errors.Is(err, flag.ErrHelp) {
+			printUsage()
 		}
+	}()
+	if len(args) == 0 {
+		return usageError("no command")
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		return flag.ErrHelp
 	}
 	cfg, err := config.Load(os.Getenv)
@@ -93,22 +107,13 @@ func run(args []string, log *slog.Logger) error {
 			a.in.Close()
 		}
 	}()
-
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		return a.serve(ctx, rest)
-	case "migrate":
-		return a.migrate(ctx, rest)
-	case "user":
-		return a.user(ctx, rest)
-	case "put":
-		return a.put(ctx, rest)
-	case "sweep":
-		return a.sweep(ctx, rest)
+	// Looked up only now, so that a bad environment is reported before a
+	// bad command line, whether the command or its arguments are wrong.
+	cmd, rest, err := lookup(args)
+	if err != nil {
+		return err
 	}
-	printUsage()
-	return fmt.Errorf("unknown command %q", cmd)
+	return cmd.run(a, ctx, rest)
 }
 
 // ingester opens the private root on first use, for the commands that

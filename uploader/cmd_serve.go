@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/filegate/filegate/internal/httpserver"
@@ -21,8 +20,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
-		printUsage()
-		return errors.New("serve: takes no arguments")
+		return usageError("serve: takes no arguments")
 	}
 	sessions, err := session.New(a.cfg.SessionKeys, a.cfg.CookieSecure, sessionTTL, nil)
 	if err != nil {

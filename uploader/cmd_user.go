@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/filegate/filegate/internal/account"
+	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/ingest"
+)
+
+// userAdd creates a user whose password is the first line of standard
+// input, so that it shows in no process list or shell history.
+func (a *app) userAdd(ctx context.Context, args []string) error {
+	fs := newFlags("user add")
+	stdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	public := fs.Bool("public", false, "share all of this user's files with every logged-in user")
+	staff := fs.Bool("staff", false, "staff may download every file")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || !*stdin {
+		return usageError("user add: want NAME and --password-stdin")
+	}
+	password, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("user add: read password: %w", err)
+	}
+	u, err := account.NewUser(pos[0], strings.TrimRight(password, "\r\n"), *public, *staff)
+	if err != nil {
+		return fmt.Errorf("user add: %s", filegate.ErrorMessage(err))
+	}
+	if err := a.db.CreateUser(ctx, &u); err != nil {
+		if filegate.ErrorCode(err) == filegate.ECONFLICT {
+			return fmt.Errorf("user add: a user %q already exists", u.Slug)
+		}
+		return err
+	}
+	fmt.Printf("user %s added (id %d, public=%t, staff=%t)\n", u.Slug, u.ID, u.IsPublic, u.IsStaff)
+	return nil
+}
+
+// userSet changes only the flags given; the store tells authz's cache.
+func (a *app) userSet(ctx context.Context, args []string) error {
+	fs := newFlags("user set")
+	var public, staff optBool
+	fs.Var(&public, "public", "true or false")
+	fs.Var(&staff, "staff", "true or false")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || (public.v == nil && staff.v == nil) {
+		return usageError("user set: want NAME and --public and/or --staff")
+	}
+	u, err := a.lookupUser(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	u, err = a.db.UpdateUser(ctx, u.ID, filegate.UserUpdate{IsPublic: public.v, IsStaff: staff.v})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("user %s: public=%t staff=%t\n", u.Slug, u.IsPublic, u.IsStaff)
+	return nil
+}
+
+// userRemove deletes a user with all of their files; the next download
+// with their cookie is a 401, and of their files a 404.
+func (a *app) userRemove(ctx context.Context, args []string) error {
+	pos, err := parse(newFlags("user remove"), args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("user remove: want NAME")
+	}
+	u, in, err := a.userFiles(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	files, err := in.RemoveUser(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("user %s removed with %d files\n", u.Slug, len(files))
+	return nil
+}
+
+// lookupUser returns the user name names; an unknown one is an error that
+// says so.
+func (a *app) lookupUser(ctx context.Context, name string) (filegate.User, error) {
+	slug, err := account.Slug(name)
+	if err != nil {
+		return filegate.User{}, err
+	}
+	u, err := a.db.UserBySlug(ctx, slug)
+	if filegate.ErrorCode(err) == filegate.ENOTFOUND {
+		return u, fmt.Errorf("no user %q", slug)
+	}
+	return u, err
+}
+
+// userFiles is lookupUser for the commands that go on to change the
+// user's files: it also opens the private root, once the user is known.
+func (a *app) userFiles(ctx context.Context, name string) (filegate.User, *ingest.Ingester, error) {
+	u, err := a.lookupUser(ctx, name)
+	if err != nil {
+		return u, nil, err
+	}
+	in, err := a.ingester()
+	return u, in, err
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestMain runs main instead of the tests when a test starts this binary
+// again as the uploader (see runMain).
+func TestMain(m *testing.M) {
+	if os.Getenv("UPLOADER_TEST_AS_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// runMain runs the uploader's main with args and returns its standard
+// error and exit code.
+func runMain(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "UPLOADER_TEST_AS_MAIN=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		return stderr.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stderr.String(), 0
+}
+
+// The README's "Admin CLI" block is the command list usage prints, so the
+// two cannot drift.
+func TestREADMEListsEveryCommand(t *testing.T) {
+	f, err := os.Open("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var block strings.Builder
+	in := false
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		line := sc.Text()
+		switch {
+		case line == "## Admin CLI":
+			in = true
+		case !in:
+		case strings.HasPrefix(line, "    "):
+			block.WriteString(line + "\n")
+		case block.Len() > 0: // the first line after the block
+			in = false
+		}
+	}
+	if got, want := block.String(), commandList("    "); got != want {
+		t.Errorf("README's Admin CLI block:\n%s\nwant (commandList(\"    \")):\n%s", got, want)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}} {
+		out, code := runMain(t, args...)
+		if code != 0 || !strings.HasPrefix(out, "Usage:\n"+commandList("  ")+"\nEnvironment:\n") {
+			t.Errorf("uploader %s: exit %d, want 0 and the usage:\n%s", args[0], code, out)
+		}
+		for _, c := range commands {
+			if !strings.Contains(out, "  uploader "+strings.TrimSpace(c.name+" "+c.args)+"\n      "+c.help+"\n") {
+				t.Errorf("uploader %s does not list %q", args[0], c.name)
+			}
+		}
+	}
+	out, code := runMain(t)
+	if code != 1 || !strings.HasPrefix(out, "Usage:\n") || !strings.HasSuffix(out, "\nuploader: no command\n") {
+		t.Errorf("uploader without arguments: exit %d, want 1, the usage and an error:\n%s", code, out)
+	}
+}
+
+func TestLookup(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		name, err string
+		rest      []string
+	}{
+		{args: []string{"serve"}, name: "serve"},
+		{args: []string{"put", "alice", "a.pdf"}, name: "put", rest: []string{"alice", "a.pdf"}},
+		{args: []string{"user", "add", "--public", "alice"}, name: "user add", rest: []string{"--public", "alice"}},
+		{args: []string{"user", "remove", "alice"}, name: "user remove", rest: []string{"alice"}},
+		{args: []string{"user"}, err: "user: want add, set or remove"},
+		{args: []string{"user", "alice"}, err: `user: unknown subcommand "alice"`},
+		{args: []string{"users"}, err: `unknown command "users"`},
+		{args: []string{"add"}, err: `unknown command "add"`},
+	} {
+		c, rest, err := lookup(tc.args)
+		if tc.err != "" {
+			if _, ok := errors.AsType[usageError](err); !ok || err.Error() != tc.err {
+				t.Errorf("lookup(%q) = %v, want usageError %q", tc.args, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || c.name != tc.name || !slices.Equal(rest, tc.rest) {
+			t.Errorf("lookup(%q) = %q %q %v, want %q %q", tc.args, c.name, rest, err, tc.name, tc.rest)
+		}
+	}
+}

@@ -1,5 +1,5 @@
 // Package authz is the auth_request endpoint nginx calls before every
-// download (SPEC §3). It answers with headers only: a status, and on 200
+// download (docs/interface.md#downloads). It answers with headers only: a status, and on 200
 // the path, type and disposition nginx serves the file with.
 package authz
 
@@ -87,7 +87,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set(HeaderPath, facts.File.Path)
 		h.Set(HeaderType, facts.File.ContentType)
-		h.Set(HeaderDisposition, Disposition(facts.File.DisplayName, s.inline(facts.File.ContentType)))
+		h.Set(HeaderDisposition, Disposition(s.dispositionType(facts.File.ContentType), facts.File.DisplayName))
 		answer(w, http.StatusOK)
 	case policy.Unauthenticated:
 		answer(w, http.StatusUnauthorized)
@@ -101,10 +101,13 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// inline reports whether a file of contentType is shown in the browser.
-// InlineTypes holds bare types; a stored type may carry parameters.
-func (s *Server) inline(contentType string) bool {
-	return s.InlineTypes[filegate.MediaType(contentType)]
+// dispositionType says whether a file of contentType is shown in the
+// browser. InlineTypes holds bare types; a stored type may carry parameters.
+func (s *Server) dispositionType(contentType string) DispositionType {
+	if s.InlineTypes[filegate.MediaType(contentType)] {
+		return Inline
+	}
+	return Attachment
 }
 
 // facts returns the decision inputs from the cache, or from the store

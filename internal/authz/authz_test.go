@@ -57,25 +57,6 @@ func TestParseFileURI(t *testing.T) {
 	}
 }
 
-func TestDisposition(t *testing.T) {
-	tests := []struct {
-		name   string
-		inline bool
-		want   string
-	}{
-		{"report.pdf", false, `attachment; filename="report.pdf"; filename*=UTF-8''report.pdf`},
-		{"Résumé 2024.pdf", false, `attachment; filename="R_sum_ 2024.pdf"; filename*=UTF-8''R%C3%A9sum%C3%A9%202024.pdf`},
-		{`a"b\c.txt`, false, `attachment; filename="a_b_c.txt"; filename*=UTF-8''a%22b%5Cc.txt`},
-		{"photo.png", true, `inline; filename="photo.png"; filename*=UTF-8''photo.png`},
-		{"", false, `attachment`},
-	}
-	for _, tt := range tests {
-		if got := authz.Disposition(tt.name, tt.inline); got != tt.want {
-			t.Errorf("Disposition(%q, %v) =\n %s\nwant\n %s", tt.name, tt.inline, got, tt.want)
-		}
-	}
-}
-
 // fixture is an authz server on a fresh database and a private Redis key
 // space, with users alice (private), bob (public), carol (staff) and one
 // file of each of alice and bob.

@@ -21,6 +21,13 @@ import (
 	"github.com/filegate/filegate/internal/session"
 )
 
+// The adapters main wires in must be what the server asks for.
+var (
+	_ authz.Store    = (*postgres.DB)(nil)
+	_ authz.Sessions = (*session.Codec)(nil)
+	_ authz.Cache    = (*cache.Cache)(nil)
+)
+
 func main() {
 	flag.Usage = func() {
 		fmt.Fprint(os.Stderr, "Usage: authz\n\nAnswers nginx's auth_request subrequests for /files/ downloads.\n\n")

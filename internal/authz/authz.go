@@ -1,5 +1,5 @@
 // Package authz is the auth_request endpoint nginx calls before every
-// download (SPEC §3). It answers with headers only: a status, and on 200
+// download (docs/interface.md#downloads). It answers with headers only: a status, and on 200
 // the path, type and disposition nginx serves the file with.
 package authz
 
@@ -12,7 +12,6 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/httpserver"
 	"github.com/filegate/filegate/internal/policy"
@@ -38,11 +37,31 @@ type Sessions interface {
 	FromRequest(r *http.Request) (int64, error)
 }
 
-// Server answers nginx's auth subrequests. Cache may be nil.
+// Cache answers repeated requests without the store; implemented by
+// cache.Cache.
+type Cache interface {
+	// Facts returns the facts for one request, from the cache or else from
+	// load. It returns load's error as is and never fails by itself: the
+	// cache is an optimization that must never change an answer. It must
+	// not keep facts from a load that raced with a change, so that every
+	// change shows on the next request.
+	Facts(ctx context.Context, viewerID, ownerID int64, storedName string, load func() (filegate.Facts, error)) (filegate.Facts, error)
+}
+
+// NoCache keeps nothing: every request reads the store.
+type NoCache struct{}
+
+// Facts implements Cache by calling load.
+func (NoCache) Facts(_ context.Context, _, _ int64, _ string, load func() (filegate.Facts, error)) (filegate.Facts, error) {
+	return load()
+}
+
+// Server answers nginx's auth subrequests.
 type Server struct {
-	Sessions    Sessions
-	Store       Store
-	Cache       *cache.Cache
+	Sessions Sessions
+	Store    Store
+	// Cache is asked before Store; nil means NoCache.
+	Cache       Cache
 	HidePrivate bool
 	// InlineTypes are served with Content-Disposition: inline; all other
 	// types are attachments. Keys are bare types (filegate.MediaType).
@@ -87,7 +106,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set(HeaderPath, facts.File.Path)
 		h.Set(HeaderType, facts.File.ContentType)
-		h.Set(HeaderDisposition, Disposition(facts.File.DisplayName, s.inline(facts.File.ContentType)))
+		h.Set(HeaderDisposition, Disposition(s.dispositionType(facts.File.ContentType), facts.File.DisplayName))
 		answer(w, http.StatusOK)
 	case policy.Unauthenticated:
 		answer(w, http.StatusUnauthorized)
@@ -101,34 +120,27 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// inline reports whether a file of contentType is shown in the browser.
-// InlineTypes holds bare types; a stored type may carry parameters.
-func (s *Server) inline(contentType string) bool {
-	return s.InlineTypes[filegate.MediaType(contentType)]
+// dispositionType says whether a file of contentType is shown in the
+// browser. InlineTypes holds bare types; a stored type may carry parameters.
+func (s *Server) dispositionType(contentType string) DispositionType {
+	if s.InlineTypes[filegate.MediaType(contentType)] {
+		return Inline
+	}
+	return Attachment
 }
 
-// facts returns the decision inputs from the cache, or from the store
-// (then caching them). Only the store's error is returned: the cache is an
-// optimization that must never change an answer.
+// facts returns the decision inputs, from the cache or the store. Only the
+// store's error is returned.
 func (s *Server) facts(ctx context.Context, viewerID, ownerID int64, name string) (filegate.Facts, error) {
-	var tok cache.Tokens
-	if s.Cache != nil {
-		f, t, ok := s.Cache.Get(ctx, viewerID, ownerID, name)
-		if ok {
-			return f, nil
-		}
-		tok = t
+	cache := s.Cache
+	if cache == nil {
+		cache = NoCache{}
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.StoreTimeout)
-	defer cancel()
-	f, err := s.Store.Facts(ctx, viewerID, ownerID, name)
-	if err != nil {
-		return f, err
-	}
-	if s.Cache != nil {
-		s.Cache.Put(ctx, tok, f)
-	}
-	return f, nil
+	return cache.Facts(ctx, viewerID, ownerID, name, func() (filegate.Facts, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.StoreTimeout)
+		defer cancel()
+		return s.Store.Facts(ctx, viewerID, ownerID, name)
+	})
 }
 
 // answer writes a bodiless response. nginx keeps the upstream connection

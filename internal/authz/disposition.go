@@ -6,18 +6,26 @@ import (
 	"unicode"
 )
 
-// Disposition returns a Content-Disposition value for a file shown to the
-// user as name: an ASCII filename="…" for old clients and an RFC 5987
-// filename*=UTF-8”… carrying the real Unicode name.
-func Disposition(name string, inline bool) string {
-	kind := "attachment"
-	if inline {
-		kind = "inline"
-	}
+// DispositionType says whether the browser shows a file or saves it
+// (RFC 6266 disposition-type).
+type DispositionType string
+
+const (
+	Attachment DispositionType = "attachment" // saved: the default for every type
+	Inline     DispositionType = "inline"     // shown: only the types listed in InlineTypes
+)
+
+// Disposition returns the Content-Disposition value for a file shown to the
+// user as name (docs/interface.md#downloads): an ASCII filename parameter
+// for old clients, then an RFC 5987 filename* parameter carrying the real
+// Unicode name, UTF-8 and percent-encoded. An empty name gives the bare
+// type. mime.FormatMediaType cannot write this pair (TestDisposition shows
+// what it writes instead).
+func Disposition(t DispositionType, name string) string {
 	if name == "" {
-		return kind
+		return string(t)
 	}
-	return kind + `; filename="` + asciiName(name) + `"; filename*=UTF-8''` + rfc5987(name)
+	return string(t) + `; filename="` + asciiName(name) + `"; filename*=UTF-8''` + rfc5987(name)
 }
 
 // asciiName replaces everything that is not printable ASCII, and the two

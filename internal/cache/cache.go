@@ -95,10 +95,10 @@ func Open(rawURL, prefix string, ttl time.Duration, log *slog.Logger) (*Cache, e
 // Close closes the connection pool.
 func (c *Cache) Close() error { return c.client.Close() }
 
-// Tokens are the generations read by a lookup. Put tags entries with them,
+// tokens are the generations read by a lookup. put tags entries with them,
 // so facts read from the database after a lookup are dropped if a change
 // happened in between.
-type Tokens struct {
+type tokens struct {
 	viewerID, ownerID   int64
 	storedName          string
 	viewer, owner, file string
@@ -119,14 +119,34 @@ func (c *Cache) fileEntry(owner int64, name string) string {
 	return c.prefix + "c:f:" + strconv.FormatInt(owner, 10) + "/" + name
 }
 
-// Get returns the cached facts for one request and whether all of them
+// Facts returns the decision facts for one request: from Redis when all
+// of them are cached and current, else from load, whose facts are then
+// stored tagged with the generations read before load ran. A change that
+// commits while load reads the database bumps a generation, so those facts
+// are never used. Nothing is stored when load fails (its error is returned
+// as is) or when Redis could not be read (there is nothing to tag with).
+// Redis errors are logged, never returned.
+func (c *Cache) Facts(ctx context.Context, viewerID, ownerID int64, storedName string, load func() (filegate.Facts, error)) (filegate.Facts, error) {
+	f, tok, ok := c.get(ctx, viewerID, ownerID, storedName)
+	if ok {
+		return f, nil
+	}
+	f, err := load()
+	if err != nil {
+		return filegate.Facts{}, err
+	}
+	c.put(ctx, tok, f)
+	return f, nil
+}
+
+// get returns the cached facts for one request and whether all of them
 // were present and current. The tokens are valid even on a miss and must be
-// passed to Put. A Redis error is a miss.
-func (c *Cache) Get(ctx context.Context, viewerID, ownerID int64, storedName string) (filegate.Facts, Tokens, bool) {
+// passed to put. A Redis error is a miss.
+func (c *Cache) get(ctx context.Context, viewerID, ownerID int64, storedName string) (filegate.Facts, tokens, bool) {
 	vals, err := c.client.MGet(ctx,
 		c.userGen(viewerID), c.userGen(ownerID), c.fileGen(ownerID, storedName),
 		c.userEntry(viewerID), c.userEntry(ownerID), c.fileEntry(ownerID, storedName)).Result()
-	tok := Tokens{viewerID: viewerID, ownerID: ownerID, storedName: storedName}
+	tok := tokens{viewerID: viewerID, ownerID: ownerID, storedName: storedName}
 	if err != nil {
 		c.unreachable(ctx, "get", err)
 		return filegate.Facts{}, tok, false
@@ -139,11 +159,11 @@ func (c *Cache) Get(ctx context.Context, viewerID, ownerID int64, storedName str
 	return f, tok, ok
 }
 
-// Put stores facts read from the database for the request Get was asked
-// about, tagged with the tokens Get returned before the read. After a
-// failed Get (Redis down) there are no tokens to tag with, so nothing is
+// put stores facts read from the database for the request get was asked
+// about, tagged with the tokens get returned before the read. After a
+// failed get (Redis down) there are no tokens to tag with, so nothing is
 // stored. Errors are logged.
-func (c *Cache) Put(ctx context.Context, tok Tokens, f filegate.Facts) {
+func (c *Cache) put(ctx context.Context, tok tokens, f filegate.Facts) {
 	if !tok.read {
 		return
 	}

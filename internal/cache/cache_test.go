@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -29,17 +30,29 @@ var facts = filegate.Facts{
 	File:   filegate.Target{Exists: true, Path: "2/a.pdf", ContentType: "application/pdf", DisplayName: "a.pdf"},
 }
 
-func TestGetPut(t *testing.T) {
+// lookup asks c for the facts of viewer 1, owner 2, "a.pdf", loading
+// facts on a miss, and reports whether they came from the cache.
+func lookup(t *testing.T, c *cache.Cache) (hit bool) {
+	t.Helper()
+	hit = true
+	got, err := c.Facts(context.Background(), 1, 2, "a.pdf", func() (filegate.Facts, error) {
+		hit = false
+		return facts, nil
+	})
+	if err != nil || got != facts {
+		t.Fatalf("Facts = %+v, %v; want the loaded facts", got, err)
+	}
+	return hit
+}
+
+func TestFacts(t *testing.T) {
 	c := open(t, testenv.RedisURL(), time.Minute)
 	ctx := context.Background()
-	_, tok, ok := c.Get(ctx, 1, 2, "a.pdf")
-	if ok {
+	if lookup(t, c) {
 		t.Fatal("hit on an empty cache")
 	}
-	c.Put(ctx, tok, facts)
-	got, _, ok := c.Get(ctx, 1, 2, "a.pdf")
-	if !ok || got != facts {
-		t.Fatalf("Get = %+v, %v; want the facts put", got, ok)
+	if !lookup(t, c) {
+		t.Fatal("no hit after a miss was filled")
 	}
 	// Each kind of change drops exactly what it touched.
 	for name, change := range map[string]func(){
@@ -48,49 +61,58 @@ func TestGetPut(t *testing.T) {
 		"file changed":   func() { c.FileChanged(ctx, 2, "a.pdf") },
 	} {
 		change()
-		_, tok, ok := c.Get(ctx, 1, 2, "a.pdf")
-		if ok {
+		if lookup(t, c) {
 			t.Errorf("%s: still a hit", name)
 		}
-		c.Put(ctx, tok, facts)
-		if _, _, ok := c.Get(ctx, 1, 2, "a.pdf"); !ok {
+		if !lookup(t, c) {
 			t.Errorf("%s: no hit after refilling", name)
 		}
 	}
 	c.FileChanged(ctx, 2, "other.pdf")
 	c.UserChanged(ctx, 3)
-	if _, _, ok := c.Get(ctx, 1, 2, "a.pdf"); !ok {
+	if !lookup(t, c) {
 		t.Error("unrelated changes dropped the entry")
+	}
+}
+
+// A failed load is returned as is and leaves nothing cached.
+func TestFactsLoadError(t *testing.T) {
+	c := open(t, testenv.RedisURL(), time.Minute)
+	broken := errors.New("database down")
+	_, err := c.Facts(context.Background(), 1, 2, "a.pdf", func() (filegate.Facts, error) {
+		return facts, broken
+	})
+	if !errors.Is(err, broken) {
+		t.Fatalf("Facts error = %v, want the load's error", err)
+	}
+	if lookup(t, c) {
+		t.Fatal("the facts of a failed load were cached")
 	}
 }
 
 // An invalidation Redis never saw is bounded by the TTL.
 func TestStalenessBoundedByTTL(t *testing.T) {
 	c := open(t, testenv.RedisURL(), time.Second)
-	ctx := context.Background()
-	_, tok, _ := c.Get(ctx, 1, 2, "a.pdf")
-	c.Put(ctx, tok, facts)
-	if _, _, ok := c.Get(ctx, 1, 2, "a.pdf"); !ok {
-		t.Fatal("no hit right after Put")
+	lookup(t, c)
+	if !lookup(t, c) {
+		t.Fatal("no hit right after a miss was filled")
 	}
 	time.Sleep(1100 * time.Millisecond)
-	if _, _, ok := c.Get(ctx, 1, 2, "a.pdf"); ok {
+	if lookup(t, c) {
 		t.Fatal("entry outlived its TTL")
 	}
 }
 
 // With Redis unreachable every call is a quick miss, never an error or a
-// hang, and Put stores nothing.
+// hang, and nothing is stored.
 func TestRedisDown(t *testing.T) {
 	c := open(t, "redis://127.0.0.1:1/0", time.Minute)
 	ctx := context.Background()
 	start := time.Now()
 	for range 20 {
-		_, tok, ok := c.Get(ctx, 1, 2, "a.pdf")
-		if ok {
+		if lookup(t, c) {
 			t.Fatal("hit from an unreachable Redis")
 		}
-		c.Put(ctx, tok, facts)
 		c.UserChanged(ctx, 1)
 	}
 	if d := time.Since(start); d > 2*time.Second {

@@ -1,0 +1,69 @@
+package authz_test
+
+import (
+	"mime"
+	"strings"
+	"testing"
+
+	"github.com/filegate/filegate/internal/authz"
+)
+
+// The header is part of the download contract and pinned here byte for
+// byte. Disposition writes it by hand because mime.FormatMediaType cannot
+// (checked with Go 1.26): it writes filename or filename*, never the ASCII
+// fallback next to the UTF-8 name; it quotes only where it must; it
+// escapes '"' and '\' where the fallback replaces them; and it keeps an
+// empty filename. FormatMediaType("attachment", {"filename": name}) gives:
+//
+//	"Résumé 2024.pdf"  attachment; filename*=utf-8''R%C3%A9sum%C3%A9%202024.pdf
+//	"report.pdf"       attachment; filename=report.pdf
+//	`a"b\c.txt`        attachment; filename="a\"b\\c.txt"
+//	""                 attachment; filename=""
+//
+// Adding a "filename*" key does not give the pair: it comes out as
+// filename**=….
+func TestDisposition(t *testing.T) {
+	long := strings.Repeat("a", 300)
+	longU := strings.Repeat("é", 200)
+	tests := []struct {
+		typ  authz.DispositionType
+		name string
+		want string
+	}{
+		{authz.Attachment, "report.pdf", `attachment; filename="report.pdf"; filename*=UTF-8''report.pdf`},
+		{authz.Inline, "photo.png", `inline; filename="photo.png"; filename*=UTF-8''photo.png`},
+		{authz.Attachment, "", `attachment`},
+		{authz.Inline, "", `inline`},
+		{authz.Attachment, "Résumé 2024.pdf", `attachment; filename="R_sum_ 2024.pdf"; filename*=UTF-8''R%C3%A9sum%C3%A9%202024.pdf`},
+		{authz.Attachment, "Bob's résumé.pdf", `attachment; filename="Bob's r_sum_.pdf"; filename*=UTF-8''Bob%27s%20r%C3%A9sum%C3%A9.pdf`},
+		{authz.Attachment, `a"b\c.txt`, `attachment; filename="a_b_c.txt"; filename*=UTF-8''a%22b%5Cc.txt`},
+		{authz.Attachment, `\"`, `attachment; filename="__"; filename*=UTF-8''%5C%22`},
+		{authz.Attachment, "a;b=c.txt", `attachment; filename="a;b=c.txt"; filename*=UTF-8''a%3Bb%3Dc.txt`},
+		{authz.Attachment, " two  spaces .txt ", `attachment; filename=" two  spaces .txt "; filename*=UTF-8''%20two%20%20spaces%20.txt%20`},
+		{authz.Attachment, "tab\there.txt", `attachment; filename="tab_here.txt"; filename*=UTF-8''tab%09here.txt`},
+		{authz.Attachment, "nul\x00.txt", `attachment; filename="nul_.txt"; filename*=UTF-8''nul%00.txt`},
+		{authz.Attachment, "del\x7f.txt", `attachment; filename="del_.txt"; filename*=UTF-8''del%7F.txt`},
+		{authz.Attachment, "line\r\nX-Evil: 1", `attachment; filename="line__X-Evil: 1"; filename*=UTF-8''line%0D%0AX-Evil%3A%201`},
+		{authz.Attachment, "日本語.txt", `attachment; filename="___.txt"; filename*=UTF-8''%E6%97%A5%E6%9C%AC%E8%AA%9E.txt`},
+		{authz.Attachment, "📄.pdf", `attachment; filename="_.pdf"; filename*=UTF-8''%F0%9F%93%84.pdf`},
+		{authz.Attachment, "e\u0301.txt", `attachment; filename="e_.txt"; filename*=UTF-8''e%CC%81.txt`},
+		{authz.Attachment, "\u202egnp.exe", `attachment; filename="_gnp.exe"; filename*=UTF-8''%E2%80%AEgnp.exe`},
+		{authz.Attachment, "\xff\xfe.pdf", `attachment; filename="__.pdf"; filename*=UTF-8''%FF%FE.pdf`},
+		{authz.Attachment, "100%41.txt", `attachment; filename="100%41.txt"; filename*=UTF-8''100%2541.txt`},
+		{authz.Attachment, "!#$&+-.^_`|~", "attachment; filename=\"!#$&+-.^_`|~\"; filename*=UTF-8''!#$&+-.^_`|~"},
+		{authz.Attachment, "%'()*,/:<=>?@[]{}", `attachment; filename="%'()*,/:<=>?@[]{}"; filename*=UTF-8''%25%27%28%29%2A%2C%2F%3A%3C%3D%3E%3F%40%5B%5D%7B%7D`},
+		{authz.Attachment, long, `attachment; filename="` + long + `"; filename*=UTF-8''` + long},
+		{authz.Attachment, longU, `attachment; filename="` + strings.Repeat("_", 200) + `"; filename*=UTF-8''` + strings.Repeat("%C3%A9", 200)},
+	}
+	for _, tt := range tests {
+		got := authz.Disposition(tt.typ, tt.name)
+		if got != tt.want {
+			t.Errorf("Disposition(%s, %q) =\n %s\nwant\n %s", tt.typ, tt.name, got, tt.want)
+		}
+		// A standard parser reads the original name back from filename*.
+		typ, params, err := mime.ParseMediaType(got)
+		if err != nil || typ != string(tt.typ) || params["filename"] != tt.name {
+			t.Errorf("mime.ParseMediaType(%q) = %q, %q, %v; want %s with filename %q", got, typ, params, err, tt.typ, tt.name)
+		}
+	}
+}

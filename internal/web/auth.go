@@ -17,11 +17,15 @@ func viewerFrom(ctx context.Context) *filegate.User {
 	return u
 }
 
-// withViewer puts the session's user, if any, into the request context. A
-// missing, bad or expired cookie, or one naming a user that no longer
-// exists, means nobody is logged in; a failing database is an error (503),
-// not an anonymous visitor.
-func (s *Server) withViewer(h http.HandlerFunc) http.HandlerFunc {
+// withViewer adapts h like handle, with the session's user, if any, in
+// the request context. A missing, bad or expired cookie, or one naming a
+// user that no longer exists, means nobody is logged in; a failing
+// database is an error (503), not an anonymous visitor.
+//
+// The look-up runs before handle, so that an error h returns is answered
+// with the request that carries the viewer: the error page then shows
+// who is logged in, like every other page.
+func (s *Server) withViewer(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		u, err := s.viewer(r)
 		if err != nil {
@@ -31,7 +35,7 @@ func (s *Server) withViewer(h http.HandlerFunc) http.HandlerFunc {
 		if u != nil {
 			r = r.WithContext(context.WithValue(r.Context(), viewerKey{}, u))
 		}
-		h(w, r)
+		s.handle(h)(w, r)
 	}
 }
 
@@ -50,22 +54,29 @@ func (s *Server) viewer(r *http.Request) (*filegate.User, error) {
 	return &u, nil
 }
 
-// requireViewer runs h for a logged-in viewer. Without one, JSON clients
-// get 401; browsers go to the login page, which brings a GET back to where
-// it started.
-func (s *Server) requireViewer(h func(http.ResponseWriter, *http.Request, filegate.User)) http.HandlerFunc {
-	return s.withViewer(func(w http.ResponseWriter, r *http.Request) {
+// viewerHandler is a handler that needs a logged-in viewer; see
+// requireViewer.
+type viewerHandler func(w http.ResponseWriter, r *http.Request, viewer filegate.User) error
+
+var errLogIn = filegate.Errorf(filegate.EUNAUTHORIZED, "Log in first.")
+
+// requireViewer adapts h like withViewer and runs it for a logged-in
+// viewer. Without one, JSON clients get 401; browsers go to the login
+// page, which brings a GET back to where it started.
+func (s *Server) requireViewer(h viewerHandler) http.HandlerFunc {
+	return s.withViewer(func(w http.ResponseWriter, r *http.Request) error {
 		u := viewerFrom(r.Context())
 		switch {
 		case u != nil:
-			h(w, r, *u)
+			return h(w, r, *u)
 		case wantsJSON(r):
-			s.fail(w, r, filegate.Errorf(filegate.EUNAUTHORIZED, "Log in first."))
+			return errLogIn
 		case r.Method == http.MethodGet && r.URL.Path != "/":
 			seeOther(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()))
 		default:
 			seeOther(w, r, "/login")
 		}
+		return nil
 	})
 }
 
@@ -83,47 +94,52 @@ type loginState struct {
 	User     string `json:"user,omitempty"`
 }
 
-func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+// loginPage is GET /login: the form, or for JSON clients who is logged
+// in.
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) error {
 	if wantsJSON(r) {
 		var st loginState
 		if u := viewerFrom(r.Context()); u != nil {
 			st = loginState{LoggedIn: true, User: u.Slug}
 		}
 		writeJSON(w, http.StatusOK, st)
-		return
+		return nil
 	}
 	s.render(w, r, http.StatusOK, "login", loginPage{Next: localPath(r.URL.Query().Get("next"))})
+	return nil
 }
 
-// login checks the form's username and password. On success it sets the
-// session cookie and sends the browser to next (a local path only) or /.
-// Unknown user and wrong password give the same 401 answer in about the
-// same time (account.Authenticate), and no cookie.
-func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+// login is POST /login: it checks the form's username and password. On
+// success it sets the session cookie and sends the browser to next (a
+// local path only) or /. Unknown user and wrong password give the same
+// EUNAUTHORIZED (401) in about the same time (account.Authenticate), and
+// no cookie; a browser sees it on the login form, filled in again.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := parseSmallForm(w, r); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	form := loginPage{Username: r.PostForm.Get("username"), Next: localPath(r.PostForm.Get("next"))}
 	u, err := account.Authenticate(r.Context(), s.Store, form.Username, r.PostForm.Get("password"))
 	if err == nil {
 		err = s.Sessions.Set(w, u.ID)
 	}
-	switch {
-	case err == nil:
-		seeOther(w, r, form.Next)
-	case filegate.ErrorCode(err) == filegate.EUNAUTHORIZED && !wantsJSON(r):
-		// Show the form again, with the sentence, rather than an error page.
+	if filegate.ErrorCode(err) == filegate.EUNAUTHORIZED {
+		// A wrong username or password is shown on the form, with the
+		// username kept, rather than on the error page.
 		form.Error = filegate.ErrorMessage(err)
-		s.render(w, r, http.StatusUnauthorized, "login", form)
-	default:
-		s.fail(w, r, err)
+		return &formError{err: err, page: "login", data: form}
+	} else if err != nil {
+		return err
 	}
+	seeOther(w, r, form.Next)
+	return nil
 }
 
-// logout clears the session cookie. It needs no session: logging out twice
-// is not an error.
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+// logout is POST /logout: it clears the session cookie and sends the
+// browser to /login. It needs no session: logging out twice is not an
+// error.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	s.Sessions.Clear(w)
-	seeOther(w, r, "/login") // pinned by SPEC §4
+	seeOther(w, r, "/login") // pinned: docs/interface.md#web-app
+	return nil
 }

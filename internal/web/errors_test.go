@@ -31,8 +31,9 @@ func (f failingFiles) Delete(context.Context, int64) (filegate.File, error) {
 
 func (f failingFiles) Limits() ingest.Limits { return ingest.Limits{MaxSize: testMaxUpload} }
 
-// Each error code reaches the client as its SPEC §4 status; an internal
-// error is logged in full and shown only as "Internal error.".
+// Each error code reaches the client as its status
+// (docs/interface.md#errors); an internal error is logged in full and
+// shown only as "Internal error.".
 func TestErrorsFromIngester(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
@@ -101,6 +102,62 @@ func TestNamesAreEscaped(t *testing.T) {
 		}
 		if !strings.Contains(r.body, "img src=x onerror=alert(1)") {
 			t.Errorf("%s %s: name missing from %s", r.Request.Method, r.Request.URL, r.body)
+		}
+	}
+}
+
+// failNamed is the real ingester, except that a file with the given name
+// is read to the end and then refused with err.
+type failNamed struct {
+	web.Ingester
+	name string
+	err  error
+}
+
+func (f failNamed) Put(ctx context.Context, ownerID int64, name string, r io.Reader) (filegate.File, error) {
+	if name != f.name {
+		return f.Ingester.Put(ctx, ownerID, name, r)
+	}
+	io.Copy(io.Discard, r)
+	return filegate.File{}, f.err
+}
+
+// Each refused file's internal error is logged exactly once, whether it
+// becomes the answer's error (nothing stored) or is one line of it.
+func TestUploadRefusalsLoggedOnce(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	alice := a.addUser("alice", false, false)
+	const cause = "link /var/lib/filegate/private/7/.upload-9c1d: input/output error"
+	var logs bytes.Buffer
+	srv := &web.Server{Store: a.db, Sessions: a.sessions, Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		Files: failNamed{Ingester: a.in, name: "bad.pdf", err: fmt.Errorf("ingest: put: %w", errors.New(cause))}}
+	b := *a
+	b.h = srv.Handler()
+	good, bad := part{"file", "good.pdf", pdfData}, part{"file", "bad.pdf", pdfData}
+	tests := []struct {
+		parts  []part
+		status int // the same for JSON and browsers: something is refused every time
+	}{
+		{[]part{bad}, http.StatusInternalServerError},
+		{[]part{bad, bad}, http.StatusInternalServerError},
+		{[]part{good, bad}, http.StatusCreated},
+		{[]part{bad, good}, http.StatusCreated},
+	}
+	for _, tt := range tests {
+		for _, json := range []bool{true, false} {
+			logs.Reset()
+			r := b.upload(&alice, json, tt.parts...)
+			wantStatus(t, r, tt.status)
+			refused := 0
+			for _, p := range tt.parts {
+				if p.name == bad.name {
+					refused++
+				}
+			}
+			if n := strings.Count(logs.String(), cause); n != refused {
+				t.Errorf("%d parts, %d refused, JSON %t: cause logged %d times:\n%s", len(tt.parts), refused, json, n, logs.String())
+			}
 		}
 	}
 }

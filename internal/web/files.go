@@ -61,42 +61,42 @@ func (s *Server) pageSize() int {
 }
 
 // home is GET /: every public user's files and the viewer's own.
-func (s *Server) home(w http.ResponseWriter, r *http.Request, viewer filegate.User) {
-	s.showList(w, r, viewer, "")
+func (s *Server) home(w http.ResponseWriter, r *http.Request, viewer filegate.User) error {
+	return s.showList(w, r, viewer, "")
 }
 
 // userFiles is GET /u/{slug}: one user's files.
-func (s *Server) userFiles(w http.ResponseWriter, r *http.Request, viewer filegate.User) {
-	s.showList(w, r, viewer, httprouter.ParamsFromContext(r.Context()).ByName("slug"))
+func (s *Server) userFiles(w http.ResponseWriter, r *http.Request, viewer filegate.User) error {
+	return s.showList(w, r, viewer, httprouter.ParamsFromContext(r.Context()).ByName("slug"))
 }
 
 // apiFiles is GET /api/files[?user={slug}]: the lists above, always JSON.
-func (s *Server) apiFiles(w http.ResponseWriter, r *http.Request, viewer filegate.User) {
-	s.showList(w, r, viewer, r.URL.Query().Get("user"))
+func (s *Server) apiFiles(w http.ResponseWriter, r *http.Request, viewer filegate.User) error {
+	return s.showList(w, r, viewer, r.URL.Query().Get("user"))
 }
 
 // showList answers one page (?page=, from 1) of a list as JSON or HTML.
 // JSON is a bare array; a Link header with rel="next" points to the next
-// page when there is one.
-func (s *Server) showList(w http.ResponseWriter, r *http.Request, viewer filegate.User, slug string) {
+// page when there is one. Errors are list's, or EINVALID for a bad page
+// number.
+func (s *Server) showList(w http.ResponseWriter, r *http.Request, viewer filegate.User, slug string) error {
 	page, err := pageNumber(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	l, err := s.list(r.Context(), viewer, slug, page)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if wantsJSON(r) {
 		if l.More {
 			w.Header().Set("Link", "<"+pageURL(r, page+1)+`>; rel="next"`)
 		}
 		writeJSON(w, http.StatusOK, apiList(l.Files))
-		return
+		return nil
 	}
 	s.render(w, r, http.StatusOK, "files", newFilesPage(r, viewer, l))
+	return nil
 }
 
 // pageNumber reads ?page=, which defaults to 1.
@@ -178,31 +178,32 @@ func newFilesPage(r *http.Request, viewer filegate.User, l listing) filesPage {
 
 // delete is POST /delete/{id}: the owner or staff removes a file, row
 // first, then bytes. Anyone else gets 404, as for a missing file.
-func (s *Server) delete(w http.ResponseWriter, r *http.Request, viewer filegate.User) {
+func (s *Server) delete(w http.ResponseWriter, r *http.Request, viewer filegate.User) error {
 	if err := parseSmallForm(w, r); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	id, err := strconv.ParseInt(httprouter.ParamsFromContext(r.Context()).ByName("id"), 10, 64)
 	if err != nil {
-		s.fail(w, r, errNoFile)
-		return
+		return errNoFile
 	}
 	if err := s.deleteFile(r.Context(), viewer, id); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, struct {
 			Deleted int64 `json:"deleted"`
 		}{id})
-		return
+		return nil
 	}
 	seeOther(w, r, withFlash(r.PostForm.Get("back"), "deleted", 0))
+	return nil
 }
 
 var errNoFile = filegate.Errorf(filegate.ENOTFOUND, "No such file.")
 
+// deleteFile removes file id when viewer may delete it. A missing file
+// and one viewer may not delete are both errNoFile (ENOTFOUND); other
+// errors are the store's or the ingester's.
 func (s *Server) deleteFile(ctx context.Context, viewer filegate.User, id int64) error {
 	f, err := s.Store.FileByID(ctx, id)
 	if err != nil {
@@ -218,28 +219,27 @@ func (s *Server) deleteFile(ctx context.Context, viewer filegate.User, id int64)
 // settings is POST /settings: the viewer makes all of their files public
 // or private. The store tells authz's cache, so the very next download
 // sees the change.
-func (s *Server) settings(w http.ResponseWriter, r *http.Request, viewer filegate.User) {
+func (s *Server) settings(w http.ResponseWriter, r *http.Request, viewer filegate.User) error {
 	public, err := parsePublic(w, r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	u, err := s.Store.UpdateUser(r.Context(), viewer.ID, filegate.UserUpdate{IsPublic: &public})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, struct {
 			IsPublic bool `json:"is_public"`
 		}{u.IsPublic})
-		return
+		return nil
 	}
 	msg := "private"
 	if u.IsPublic {
 		msg = "public"
 	}
 	seeOther(w, r, withFlash(r.PostForm.Get("back"), msg, 0))
+	return nil
 }
 
 // parsePublic reads is_public from a JSON body ({"is_public": true}) or

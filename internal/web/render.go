@@ -98,16 +98,17 @@ var assets = func() map[string]asset {
 	return m
 }()
 
-// static is GET /static/{name}.
-func (s *Server) static(w http.ResponseWriter, r *http.Request) {
+// static is GET /static/{name}: an embedded asset, or ENOTFOUND. It needs
+// no session, so it does not look the viewer up.
+func (s *Server) static(w http.ResponseWriter, r *http.Request) error {
 	name := strings.TrimPrefix(httprouter.ParamsFromContext(r.Context()).ByName("name"), "/")
 	a, ok := assets[name]
 	if !ok {
-		s.fail(w, r, errNoPage)
-		return
+		return errNoPage
 	}
 	w.Header().Set("Content-Type", a.contentType)
 	w.Header().Set("ETag", a.etag)
 	w.Header().Set("Cache-Control", "no-cache")
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+	return nil
 }

@@ -40,15 +40,51 @@ type errorBody struct {
 	Error string `json:"error"`
 }
 
-// fail answers a non-nil err with its status and safe sentence, as JSON or
-// as an error page. Errors without a user-facing code are logged here, so
-// handlers never log and answer twice.
+// handler is the shape of every web handler. It either answers the
+// request and returns nil, or writes nothing and returns why the request
+// failed, for handle to answer: handlers never log or answer an error
+// themselves.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts h to net/http: a non-nil error from h is answered by fail.
+func (s *Server) handle(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	}
+}
+
+// formError is a failure that a browser sees on the form it came from,
+// shown again with the reason and what was sent, instead of on the error
+// page: a wrong password, an upload that stored nothing. JSON clients get
+// the usual {"error": …}; the status and the logging are err's.
+type formError struct {
+	err  error
+	page string // the form's template
+	data any    // its data, the reason included
+}
+
+func (e *formError) Error() string { return e.err.Error() }
+func (e *formError) Unwrap() error { return e.err }
+
+// fail logs err once (logError) and answers it with its status and safe
+// sentence: {"error": msg} for JSON clients, else the form of a formError
+// or the error page. It is the one place that does both, so nothing is
+// logged twice.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.logError(r, err)
+	var form *formError
+	if errors.As(err, &form) && !wantsJSON(r) {
+		s.render(w, r, statusOf(err), form.page, form.data)
+		return
+	}
 	s.answerError(w, r, statusOf(err), filegate.ErrorMessage(err))
 }
 
 // answerError writes an error answer: {"error": msg} or the error page.
+// Only fail and the protocol answers that have no filegate code (405, a
+// panic) call it directly.
 func (s *Server) answerError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	if wantsJSON(r) {
 		writeJSON(w, status, errorBody{msg})

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -17,13 +18,15 @@ type uploadPage struct {
 	Error     string
 }
 
-func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request, viewer filegate.User) {
+// uploadPage is GET /upload: the form, or for JSON clients what POST
+// /upload takes.
+func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request, viewer filegate.User) error {
 	if wantsJSON(r) {
-		// What POST /upload takes.
 		writeJSON(w, http.StatusOK, s.Files.Limits())
-		return
+		return nil
 	}
 	s.render(w, r, http.StatusOK, "upload", s.newUploadPage(nil, nil))
+	return nil
 }
 
 func (s *Server) newUploadPage(results []uploadResult, err error) uploadPage {
@@ -47,25 +50,26 @@ type uploadResult struct {
 // file is stored or refused on its own, so one bad file does not lose the
 // good ones.
 //
-// JSON: 201 with one result per file when at least one was stored; when
-// none was, the first failure's status and {"error": …}. HTML: 303 to /
-// with a message when every file was stored; otherwise the upload page
-// again, listing each file's outcome, with 201 if some were stored or the
-// first failure's status.
-func (s *Server) upload(w http.ResponseWriter, r *http.Request, viewer filegate.User) {
+// When at least one file was stored the request succeeded: JSON gets 201
+// with one result per file; a browser gets 303 to / with a message when
+// every file was stored, else the upload page listing each file's
+// outcome, with 201. When none was, the request failed with the first
+// failure (see receive): JSON gets its status and {"error": …}, a browser
+// the upload page again with each file's outcome and that status.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request, viewer filegate.User) error {
 	results, err := s.receive(r, viewer.ID)
+	if err != nil {
+		return &formError{err: err, page: "upload", data: s.newUploadPage(results, err)}
+	}
 	switch {
-	case err != nil && wantsJSON(r):
-		s.answerError(w, r, statusOf(err), filegate.ErrorMessage(err))
 	case wantsJSON(r):
 		writeJSON(w, http.StatusCreated, results)
-	case err == nil && allStored(results):
+	case allStored(results):
 		seeOther(w, r, withFlash("/", "uploaded", len(results)))
-	case err == nil:
-		s.render(w, r, http.StatusCreated, "upload", s.newUploadPage(results, nil))
 	default:
-		s.render(w, r, statusOf(err), "upload", s.newUploadPage(results, err))
+		s.render(w, r, http.StatusCreated, "upload", s.newUploadPage(results, nil))
 	}
+	return nil
 }
 
 // allStored reports whether no file of results was refused.
@@ -87,13 +91,18 @@ var (
 // the ingester (never buffering a whole file) and returns one result per
 // file. err is why nothing was stored, and nil when something was: a body
 // that is not multipart, one without a file, or the first file's failure.
+//
+// A refused file's error is logged here, with logError's policy, unless
+// it becomes err: err is the request's error and handle logs it. The
+// others are only lines of the answer, which handle never sees. So each
+// refusal is logged exactly once.
 func (s *Server) receive(r *http.Request, ownerID int64) ([]uploadResult, error) {
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, errMalformed
 	}
 	var results []uploadResult
-	var first error // the first failure: the answer when nothing is stored
+	var first error // the first failure: err when nothing is stored
 	stored := false
 	for {
 		part, err := mr.NextPart()
@@ -110,25 +119,27 @@ func (s *Server) receive(r *http.Request, ownerID int64) ([]uploadResult, error)
 			part.Close()
 			continue
 		}
-		res, err := s.store(r, ownerID, part)
+		res, err := s.store(r.Context(), ownerID, part)
 		results = append(results, res)
-		if filegate.ErrorCode(err) == filegate.ETOOLARGE {
-			// Stop here rather than drain an oversized part: net/http
-			// closes the connection instead of reading it all.
-			if first == nil {
-				first = err
-			}
-			break
-		}
-		part.Close()
 		switch {
 		case err == nil:
 			stored = true
 		case first == nil:
 			first = err
+		default:
+			s.logError(r, err)
 		}
+		if filegate.ErrorCode(err) == filegate.ETOOLARGE {
+			// Stop here rather than drain an oversized part: net/http
+			// closes the connection instead of reading it all.
+			break
+		}
+		part.Close()
 	}
 	if stored {
+		if first != nil {
+			s.logError(r, first) // a refusal after all, not the request's error
+		}
 		return results, nil
 	} else if first == nil {
 		first = errNoUpload
@@ -137,12 +148,10 @@ func (s *Server) receive(r *http.Request, ownerID int64) ([]uploadResult, error)
 }
 
 // store passes one part to the ingester, which reads it to the end or to
-// the size limit. Failures are logged here when the user is not told the
-// details.
-func (s *Server) store(r *http.Request, ownerID int64, part *multipart.Part) (uploadResult, error) {
-	f, err := s.Files.Put(r.Context(), ownerID, part.FileName(), part)
+// the size limit, and returns the file's result and the ingester's error.
+func (s *Server) store(ctx context.Context, ownerID int64, part *multipart.Part) (uploadResult, error) {
+	f, err := s.Files.Put(ctx, ownerID, part.FileName(), part)
 	if err != nil {
-		s.logError(r, err)
 		return uploadResult{Name: part.FileName(), Error: filegate.ErrorMessage(err)}, err
 	}
 	return uploadResult{ID: f.ID, URL: f.URL(), Name: f.DisplayName, ContentType: f.ContentType, Size: f.Size}, nil

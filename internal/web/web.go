@@ -1,11 +1,13 @@
-// Package web is the uploader's web app (SPEC §4–6): login, the upload
-// page and endpoint, file lists, delete, the public/private switch and the
-// JSON API.
+// Package web is the uploader's web app (docs/interface.md#web-app):
+// login, the upload page and endpoint, file lists, delete, the
+// public/private switch and the JSON API.
 //
 // Every endpoint answers HTML by default and JSON when the request's
-// Accept header asks for application/json. Errors carry a filegate error
-// code; respond.go maps codes to statuses in one table. Internal errors are
-// logged and never shown.
+// Accept header asks for application/json. Handlers return their failure
+// as an error carrying a filegate error code; one adapter (handle, in
+// respond.go) logs it and answers it with the status its code maps to in
+// one table (docs/interface.md#errors). Internal errors are logged and
+// never shown.
 package web
 
 import (
@@ -66,14 +68,17 @@ type Server struct {
 	PageSize int
 }
 
-// Handler returns every route of SPEC §4 plus /static/. State-changing
-// requests from other sites are refused with 403 before any handler runs,
-// and every answer carries the security headers.
+// Handler returns every route of docs/interface.md#web-app plus /static/.
+// Each handler is adapted by handle, withViewer (the viewer, if any, in
+// the request context) or requireViewer (a logged-in viewer), all of which
+// answer the handler's error. State-changing requests from other sites are
+// refused with 403 before any handler runs, and every answer carries the
+// security headers.
 func (s *Server) Handler() http.Handler {
 	r := httprouter.New()
 	r.HandlerFunc(http.MethodGet, "/login", s.withViewer(s.loginPage))
 	r.HandlerFunc(http.MethodPost, "/login", s.withViewer(s.login))
-	r.HandlerFunc(http.MethodPost, "/logout", s.logout)
+	r.HandlerFunc(http.MethodPost, "/logout", s.handle(s.logout))
 	r.HandlerFunc(http.MethodGet, "/", s.requireViewer(s.home))
 	r.HandlerFunc(http.MethodGet, "/u/:slug", s.requireViewer(s.userFiles))
 	r.HandlerFunc(http.MethodGet, "/upload", s.requireViewer(s.uploadPage))
@@ -85,13 +90,16 @@ func (s *Server) Handler() http.Handler {
 	healthz := httpserver.Healthz(s.Store.Ping, s.Log)
 	r.HandlerFunc(http.MethodGet, "/healthz", healthz)
 	r.HandlerFunc(http.MethodHead, "/healthz", healthz)
-	r.HandlerFunc(http.MethodGet, "/static/*name", s.static)
-	r.NotFound = s.withViewer(func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, errNoPage)
+	r.HandlerFunc(http.MethodGet, "/static/*name", s.handle(s.static))
+	r.NotFound = s.withViewer(func(w http.ResponseWriter, r *http.Request) error {
+		return errNoPage
 	})
-	r.MethodNotAllowed = s.withViewer(func(w http.ResponseWriter, r *http.Request) {
-		// A protocol answer, not a domain error: httprouter has set Allow.
+	r.MethodNotAllowed = s.withViewer(func(w http.ResponseWriter, r *http.Request) error {
+		// Answered here rather than returned: 405 is about HTTP, not a
+		// filegate failure, so it has no error code in the one table and
+		// nothing to log. httprouter has set Allow.
 		s.answerError(w, r, http.StatusMethodNotAllowed, "This address does not take a "+r.Method+" request.")
+		return nil
 	})
 	r.PanicHandler = func(w http.ResponseWriter, r *http.Request, v any) {
 		s.Log.ErrorContext(r.Context(), "web: panic", "panic", v, "method", r.Method, "path", r.URL.Path)
@@ -101,13 +109,16 @@ func (s *Server) Handler() http.Handler {
 	// Sec-Fetch-Site / Origin checks on every non-GET/HEAD request; no
 	// tokens to thread through forms and scripts.
 	csrf := http.NewCrossOriginProtection()
-	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, filegate.Errorf(filegate.EFORBIDDEN, "Cross-site requests are refused."))
+	csrf.SetDenyHandler(s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return errCrossSite
 	}))
 	return securityHeaders(csrf.Handler(r))
 }
 
-var errNoPage = filegate.Errorf(filegate.ENOTFOUND, "There is no such page.")
+var (
+	errNoPage    = filegate.Errorf(filegate.ENOTFOUND, "There is no such page.")
+	errCrossSite = filegate.Errorf(filegate.EFORBIDDEN, "Cross-site requests are refused.")
+)
 
 // contentSecurityPolicy allows only this origin's own scripts, styles and
 // images, and no framing: the pages have no inline script or style.

@@ -161,17 +161,13 @@ func Start(t T, opt Options) *Stack {
 	if err := os.MkdirAll(filepath.Join(prefix, "logs"), 0o755); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	conf := RenderNginx(t, map[string]string{
+	confPath := RenderNginx(t, prefix, map[string]string{
 		"LISTEN":        nginxAddr,
 		"AUTHZ_ADDR":    authzAddr,
 		"UPLOADER_ADDR": uploaderAddr,
 		"PRIVATE_ROOT":  s.PrivateRoot,
 		"MAX_BODY":      "3m",
 	})
-	confPath := filepath.Join(prefix, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
 	startProcess(t, dir, "nginx", nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
 	for _, addr := range []string{authzAddr, uploaderAddr, nginxAddr} {
 		waitListening(t, dir, addr)
@@ -179,22 +175,53 @@ func Start(t T, opt Options) *Stack {
 	return s
 }
 
-// RenderNginx fills the {{NAME}} placeholders of nginx/example.conf;
-// NGINX_DIR is always the repository's nginx folder.
-func RenderNginx(t T, vars map[string]string) string {
+// RenderNginx writes the config `make run` and compose render too:
+// prefix/nginx.conf from nginx/example.conf with its {{NAME}} placeholders
+// filled in (NGINX_DIR is always the repository's nginx folder), and next
+// to it the filegate-http.conf it includes, with the values an operator
+// edits replaced by AUTHZ_ADDR and PRIVATE_ROOT. It returns nginx.conf's path.
+func RenderNginx(t T, prefix string, vars map[string]string) string {
 	t.Helper()
-	tmpl, err := os.ReadFile(filepath.Join(RepoRoot(), "nginx", "example.conf"))
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
+	nginxDir := filepath.Join(RepoRoot(), "nginx")
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(nginxDir, name))
+		if err != nil {
+			t.Fatalf("testenv: %v", err)
+		}
+		return string(b)
 	}
-	conf := strings.ReplaceAll(string(tmpl), "{{NGINX_DIR}}", filepath.Join(RepoRoot(), "nginx"))
+	write := func(name, conf string) string {
+		path := filepath.Join(prefix, name)
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			t.Fatalf("testenv: %v", err)
+		}
+		return path
+	}
+
+	conf := strings.ReplaceAll(read("example.conf"), "{{NGINX_DIR}}", nginxDir)
 	for k, v := range vars {
 		conf = strings.ReplaceAll(conf, "{{"+k+"}}", v)
 	}
 	if i := strings.Index(conf, "{{"); i >= 0 {
 		t.Fatalf("testenv: nginx/example.conf: placeholder left unfilled near %q", conf[i:min(len(conf), i+30)])
 	}
-	return conf
+
+	// filegate-http.conf's EDIT values are the defaults of AUTHZ_ADDR and
+	// FILEGATE_PRIVATE_ROOT. Each appears once, so replacing it touches
+	// nothing else.
+	http := read("filegate-http.conf")
+	for _, edit := range []struct{ value, name string }{
+		{"127.0.0.1:8081", "AUTHZ_ADDR"},
+		{"/var/lib/filegate/private", "PRIVATE_ROOT"},
+	} {
+		v, ok := vars[edit.name]
+		if !ok || strings.Count(http, edit.value) != 1 {
+			t.Fatalf("testenv: nginx/filegate-http.conf: cannot replace %s with %s", edit.value, edit.name)
+		}
+		http = strings.Replace(http, edit.value, v, 1)
+	}
+	write("filegate-http.conf", http)
+	return write("nginx.conf", conf)
 }
 
 // NginxPath finds nginx, installing it with the project's one installer

@@ -178,50 +178,55 @@ func Start(t T, opt Options) *Stack {
 // RenderNginx writes the config `make run` and compose render too:
 // prefix/nginx.conf from nginx/example.conf with its {{NAME}} placeholders
 // filled in (NGINX_DIR is always the repository's nginx folder), and next
-// to it the filegate-http.conf it includes, with the values an operator
-// edits replaced by AUTHZ_ADDR and PRIVATE_ROOT. It returns nginx.conf's path.
+// to it the filegate-http.conf it includes (RenderHTTPConf with AUTHZ_ADDR
+// and PRIVATE_ROOT). It returns nginx.conf's path.
 func RenderNginx(t T, prefix string, vars map[string]string) string {
 	t.Helper()
 	nginxDir := filepath.Join(RepoRoot(), "nginx")
-	read := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(nginxDir, name))
-		if err != nil {
-			t.Fatalf("testenv: %v", err)
-		}
-		return string(b)
+	tmpl, err := os.ReadFile(filepath.Join(nginxDir, "example.conf"))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
 	}
-	write := func(name, conf string) string {
-		path := filepath.Join(prefix, name)
-		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-			t.Fatalf("testenv: %v", err)
-		}
-		return path
-	}
-
-	conf := strings.ReplaceAll(read("example.conf"), "{{NGINX_DIR}}", nginxDir)
+	conf := strings.ReplaceAll(string(tmpl), "{{NGINX_DIR}}", nginxDir)
 	for k, v := range vars {
 		conf = strings.ReplaceAll(conf, "{{"+k+"}}", v)
 	}
 	if i := strings.Index(conf, "{{"); i >= 0 {
 		t.Fatalf("testenv: nginx/example.conf: placeholder left unfilled near %q", conf[i:min(len(conf), i+30)])
 	}
+	RenderHTTPConf(t, prefix, vars["AUTHZ_ADDR"], vars["PRIVATE_ROOT"])
+	path := filepath.Join(prefix, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return path
+}
 
-	// filegate-http.conf's EDIT values are the defaults of AUTHZ_ADDR and
+// RenderHTTPConf writes prefix/filegate-http.conf: nginx/filegate-http.conf
+// with the two values an operator edits (lines marked EDIT) replaced by
+// authzAddr and privateRoot.
+func RenderHTTPConf(t T, prefix, authzAddr, privateRoot string) {
+	t.Helper()
+	if authzAddr == "" || privateRoot == "" {
+		t.Fatalf("testenv: filegate-http.conf needs authz's address and the private root")
+	}
+	b, err := os.ReadFile(filepath.Join(RepoRoot(), "nginx", "filegate-http.conf"))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	conf := string(b)
+	// The EDIT values are the defaults of AUTHZ_ADDR and
 	// FILEGATE_PRIVATE_ROOT. Each appears once, so replacing it touches
 	// nothing else.
-	http := read("filegate-http.conf")
-	for _, edit := range []struct{ value, name string }{
-		{"127.0.0.1:8081", "AUTHZ_ADDR"},
-		{"/var/lib/filegate/private", "PRIVATE_ROOT"},
-	} {
-		v, ok := vars[edit.name]
-		if !ok || strings.Count(http, edit.value) != 1 {
-			t.Fatalf("testenv: nginx/filegate-http.conf: cannot replace %s with %s", edit.value, edit.name)
+	for _, edit := range [][2]string{{"127.0.0.1:8081", authzAddr}, {"/var/lib/filegate/private", privateRoot}} {
+		if strings.Count(conf, edit[0]) != 1 {
+			t.Fatalf("testenv: nginx/filegate-http.conf: %s is not there exactly once", edit[0])
 		}
-		http = strings.Replace(http, edit.value, v, 1)
+		conf = strings.Replace(conf, edit[0], edit[1], 1)
 	}
-	write("filegate-http.conf", http)
-	return write("nginx.conf", conf)
+	if err := os.WriteFile(filepath.Join(prefix, "filegate-http.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
 }
 
 // NginxPath finds nginx, installing it with the project's one installer

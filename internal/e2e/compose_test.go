@@ -17,7 +17,8 @@ import (
 // No Docker engine runs here, so compose.yaml is checked by reading it:
 // it must parse, run the five services, configure them only with the
 // variables the binaries know, and fill every placeholder of the nginx
-// example config, as make run (.ci/dev) does.
+// example config and every EDIT value of the filegate-http.conf it
+// includes, as make run (.ci/dev) does.
 func TestComposeFile(t *testing.T) {
 	root := testenv.RepoRoot()
 	raw, err := os.ReadFile(filepath.Join(root, "compose.yaml"))
@@ -81,6 +82,22 @@ func TestComposeFile(t *testing.T) {
 		}
 		if !strings.Contains(string(dev), p) {
 			t.Errorf(".ci/dev does not fill %s", p)
+		}
+	}
+	http, err := os.ReadFile(filepath.Join(root, "nginx", "filegate-http.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edits := regexp.MustCompile(`(?m)^\s*\S+ (\S+);\s+# EDIT`).FindAllStringSubmatch(string(http), -1)
+	if len(edits) == 0 {
+		t.Fatal("nginx/filegate-http.conf has no EDIT values")
+	}
+	for _, e := range edits {
+		if !strings.Contains(string(nginxCmd), "s|"+e[1]+"|") {
+			t.Errorf("compose nginx command does not replace %s in filegate-http.conf", e[1])
+		}
+		if !strings.Contains(string(dev), "s|"+e[1]+"|") {
+			t.Errorf(".ci/dev does not replace %s in filegate-http.conf", e[1])
 		}
 	}
 }

@@ -161,17 +161,13 @@ func Start(t T, opt Options) *Stack {
 	if err := os.MkdirAll(filepath.Join(prefix, "logs"), 0o755); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	conf := RenderNginx(t, map[string]string{
+	confPath := RenderNginx(t, prefix, map[string]string{
 		"LISTEN":        nginxAddr,
 		"AUTHZ_ADDR":    authzAddr,
 		"UPLOADER_ADDR": uploaderAddr,
 		"PRIVATE_ROOT":  s.PrivateRoot,
 		"MAX_BODY":      "3m",
 	})
-	confPath := filepath.Join(prefix, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
 	startProcess(t, dir, "nginx", nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
 	for _, addr := range []string{authzAddr, uploaderAddr, nginxAddr} {
 		waitListening(t, dir, addr)
@@ -179,22 +175,58 @@ func Start(t T, opt Options) *Stack {
 	return s
 }
 
-// RenderNginx fills the {{NAME}} placeholders of nginx/example.conf;
-// NGINX_DIR is always the repository's nginx folder.
-func RenderNginx(t T, vars map[string]string) string {
+// RenderNginx writes the config `make run` and compose render too:
+// prefix/nginx.conf from nginx/example.conf with its {{NAME}} placeholders
+// filled in (NGINX_DIR is always the repository's nginx folder), and next
+// to it the filegate-http.conf it includes (RenderHTTPConf with AUTHZ_ADDR
+// and PRIVATE_ROOT). It returns nginx.conf's path.
+func RenderNginx(t T, prefix string, vars map[string]string) string {
 	t.Helper()
-	tmpl, err := os.ReadFile(filepath.Join(RepoRoot(), "nginx", "example.conf"))
+	nginxDir := filepath.Join(RepoRoot(), "nginx")
+	tmpl, err := os.ReadFile(filepath.Join(nginxDir, "example.conf"))
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	conf := strings.ReplaceAll(string(tmpl), "{{NGINX_DIR}}", filepath.Join(RepoRoot(), "nginx"))
+	conf := strings.ReplaceAll(string(tmpl), "{{NGINX_DIR}}", nginxDir)
 	for k, v := range vars {
 		conf = strings.ReplaceAll(conf, "{{"+k+"}}", v)
 	}
 	if i := strings.Index(conf, "{{"); i >= 0 {
 		t.Fatalf("testenv: nginx/example.conf: placeholder left unfilled near %q", conf[i:min(len(conf), i+30)])
 	}
-	return conf
+	RenderHTTPConf(t, prefix, vars["AUTHZ_ADDR"], vars["PRIVATE_ROOT"])
+	path := filepath.Join(prefix, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return path
+}
+
+// RenderHTTPConf writes prefix/filegate-http.conf: nginx/filegate-http.conf
+// with the two values an operator edits (lines marked EDIT) replaced by
+// authzAddr and privateRoot.
+func RenderHTTPConf(t T, prefix, authzAddr, privateRoot string) {
+	t.Helper()
+	if authzAddr == "" || privateRoot == "" {
+		t.Fatalf("testenv: filegate-http.conf needs authz's address and the private root")
+	}
+	b, err := os.ReadFile(filepath.Join(RepoRoot(), "nginx", "filegate-http.conf"))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	conf := string(b)
+	// The EDIT values are the defaults of AUTHZ_ADDR and
+	// FILEGATE_PRIVATE_ROOT. Each appears once, so replacing it touches
+	// nothing else.
+	for _, edit := range [][2]string{{"127.0.0.1:8081", authzAddr}, {"/var/lib/filegate/private", privateRoot}} {
+		if strings.Count(conf, edit[0]) != 1 {
+			t.Fatalf("testenv: nginx/filegate-http.conf: %s is not there exactly once", edit[0])
+		}
+		conf = strings.Replace(conf, edit[0], edit[1], 1)
+	}
+	if err := os.WriteFile(filepath.Join(prefix, "filegate-http.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
 }
 
 // NginxPath finds nginx, installing it with the project's one installer

@@ -65,12 +65,12 @@ func main() {
 
 func run(t *runner) {
 	s := testenv.Start(t, testenv.Options{MaxUpload: "1GiB"})
-	s.CLI(t, "bench-password\n", "user", "add", "alice", "--password-stdin")
-	s.CLI(t, "bench-password\n", "user", "add", "bob", "--password-stdin", "--public")
+	alice := s.AddUser(t, testenv.User{Name: "alice", Password: "bench-password"})
+	bob := s.AddUser(t, testenv.User{Name: "bob", Password: "bench-password", Public: true})
 	dir := t.TempDir()
-	large := put(t, s, dir, "bob", "large.pdf", pdf(1<<20))
-	small := put(t, s, dir, "bob", "small.pdf", pdf(4<<10))
-	cookie := s.Cookie(t, 1) // alice downloads bob's public files
+	large := s.Put(t, "bob", "large.pdf", pdf(1<<20))
+	small := s.Put(t, "bob", "small.pdf", pdf(4<<10))
+	cookie := s.Cookie(t, alice) // alice downloads bob's public files
 
 	app := behindNginx(t, startStreamingApp(t, s))
 	fmt.Printf("filegate benchmark: %d cores shared by nginx, authz, PostgreSQL, Redis and the load generator\n", runtime.NumCPU())
@@ -87,7 +87,7 @@ func run(t *runner) {
 	}
 
 	hit := decisions(t, s, cookie.String(), func(int) string { return large })
-	miss := decisions(t, s, cookie.String(), func(i int) string { return fmt.Sprintf("/files/2/missing-%d.pdf", i) })
+	miss := decisions(t, s, cookie.String(), func(i int) string { return fmt.Sprintf("/files/%d/missing-%d.pdf", bob, i) })
 	fmt.Println("authz decisions (asked directly, as nginx does):")
 	fmt.Printf("  %-38s %s\n", "answered from Redis", hit)
 	fmt.Printf("  %-38s %s\n", "uncached (PostgreSQL, then cached)", miss)
@@ -113,15 +113,6 @@ func pdf(n int) []byte {
 	b := bytes.Repeat([]byte("filegate "), n/9+1)[:n]
 	copy(b, "%PDF-1.4\n")
 	return b
-}
-
-func put(t *runner, s *testenv.Stack, dir, user, name string, data []byte) string {
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatalf("%v", err)
-	}
-	s.CLI(t, "", "put", user, path)
-	return "/files/2/" + name
 }
 
 // startStreamingApp serves /files/{owner}/{name} the way an app without

@@ -72,7 +72,6 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
 	db, err := postgres.Open(testenv.NewDatabase(t))
 	if err != nil {
 		t.Fatal(err)
@@ -90,16 +89,9 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{db: db, cache: cache, codec: codec}
-	for _, u := range []struct {
-		dst           *filegate.User
-		name          string
-		public, staff bool
-	}{{&f.alice, "alice", false, false}, {&f.bob, "bob", true, false}, {&f.carol, "carol", false, true}} {
-		*u.dst = filegate.User{Username: u.name, Slug: u.name, DisplayName: u.name, PasswordHash: []byte("x"), IsPublic: u.public, IsStaff: u.staff}
-		if err := db.CreateUser(ctx, u.dst); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f.alice = testenv.AddUser(t, db, testenv.User{Name: "alice"})
+	f.bob = testenv.AddUser(t, db, testenv.User{Name: "bob", Public: true})
+	f.carol = testenv.AddUser(t, db, testenv.User{Name: "carol", Staff: true})
 	f.aliceFile = f.addFile(t, f.alice.ID, "secret.pdf")
 	f.bobFile = f.addFile(t, f.bob.ID, "shared.pdf")
 	f.srv = &authz.Server{Sessions: codec, Store: db, Cache: cache, StoreTimeout: 2 * time.Second,
@@ -110,11 +102,7 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) addFile(t *testing.T, owner int64, name string) filegate.File {
 	t.Helper()
-	file := filegate.File{OwnerID: owner, StoredName: name, DisplayName: "Ünïcode " + name, ContentType: "application/pdf", Size: 3, SHA256: "x"}
-	if err := f.db.CreateFile(context.Background(), &file, func() error { return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return file
+	return testenv.AddFileRow(t, f.db, owner, name, "Ünïcode "+name, "")
 }
 
 // ask sends nginx's subrequest for uri as viewer (0: no cookie).
@@ -305,7 +293,7 @@ func TestAuthDegraded(t *testing.T) {
 	f.h = f.srv.Handler()
 	for _, c := range []authz.Cache{deadRedis, f.cache, authz.NoCache{}, nil} {
 		f.srv.Cache = c
-		if got := status(f.ask(t, f.alice.ID, "/files/2/never-cached.pdf")); got != 503 {
+		if got := status(f.ask(t, f.alice.ID, filegate.File{OwnerID: f.bob.ID, StoredName: "never-cached.pdf"}.URL())); got != 503 {
 			t.Errorf("database down: status %d, want 503", got)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,19 +59,19 @@ func TestCLI(t *testing.T) {
 	os.WriteFile(good, []byte("plain words\n"), 0o644)
 	os.WriteFile(bad, []byte("<!DOCTYPE html><html><script>alert(1)</script></html>"), 0o644)
 	out := fails("", "put", "alice", good, bad)
-	if !strings.Contains(out, "/files/1/ok.txt") || !strings.Contains(out, "evil.pdf: error:") || !strings.Contains(out, "not allowed") {
+	if !strings.Contains(out, fileURL(d.alice, "ok.txt")) || !strings.Contains(out, "evil.pdf: error:") || !strings.Contains(out, "not allowed") {
 		t.Errorf("put output:\n%s", out)
 	}
 
 	// sweep: a file nobody recorded is reported, and removed with --apply.
-	orphan := filepath.Join(d.PrivateRoot, "1", "orphan.txt")
+	orphan := filepath.Join(d.PrivateRoot, strconv.FormatInt(d.alice, 10), "orphan.txt")
 	os.WriteFile(orphan, []byte("x"), 0o640)
 	// Younger files may be uploads about to commit; sweep leaves those.
 	hourAgo := time.Now().Add(-2 * time.Hour)
 	if err := os.Chtimes(orphan, hourAgo, hourAgo); err != nil {
 		t.Fatal(err)
 	}
-	if out := d.CLI(t, "", "sweep"); !strings.Contains(out, "file without row: 1/orphan.txt") {
+	if out := d.CLI(t, "", "sweep"); !strings.Contains(out, "file without row: "+strconv.FormatInt(d.alice, 10)+"/orphan.txt") {
 		t.Errorf("sweep:\n%s", out)
 	}
 	d.CLI(t, "", "sweep", "--apply")

@@ -6,6 +6,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -14,21 +15,22 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/session"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
-// demo is a stack with alice (id 1, private), bob (2, public) and admin
-// (3, staff), each with one file.
+// demo is a stack with d.alice (private), d.bob (public) and d.admin (staff),
+// each with one file, and d.alice with an image too.
 type demo struct {
 	*testenv.Stack
+	alice, bob, admin          int64 // user ids, as the database gave them
 	aliceURL, bobURL, adminURL string
 	pngURL                     string // alice's image
 	aliceBytes, bobBytes       []byte
@@ -38,33 +40,57 @@ func newDemo(t *testing.T, opt testenv.Options) *demo {
 	t.Helper()
 	s := testenv.Start(t, opt)
 	d := &demo{Stack: s}
-	s.CLI(t, "alice-password\n", "user", "add", "alice", "--password-stdin")
-	s.CLI(t, "bob-password\n", "user", "add", "bob", "--password-stdin", "--public")
-	s.CLI(t, "admin-password\n", "user", "add", "admin", "--password-stdin", "--staff")
+	d.alice = s.AddUser(t, testenv.User{Name: "alice", Password: "alice-password"})
+	d.bob = s.AddUser(t, testenv.User{Name: "bob", Password: "bob-password", Public: true})
+	d.admin = s.AddUser(t, testenv.User{Name: "admin", Password: "admin-password", Staff: true})
 	d.aliceBytes = []byte("alice's private notes\n")
 	d.bobBytes = []byte("%PDF-1.4\nbob shares this\n%%EOF\n")
-	d.aliceURL = d.put(t, "alice", "notes.txt", d.aliceBytes)
-	d.bobURL = d.put(t, "bob", "Bob's résumé.pdf", d.bobBytes)
-	d.adminURL = d.put(t, "admin", "secret.txt", []byte("staff only\n"))
-	d.pngURL = d.put(t, "alice", "pixel.png", append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), make([]byte, 17)...))
+	d.aliceURL = s.Put(t, "alice", "notes.txt", d.aliceBytes)
+	d.bobURL = s.Put(t, "bob", "Bob's résumé.pdf", d.bobBytes)
+	d.adminURL = s.Put(t, "admin", "secret.txt", []byte("staff only\n"))
+	d.pngURL = s.Put(t, "alice", "pixel.png", append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), make([]byte, 17)...))
 	return d
 }
 
-var urlPattern = regexp.MustCompile(`/files/\d+/[A-Za-z0-9._-]+`)
+// fileURL is the download URL of owner's file name.
+func fileURL(owner int64, name string) string {
+	return filegate.File{OwnerID: owner, StoredName: name}.URL()
+}
 
-// put stores a file with `uploader put` and returns its URL.
-func (d *demo) put(t *testing.T, user, name string, data []byte) string {
+// paths fills the placeholders {a} and {b} (alice's and bob's ids) and {a%}
+// (alice's id with every digit percent-encoded) into each path.
+func (d *demo) paths(ps ...string) []string {
+	a, b := strconv.FormatInt(d.alice, 10), strconv.FormatInt(d.bob, 10)
+	var enc strings.Builder
+	for _, c := range []byte(a) {
+		fmt.Fprintf(&enc, "%%%02X", c)
+	}
+	r := strings.NewReplacer("{a}", a, "{b}", b, "{a%}", enc.String())
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = r.Replace(p)
+	}
+	return out
+}
+
+// fileID returns the id of the file at url, as viewer's file list shows it.
+func (d *demo) fileID(t *testing.T, viewer int64, url string) int64 {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
+	resp, body := d.get(t, viewer, "GET", "/api/files")
+	var files []struct {
+		ID  int64  `json:"id"`
+		URL string `json:"url"`
 	}
-	out := d.CLI(t, "", "put", user, path)
-	u := urlPattern.FindString(out)
-	if u == "" {
-		t.Fatalf("put printed no URL: %s", out)
+	if err := json.Unmarshal(body, &files); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /api/files: %d %s", resp.StatusCode, body)
 	}
-	return u
+	for _, f := range files {
+		if f.URL == url {
+			return f.ID
+		}
+	}
+	t.Fatalf("%s is not in the list of user %d", url, viewer)
+	return 0
 }
 
 // get fetches path through nginx as viewer (0: no cookie). Redirects are
@@ -102,8 +128,6 @@ func do(t *testing.T, req *http.Request) (*http.Response, []byte) {
 	return resp, body
 }
 
-const alice, bob, admin = 1, 2, 3
-
 func TestAccessRules(t *testing.T) {
 	d := newDemo(t, testenv.Options{})
 	tests := []struct {
@@ -113,13 +137,13 @@ func TestAccessRules(t *testing.T) {
 		want   int
 	}{
 		{"no cookie", 0, d.bobURL, 401},
-		{"owner, private", alice, d.aliceURL, 200},
-		{"anyone, public owner", alice, d.bobURL, 200},
-		{"staff, private", admin, d.aliceURL, 200},
-		{"stranger, private", bob, d.aliceURL, 403},
-		{"stranger, staff's private file", alice, d.adminURL, 403},
-		{"unknown name", alice, "/files/2/nope.pdf", 404},
-		{"unknown owner", alice, "/files/999/notes.txt", 404},
+		{"owner, private", d.alice, d.aliceURL, 200},
+		{"anyone, public owner", d.alice, d.bobURL, 200},
+		{"staff, private", d.admin, d.aliceURL, 200},
+		{"stranger, private", d.bob, d.aliceURL, 403},
+		{"stranger, staff's private file", d.alice, d.adminURL, 403},
+		{"unknown name", d.alice, fileURL(d.bob, "nope.pdf"), 404},
+		{"unknown owner", d.alice, "/files/999/notes.txt", 404},
 		{"user removed since login", 999, d.bobURL, 401},
 	}
 	for _, tt := range tests {
@@ -132,7 +156,7 @@ func TestAccessRules(t *testing.T) {
 	}
 
 	t.Run("served file", func(t *testing.T) {
-		resp, body := d.get(t, alice, "GET", d.bobURL)
+		resp, body := d.get(t, d.alice, "GET", d.bobURL)
 		if !bytes.Equal(body, d.bobBytes) {
 			t.Errorf("body = %q, want %q", body, d.bobBytes)
 		}
@@ -159,7 +183,7 @@ func TestAccessRules(t *testing.T) {
 	})
 
 	t.Run("inline types", func(t *testing.T) {
-		resp, _ := d.get(t, alice, "GET", d.pngURL)
+		resp, _ := d.get(t, d.alice, "GET", d.pngURL)
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" ||
 			resp.Header.Get("Content-Disposition") != `inline; filename="pixel.png"; filename*=UTF-8''pixel.png` {
 			t.Errorf("png: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"))
@@ -174,43 +198,43 @@ func TestAccessRules(t *testing.T) {
 	})
 
 	t.Run("logged-in browser gets 403, not a login loop", func(t *testing.T) {
-		resp, _ := d.get(t, bob, "GET", d.aliceURL, "Accept", "text/html")
+		resp, _ := d.get(t, d.bob, "GET", d.aliceURL, "Accept", "text/html")
 		if resp.StatusCode != 403 {
 			t.Errorf("got %d, want 403", resp.StatusCode)
 		}
 	})
 
 	t.Run("range, head, conditional", func(t *testing.T) {
-		resp, body := d.get(t, alice, "GET", d.bobURL, "Range", "bytes=0-3")
+		resp, body := d.get(t, d.alice, "GET", d.bobURL, "Range", "bytes=0-3")
 		if resp.StatusCode != 206 || string(body) != "%PDF" || !strings.HasPrefix(resp.Header.Get("Content-Range"), "bytes 0-3/") {
 			t.Errorf("range: %d %q %q", resp.StatusCode, body, resp.Header.Get("Content-Range"))
 		}
 		if ct := resp.Header.Values("Content-Type"); len(ct) != 1 || ct[0] != "application/pdf" {
 			t.Errorf("range: Content-Type %q", ct)
 		}
-		resp, body = d.get(t, alice, "HEAD", d.bobURL)
+		resp, body = d.get(t, d.alice, "HEAD", d.bobURL)
 		if resp.StatusCode != 200 || len(body) != 0 || resp.ContentLength != int64(len(d.bobBytes)) {
 			t.Errorf("head: %d, %d body bytes, Content-Length %d", resp.StatusCode, len(body), resp.ContentLength)
 		}
 		etag, modified := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
-		resp, body = d.get(t, alice, "GET", d.bobURL, "If-None-Match", etag)
+		resp, body = d.get(t, d.alice, "GET", d.bobURL, "If-None-Match", etag)
 		if resp.StatusCode != 304 || len(body) != 0 {
 			t.Errorf("if-none-match: %d, %d body bytes", resp.StatusCode, len(body))
 		}
-		resp, _ = d.get(t, alice, "GET", d.bobURL, "If-Modified-Since", modified)
+		resp, _ = d.get(t, d.alice, "GET", d.bobURL, "If-Modified-Since", modified)
 		if resp.StatusCode != 304 {
 			t.Errorf("if-modified-since: %d", resp.StatusCode)
 		}
 		// A 304 must not be a way around the rules.
-		resp, _ = d.get(t, bob, "GET", d.aliceURL, "If-None-Match", etag)
+		resp, _ = d.get(t, d.bob, "GET", d.aliceURL, "If-None-Match", etag)
 		if resp.StatusCode != 403 {
 			t.Errorf("conditional request by a stranger: %d, want 403", resp.StatusCode)
 		}
 	})
 
 	t.Run("internal location is not reachable", func(t *testing.T) {
-		for _, p := range []string{"/_filegate/private/1/notes.txt", "/_filegate/auth", "/_filegate/private/"} {
-			resp, body := d.get(t, alice, "GET", p)
+		for _, p := range d.paths("/_filegate/private/{a}/notes.txt", "/_filegate/auth", "/_filegate/private/") {
+			resp, body := d.get(t, d.alice, "GET", p)
 			if resp.StatusCode != 404 || bytes.Contains(body, d.aliceBytes) {
 				t.Errorf("GET %s: %d, want 404", p, resp.StatusCode)
 			}
@@ -224,7 +248,7 @@ func TestHidePrivate(t *testing.T) {
 		viewer int64
 		path   string
 		want   int
-	}{{bob, d.aliceURL, 404}, {alice, d.aliceURL, 200}, {alice, d.bobURL, 200}, {0, d.aliceURL, 401}} {
+	}{{d.bob, d.aliceURL, 404}, {d.alice, d.aliceURL, 200}, {d.alice, d.bobURL, 200}, {0, d.aliceURL, 401}} {
 		if resp, _ := d.get(t, tt.viewer, "GET", tt.path); resp.StatusCode != tt.want {
 			t.Errorf("viewer %d GET %s: %d, want %d", tt.viewer, tt.path, resp.StatusCode, tt.want)
 		}
@@ -241,53 +265,55 @@ func TestRevocation(t *testing.T) {
 			t.Fatalf("viewer %d GET %s: %d, want %d", viewer, path, resp.StatusCode, want)
 		}
 	}
-	expect(alice, d.bobURL, 200)
-	expect(alice, d.bobURL, 200) // now cached
+	expect(d.alice, d.bobURL, 200)
+	expect(d.alice, d.bobURL, 200) // now cached
 	d.CLI(t, "", "user", "set", "bob", "--public=false")
-	expect(alice, d.bobURL, 403)
+	expect(d.alice, d.bobURL, 403)
 	d.CLI(t, "", "user", "set", "bob", "--public=true")
-	expect(alice, d.bobURL, 200)
+	expect(d.alice, d.bobURL, 200)
 
-	expect(bob, d.aliceURL, 403)
+	expect(d.bob, d.aliceURL, 403)
 	d.CLI(t, "", "user", "set", "bob", "--staff=true")
-	expect(bob, d.aliceURL, 200)
+	expect(d.bob, d.aliceURL, 200)
 	d.CLI(t, "", "user", "set", "bob", "--staff=false")
-	expect(bob, d.aliceURL, 403)
+	expect(d.bob, d.aliceURL, 403)
 
 	// Delete through the web app, as a person would.
-	expect(alice, d.aliceURL, 200)
-	resp, body := d.get(t, alice, "POST", "/delete/1", "Accept", "application/json")
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `"deleted":1`) {
+	expect(d.alice, d.aliceURL, 200)
+	id := d.fileID(t, d.alice, d.aliceURL)
+	resp, body := d.get(t, d.alice, "POST", fmt.Sprintf("/delete/%d", id), "Accept", "application/json")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), fmt.Sprintf(`"deleted":%d`, id)) {
 		t.Fatalf("delete: %d %s", resp.StatusCode, body)
 	}
-	expect(alice, d.aliceURL, 404)
+	expect(d.alice, d.aliceURL, 404)
 
-	expect(alice, "/files/1/later.txt", 404)
-	if u := d.put(t, "alice", "later.txt", []byte("now it exists\n")); u != "/files/1/later.txt" {
-		t.Fatalf("put stored %s", u)
+	later := fileURL(d.alice, "later.txt")
+	expect(d.alice, later, 404)
+	if u := d.Put(t, "alice", "later.txt", []byte("now it exists\n")); u != later {
+		t.Fatalf("put stored %s, want %s", u, later)
 	}
-	expect(alice, "/files/1/later.txt", 200)
+	expect(d.alice, later, 200)
 
 	// The public switch of the web app.
-	expect(bob, "/files/1/later.txt", 403)
+	expect(d.bob, later, 403)
 	req, _ := http.NewRequest("POST", d.URL+"/settings", strings.NewReader(`{"is_public": true}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	req.AddCookie(d.Cookie(t, alice))
+	req.AddCookie(d.Cookie(t, d.alice))
 	if resp, body := do(t, req); resp.StatusCode != 200 {
 		t.Fatalf("settings: %d %s", resp.StatusCode, body)
 	}
-	expect(bob, "/files/1/later.txt", 200)
+	expect(d.bob, later, 200)
 
 	// Removing a user: her cookie stops working, her files are gone.
-	expect(alice, d.pngURL, 200)
-	expect(bob, d.pngURL, 200)
+	expect(d.alice, d.pngURL, 200)
+	expect(d.bob, d.pngURL, 200)
 	if out := d.CLI(t, "", "user", "remove", "alice"); !strings.Contains(out, "removed with 2 files") {
 		t.Fatalf("user remove: %s", out)
 	}
-	expect(alice, d.bobURL, 401)
-	expect(bob, d.pngURL, 404)
-	if _, err := os.Stat(filepath.Join(d.PrivateRoot, "1")); !os.IsNotExist(err) {
+	expect(d.alice, d.bobURL, 401)
+	expect(d.bob, d.pngURL, 404)
+	if _, err := os.Stat(filepath.Join(d.PrivateRoot, strconv.FormatInt(d.alice, 10))); !os.IsNotExist(err) {
 		t.Errorf("removed user's folder: %v", err)
 	}
 }
@@ -302,34 +328,34 @@ func TestDependenciesDown(t *testing.T) {
 			t.Errorf("viewer %d GET %s: %d, want %d", viewer, path, resp.StatusCode, want)
 		}
 	}
-	expect(alice, d.bobURL, 200) // cached from here on
+	expect(d.alice, d.bobURL, 200) // cached from here on
 
 	d.DBProxy.Cut()
-	expect(alice, d.aliceURL, 503)
-	expect(bob, d.aliceURL, 503)
-	expect(alice, "/files/2/never-seen.pdf", 503)
-	expect(alice, d.bobURL, 200) // validly cached
-	expect(0, d.aliceURL, 401)   // no session needs no database
+	expect(d.alice, d.aliceURL, 503)
+	expect(d.bob, d.aliceURL, 503)
+	expect(d.alice, fileURL(d.bob, "never-seen.pdf"), 503)
+	expect(d.alice, d.bobURL, 200) // validly cached
+	expect(0, d.aliceURL, 401)     // no session needs no database
 	if resp, _ := d.get(t, 0, "GET", "/healthz"); resp.StatusCode != 200 {
 		t.Errorf("uploader healthz (its own database link is up): %d", resp.StatusCode)
 	}
 	d.DBProxy.Restore()
-	expect(bob, d.aliceURL, 403)
+	expect(d.bob, d.aliceURL, 403)
 
 	d.RedisProxy.Cut()
-	expect(alice, d.aliceURL, 200)
-	expect(bob, d.aliceURL, 403)
+	expect(d.alice, d.aliceURL, 200)
+	expect(d.bob, d.aliceURL, 403)
 	d.CLI(t, "", "user", "set", "bob", "--public=false") // invalidation reaches Redis: uploader is not cut off
-	expect(alice, d.bobURL, 403)
+	expect(d.alice, d.bobURL, 403)
 	d.RedisProxy.Restore()
-	expect(alice, d.aliceURL, 200)
-	expect(alice, d.bobURL, 403)
+	expect(d.alice, d.aliceURL, 200)
+	expect(d.alice, d.bobURL, 403)
 
 	// Redis is used again by itself: with the database cut, what was just
 	// asked is answered from the cache.
 	d.DBProxy.Cut()
-	expect(alice, d.aliceURL, 200)
-	expect(alice, d.bobURL, 403)
+	expect(d.alice, d.aliceURL, 200)
+	expect(d.alice, d.bobURL, 403)
 	d.DBProxy.Restore()
 }
 
@@ -337,34 +363,34 @@ func TestDependenciesDown(t *testing.T) {
 func TestHostileURLs(t *testing.T) {
 	d := newDemo(t, testenv.Options{})
 	host := strings.TrimPrefix(d.URL, "http://")
-	cookie := d.Cookie(t, bob) // bob may not see alice's /files/1/notes.txt
-	paths := []string{
-		"/files/2/../1/notes.txt",
-		"/files/2/%2e%2e/1/notes.txt",
-		"/files/2/%2E%2E%2F1%2Fnotes.txt",
-		"/files/1%2fnotes.txt",
-		"/files/2/..%2f1%2fnotes.txt",
-		"/files/2/%252e%252e/1/notes.txt",
-		"/files/2/..\\1\\notes.txt",
-		"/files/2/%5c..%5c1%5cnotes.txt",
-		"//files//1//notes.txt",
-		"/files/1/notes.txt.",
-		"/files/1/notes.txt/",
-		"/files/1/notes.txt%00",
-		"/files/1/notes.txt%00.pdf",
-		"/files/2/%c0%ae%c0%ae/1/notes.txt",
-		"/files/2/%c0%af..%c0%af1/notes.txt",
-		"/files/./1/notes.txt",
-		"/files/1/./notes.txt",
-		"/files/01/notes.txt",
-		"/files/1/NOTES.TXT",
-		"/files/2/../../../etc/passwd",
-		"/files/1/" + strings.Repeat("a", 8192),
-		"/files/" + strings.Repeat("../", 2000) + "etc/passwd",
-		"/_filegate/private/1/notes.txt",
-		"/_filegate/private/../private/1/notes.txt",
-		"/files/2/%2e%2e/%2e%2e/_filegate/private/1/notes.txt",
-	}
+	cookie := d.Cookie(t, d.bob) // bob may not see alice's notes.txt
+	paths := d.paths(
+		"/files/{b}/../{a}/notes.txt",
+		"/files/{b}/%2e%2e/{a}/notes.txt",
+		"/files/{b}/%2E%2E%2F{a}%2Fnotes.txt",
+		"/files/{a}%2fnotes.txt",
+		"/files/{b}/..%2f{a}%2fnotes.txt",
+		"/files/{b}/%252e%252e/{a}/notes.txt",
+		"/files/{b}/..\\{a}\\notes.txt",
+		"/files/{b}/%5c..%5c{a}%5cnotes.txt",
+		"//files//{a}//notes.txt",
+		"/files/{a}/notes.txt.",
+		"/files/{a}/notes.txt/",
+		"/files/{a}/notes.txt%00",
+		"/files/{a}/notes.txt%00.pdf",
+		"/files/{b}/%c0%ae%c0%ae/{a}/notes.txt",
+		"/files/{b}/%c0%af..%c0%af{a}/notes.txt",
+		"/files/./{a}/notes.txt",
+		"/files/{a}/./notes.txt",
+		"/files/0{a}/notes.txt",
+		"/files/{a}/NOTES.TXT",
+		"/files/{b}/../../../etc/passwd",
+		"/files/{a}/"+strings.Repeat("a", 8192),
+		"/files/"+strings.Repeat("../", 2000)+"etc/passwd",
+		"/_filegate/private/{a}/notes.txt",
+		"/_filegate/private/../private/{a}/notes.txt",
+		"/files/{b}/%2e%2e/%2e%2e/_filegate/private/{a}/notes.txt",
+	)
 	for _, p := range paths {
 		status, body := rawGet(t, host, p, cookie)
 		if status == 200 || bytes.Contains(body, d.aliceBytes) || bytes.Contains(body, []byte("root:")) {
@@ -374,15 +400,15 @@ func TestHostileURLs(t *testing.T) {
 
 	// authz decides on the URI nginx normalized: equivalent spellings
 	// serve the owner her file ...
-	owner := d.Cookie(t, alice)
-	for _, p := range []string{"/files/2/../1/notes.txt", "//files//1//notes.txt", "/files/1/./notes.txt", "/files/%31/notes.txt"} {
+	owner := d.Cookie(t, d.alice)
+	for _, p := range d.paths("/files/{b}/../{a}/notes.txt", "//files//{a}//notes.txt", "/files/{a}/./notes.txt", "/files/{a%}/notes.txt") {
 		if status, body := rawGet(t, host, p, owner); status != 200 || !bytes.Equal(body, d.aliceBytes) {
 			t.Errorf("owner GET %s: %d %.40q, want 200 with her file", p, status, body)
 		}
 	}
 	// ... but a decoded CR/LF never reaches authz's connection, where it
 	// would inject headers or a whole request.
-	for _, p := range []string{"/files/1/notes.txt%0d%0aX-Evil:%201", "/files/1/notes.txt%0aHost:%20x", "/files/1/notes.txt%0d%0a%0d%0aGET%20/auth%20HTTP/1.1"} {
+	for _, p := range d.paths("/files/{a}/notes.txt%0d%0aX-Evil:%201", "/files/{a}/notes.txt%0aHost:%20x", "/files/{a}/notes.txt%0d%0a%0d%0aGET%20/auth%20HTTP/1.1") {
 		if status, _ := rawGet(t, host, p, owner); status != 404 {
 			t.Errorf("owner GET %s: %d, want 404", p, status)
 		}
@@ -413,7 +439,7 @@ func rawGet(t *testing.T, host, path string, cookie *http.Cookie) (int, []byte) 
 
 func TestCookies(t *testing.T) {
 	d := newDemo(t, testenv.Options{})
-	good := d.Cookie(t, alice).Value
+	good := d.Cookie(t, d.alice).Value
 	flipped := []byte(good)
 	flipped[len(flipped)/2] ^= 1
 	past := func() time.Time { return time.Now().Add(-2 * time.Hour) }
@@ -421,9 +447,9 @@ func TestCookies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expiredValue, _ := expired.Encode(alice)
+	expiredValue, _ := expired.Encode(d.alice)
 	other, _ := session.New(session.GenerateKeys(), false, time.Hour, nil)
-	unlisted, _ := other.Encode(alice)
+	unlisted, _ := other.Encode(d.alice)
 	for name, value := range map[string]string{
 		"forged":       "MTcwMDAwMDAwMHxkYXRhfHNpZw==",
 		"empty":        "",
@@ -452,7 +478,7 @@ func TestAuthzKeepalive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, viewer := range []int64{alice, bob} { // allowed and denied answers alike
+	for _, viewer := range []int64{d.alice, d.bob} { // allowed and denied answers alike
 		for range 25 {
 			d.get(t, viewer, "GET", d.aliceURL)
 		}
@@ -501,7 +527,7 @@ func TestUploadTooLargeThroughNginx(t *testing.T) {
 		req, _ := http.NewRequest("POST", d.URL+"/upload", bytes.NewReader(body.Bytes()))
 		req.Header.Set("Content-Type", mw.FormDataContentType())
 		req.Header.Set("Accept", "application/json")
-		req.AddCookie(d.Cookie(t, alice))
+		req.AddCookie(d.Cookie(t, d.alice))
 		resp, got := do(t, req)
 		if resp.StatusCode != 413 || !strings.Contains(string(got), "larger than") {
 			t.Errorf("oversized upload: %d %s", resp.StatusCode, got)
@@ -510,7 +536,7 @@ func TestUploadTooLargeThroughNginx(t *testing.T) {
 	if out := d.CLI(t, "", "sweep"); !strings.Contains(out, "0 files without rows, 0 rows without files") {
 		t.Errorf("after refused uploads:\n%s", out)
 	}
-	entries, _ := os.ReadDir(filepath.Join(d.PrivateRoot, "1"))
+	entries, _ := os.ReadDir(filepath.Join(d.PrivateRoot, strconv.FormatInt(d.alice, 10)))
 	for _, e := range entries {
 		if e.Name() != "notes.txt" && e.Name() != "pixel.png" {
 			t.Errorf("left behind: %s", e.Name())

@@ -45,10 +45,7 @@ func newEnv(t *testing.T, maxSize int64) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	u := filegate.User{Username: "ann", Slug: "ann", DisplayName: "Ann", PasswordHash: []byte("x")}
-	if err := db.CreateUser(context.Background(), &u); err != nil {
-		t.Fatal(err)
-	}
+	u := testenv.AddUser(t, db, testenv.User{Name: "Ann"})
 	e := &env{db: db, root: filepath.Join(t.TempDir(), "private"), owner: u.ID}
 	e.in = newIngester(t, e.root, db, maxSize)
 	return e

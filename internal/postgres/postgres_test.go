@@ -36,11 +36,7 @@ func open(t *testing.T) (*postgres.DB, *changes) {
 
 func user(t *testing.T, db *postgres.DB, name string) filegate.User {
 	t.Helper()
-	u := filegate.User{Username: name, Slug: name, DisplayName: name, PasswordHash: []byte("x")}
-	if err := db.CreateUser(context.Background(), &u); err != nil {
-		t.Fatal(err)
-	}
-	return u
+	return testenv.AddUser(t, db, testenv.User{Name: name})
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {

@@ -78,17 +78,6 @@ func waitResults(t *testing.T, ctx context.Context, n int) []result {
 	return rs
 }
 
-// userID reads the id from `uploader user add` output.
-func userID(t *testing.T, out string) int64 {
-	t.Helper()
-	m := regexp.MustCompile(`\(id (\d+),`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no id in %q", out)
-	}
-	id, _ := strconv.ParseInt(m[1], 10, 64)
-	return id
-}
-
 // get downloads url through nginx with cookie and returns status and body.
 func get(t *testing.T, url string, cookie *http.Cookie) (int, []byte) {
 	t.Helper()
@@ -124,8 +113,8 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 func TestBrowser(t *testing.T) {
 	t.Parallel()
 	s := testenv.Start(t, testenv.Options{})
-	s.CLI(t, testPassword+"\n", "user", "add", "alice", "--password-stdin")
-	bob := userID(t, s.CLI(t, testPassword+"\n", "user", "add", "bob", "--password-stdin"))
+	s.AddUser(t, testenv.User{Name: "alice", Password: testPassword})
+	bob := s.AddUser(t, testenv.User{Name: "bob", Password: testPassword})
 
 	dir := t.TempDir()
 	report := append(append([]byte{}, pdfData...), bytes.Repeat([]byte("% filler line of a larger report\n"), 30000)...) // ~1 MiB

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/ingest"
 	"github.com/filegate/filegate/internal/postgres"
@@ -93,14 +92,7 @@ func newAppWithStore(t *testing.T, db *postgres.DB) *testApp {
 // addUser creates a user whose password is testPassword.
 func (a *testApp) addUser(name string, public, staff bool) filegate.User {
 	a.t.Helper()
-	u, err := account.NewUser(name, testPassword, public, staff)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	if err := a.db.CreateUser(context.Background(), &u); err != nil {
-		a.t.Fatal(err)
-	}
-	return u
+	return testenv.AddUser(a.t, a.db, testenv.User{Name: name, Password: testPassword, Public: public, Staff: staff})
 }
 
 // put stores a file for owner through the ingester.

@@ -13,10 +13,24 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/config"
+	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/ingest"
 	"github.com/filegate/filegate/internal/postgres"
+	"github.com/filegate/filegate/internal/session"
+	"github.com/filegate/filegate/internal/web"
+)
+
+// The adapters main wires in must be what their users ask for.
+var (
+	_ web.Store            = (*postgres.DB)(nil)
+	_ web.Ingester         = (*ingest.Ingester)(nil)
+	_ web.Sessions         = (*session.Codec)(nil)
+	_ ingest.Store         = (*postgres.DB)(nil)
+	_ account.Users        = (*postgres.DB)(nil)
+	_ filegate.Invalidator = (*cache.Cache)(nil)
 )
 
 // commands is every command (their contract: docs/interface.md#commands),

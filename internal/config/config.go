@@ -1,5 +1,6 @@
-// Package config reads the environment variables of SPEC §8. Only the
-// binaries' main packages call it; every other package gets plain values.
+// Package config reads the environment variables of both binaries
+// (docs/interface.md#configuration). Only the binaries' main packages call
+// it; every other package gets plain values.
 package config
 
 import (

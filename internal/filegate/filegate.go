@@ -53,8 +53,11 @@ type UserUpdate struct {
 	IsStaff  *bool
 }
 
-// StoredNamePattern is the pinned shape of a stored name (SPEC §3). Anything
-// else can never name a file, so it is checked before any lookup.
+// StoredNamePattern is the shape of every stored name
+// (docs/interface.md#downloads). Anything else can never name a file, so it
+// is checked before any lookup. sql/0001_init.sql and nginx/filegate.conf
+// hold the same pattern; TestStoredNamePatternAgrees proves they accept
+// exactly the same names.
 var StoredNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
 
 // MediaType returns contentType lowercased and without parameters:

@@ -1,5 +1,6 @@
-// Package policy is the access rule of SPEC §2 as a pure function: no I/O,
-// no clock, so every row of the rule is one line of a table test.
+// Package policy is the access rule (docs/interface.md#access-rules) as a
+// pure function: no I/O, no clock, so every row of the rule is one line of
+// a table test.
 package policy
 
 import "github.com/filegate/filegate/internal/filegate"
@@ -28,7 +29,7 @@ func (d Decision) String() string {
 	}
 }
 
-// Decide applies SPEC §2. authenticated reports whether the request carried
+// Decide applies the access rule. authenticated reports whether the request carried
 // a valid, unexpired session cookie; facts describe the session's user (the
 // viewer), the file's owner and the file. With hidePrivate, a denial is
 // reported as NotFound so strangers cannot probe which private files exist.

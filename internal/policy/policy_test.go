@@ -28,7 +28,7 @@ func TestDecide(t *testing.T) {
 		want   policy.Decision
 		status int
 	}{
-		// SPEC §2, row by row.
+		// docs/interface.md#access-rules, row by row.
 		{"no or bad cookie", false, filegate.Facts{Viewer: viewer, Owner: public, File: file}, false, policy.Unauthenticated, 401},
 		{"no cookie, missing file", false, filegate.Facts{Owner: noOwner, File: noFile}, false, policy.Unauthenticated, 401},
 		{"cookie of a removed user", true, filegate.Facts{Viewer: gone, Owner: public, File: file}, false, policy.Unauthenticated, 401},

@@ -561,7 +561,7 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// The pinned format (SPEC §6): any securecookie codec with the first pair
+// The public format (docs/interface.md#session-cookie): any securecookie codec with the first pair
 // (HMAC-SHA256 + AES-256) and the JSON serializer reads the user id and
 // the expiry.
 func TestPinnedFormat(t *testing.T) {

@@ -97,12 +97,25 @@ func binaries(t T) string {
 // FreeAddr returns a loopback address with a port nobody listens on.
 func FreeAddr(t T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
+	return FreeAddrs(t, 1)[0]
+}
+
+// FreeAddrs returns n distinct loopback addresses nobody listens on. It
+// holds every port until it has all of them: a port closed and asked for
+// again at once may come back, and two services of one stack would then
+// race for it.
+func FreeAddrs(t T, n int) []string {
+	t.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("testenv: %v", err)
+		}
+		defer ln.Close()
+		addrs[i] = ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addrs
 }
 
 // Start runs a whole stack for one test.
@@ -126,7 +139,8 @@ func Start(t T, opt Options) *Stack {
 	if s.Sessions, err = session.New(s.SessionKeys, false, time.Hour, nil); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	authzAddr, uploaderAddr, nginxAddr := FreeAddr(t), FreeAddr(t), FreeAddr(t)
+	addrs := FreeAddrs(t, 3)
+	authzAddr, uploaderAddr, nginxAddr := addrs[0], addrs[1], addrs[2]
 	s.AuthzURL, s.URL = "http://"+authzAddr, "http://"+nginxAddr
 	s.Env = []string{
 		"DATABASE_URL=" + s.DatabaseURL,

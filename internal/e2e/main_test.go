@@ -1,15 +1,9 @@
 package e2e
 
 import (
-	"os"
 	"testing"
 
 	"github.com/filegate/filegate/internal/testenv"
 )
 
-// TestMain removes the binaries testenv built for this package's stacks.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.RemoveBinaries()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }

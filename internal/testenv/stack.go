@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/filegate/filegate/internal/session"
@@ -370,4 +371,12 @@ func waitListening(t T, dir, addr string) {
 		all = append(all, '\n')
 	}
 	t.Fatalf("testenv: nothing listens on %s after 15s\n%s", addr, all)
+}
+
+// Main runs a test package that starts stacks, then removes the binaries
+// they were built from: call it as the package's TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	RemoveBinaries()
+	os.Exit(code)
 }

@@ -40,11 +40,7 @@ func TestNewUser(t *testing.T) {
 }
 
 func TestAuthenticate(t *testing.T) {
-	db, err := postgres.Open(testenv.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testenv.OpenDB(t)
 	ctx := context.Background()
 	u, err := account.NewUser("Alice", "correct horse", false, false)
 	if err != nil {

@@ -72,11 +72,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	db, err := postgres.Open(testenv.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testenv.OpenDB(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cache, err := cache.Open(testenv.RedisURL(), testenv.RedisPrefix(t), 30*time.Second, log)
 	if err != nil {

@@ -40,11 +40,7 @@ type env struct {
 
 func newEnv(t *testing.T, maxSize int64) *env {
 	t.Helper()
-	db, err := postgres.Open(testenv.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testenv.OpenDB(t)
 	u := testenv.AddUser(t, db, testenv.User{Name: "Ann"})
 	e := &env{db: db, root: filepath.Join(t.TempDir(), "private"), owner: u.ID}
 	e.in = newIngester(t, e.root, db, maxSize)

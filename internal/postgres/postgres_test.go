@@ -24,11 +24,7 @@ func (c *changes) FileChanged(_ context.Context, owner int64, name string) {
 
 func open(t *testing.T) (*postgres.DB, *changes) {
 	t.Helper()
-	db, err := postgres.Open(testenv.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testenv.OpenDB(t)
 	c := &changes{}
 	db.Invalidator = c
 	return db, c

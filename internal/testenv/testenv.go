@@ -109,3 +109,15 @@ func NewDatabase(t T) string {
 	}
 	return dbURL
 }
+
+// OpenDB returns the store on a fresh, migrated database (NewDatabase),
+// closed when the test ends.
+func OpenDB(t T) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(NewDatabase(t))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}

@@ -62,11 +62,7 @@ type testApp struct {
 
 func newApp(t *testing.T) *testApp {
 	t.Helper()
-	db, err := postgres.Open(testenv.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testenv.OpenDB(t)
 	return newAppWithStore(t, db)
 }
 

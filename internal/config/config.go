@@ -6,6 +6,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,14 @@ type Config struct {
 	UploaderAddr string
 	CacheTTL     time.Duration
 	HidePrivate  bool
+
+	SessionTTL         time.Duration
+	MaxFilesPerRequest int
+	Quota              int64 // bytes per user
+	QuotaFiles         int   // files per user
+	// TrustedProxies are the peers whose X-Real-IP names the client: the
+	// nginx in front of the uploader.
+	TrustedProxies []netip.Prefix
 }
 
 // Var documents one environment variable for -h.
@@ -48,6 +57,11 @@ var Vars = []Var{
 	{"UPLOADER_ADDR", "127.0.0.1:8082", "listen address of the uploader web app"},
 	{"AUTHZ_CACHE_TTL", "30s", "how long a cached decision lives; bounds staleness when Redis missed a change"},
 	{"AUTHZ_HIDE_PRIVATE", "false", "answer 404 instead of 403, so strangers cannot probe private files"},
+	{"FILEGATE_SESSION_TTL", "336h", "how long a login lasts"},
+	{"FILEGATE_MAX_FILES_PER_REQUEST", "20", "most files one upload request stores; later parts are refused"},
+	{"FILEGATE_QUOTA", "1GiB", "bytes each user may store"},
+	{"FILEGATE_QUOTA_FILES", "10000", "files each user may store"},
+	{"FILEGATE_TRUSTED_PROXIES", "127.0.0.1/32,::1/128", "comma-separated addresses or CIDR prefixes whose X-Real-IP header names the client"},
 }
 
 // Load reads the configuration through getenv (os.Getenv in main). An
@@ -89,6 +103,21 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.MaxUpload, err = ParseSize(get("FILEGATE_MAX_UPLOAD")); err != nil {
 		return c, fmt.Errorf("FILEGATE_MAX_UPLOAD: %w", err)
 	}
+	if c.SessionTTL, err = time.ParseDuration(get("FILEGATE_SESSION_TTL")); err != nil || c.SessionTTL < time.Minute {
+		return c, fmt.Errorf("FILEGATE_SESSION_TTL: want a duration of at least 1m like 336h, got %q", get("FILEGATE_SESSION_TTL"))
+	}
+	if c.MaxFilesPerRequest, err = strconv.Atoi(get("FILEGATE_MAX_FILES_PER_REQUEST")); err != nil || c.MaxFilesPerRequest < 1 {
+		return c, fmt.Errorf("FILEGATE_MAX_FILES_PER_REQUEST: want a whole number from 1, got %q", get("FILEGATE_MAX_FILES_PER_REQUEST"))
+	}
+	if c.Quota, err = ParseSize(get("FILEGATE_QUOTA")); err != nil {
+		return c, fmt.Errorf("FILEGATE_QUOTA: %w", err)
+	}
+	if c.QuotaFiles, err = strconv.Atoi(get("FILEGATE_QUOTA_FILES")); err != nil || c.QuotaFiles < 1 {
+		return c, fmt.Errorf("FILEGATE_QUOTA_FILES: want a whole number from 1, got %q", get("FILEGATE_QUOTA_FILES"))
+	}
+	if c.TrustedProxies, err = prefixes(get("FILEGATE_TRUSTED_PROXIES")); err != nil {
+		return c, fmt.Errorf("FILEGATE_TRUSTED_PROXIES: %w", err)
+	}
 	return c, nil
 }
 
@@ -111,6 +140,22 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("want a positive size like 25MiB, got %q", s)
 	}
 	return n * mult, nil
+}
+
+// prefixes reads a comma-separated list of addresses ("10.0.0.5") and
+// CIDR prefixes ("10.0.0.0/8"); an address is a prefix of its full length.
+func prefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range list(s) {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(v); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		} else {
+			return nil, fmt.Errorf("want addresses or prefixes like 127.0.0.1/32, got %q", v)
+		}
+	}
+	return out, nil
 }
 
 func list(s string) []string {

@@ -21,6 +21,12 @@ func TestLoadDefaults(t *testing.T) {
 	if c.AuthzAddr != "127.0.0.1:8081" || c.UploaderAddr != "127.0.0.1:8082" || len(c.AllowedTypes) != 6 {
 		t.Errorf("defaults: %+v", c)
 	}
+	if c.SessionTTL != 336*time.Hour || c.MaxFilesPerRequest != 20 || c.Quota != 1<<30 || c.QuotaFiles != 10000 {
+		t.Errorf("limits: %+v", c)
+	}
+	if len(c.TrustedProxies) != 2 || c.TrustedProxies[0].String() != "127.0.0.1/32" || c.TrustedProxies[1].String() != "::1/128" {
+		t.Errorf("TrustedProxies = %v", c.TrustedProxies)
+	}
 	if c.SessionKeys != "" {
 		t.Error("session keys must have no default")
 	}
@@ -28,10 +34,15 @@ func TestLoadDefaults(t *testing.T) {
 
 func TestLoadErrors(t *testing.T) {
 	for name, kv := range map[string]map[string]string{
-		"FILEGATE_COOKIE_SECURE": {"FILEGATE_COOKIE_SECURE": "yes please"},
-		"AUTHZ_HIDE_PRIVATE":     {"AUTHZ_HIDE_PRIVATE": "maybe"},
-		"AUTHZ_CACHE_TTL":        {"AUTHZ_CACHE_TTL": "-5s"},
-		"FILEGATE_MAX_UPLOAD":    {"FILEGATE_MAX_UPLOAD": "lots"},
+		"FILEGATE_COOKIE_SECURE":         {"FILEGATE_COOKIE_SECURE": "yes please"},
+		"AUTHZ_HIDE_PRIVATE":             {"AUTHZ_HIDE_PRIVATE": "maybe"},
+		"AUTHZ_CACHE_TTL":                {"AUTHZ_CACHE_TTL": "-5s"},
+		"FILEGATE_MAX_UPLOAD":            {"FILEGATE_MAX_UPLOAD": "lots"},
+		"FILEGATE_SESSION_TTL":           {"FILEGATE_SESSION_TTL": "1s"},
+		"FILEGATE_MAX_FILES_PER_REQUEST": {"FILEGATE_MAX_FILES_PER_REQUEST": "0"},
+		"FILEGATE_QUOTA":                 {"FILEGATE_QUOTA": "-1"},
+		"FILEGATE_QUOTA_FILES":           {"FILEGATE_QUOTA_FILES": "many"},
+		"FILEGATE_TRUSTED_PROXIES":       {"FILEGATE_TRUSTED_PROXIES": "nginx.local"},
 	} {
 		_, err := Load(env(kv))
 		if err == nil || !strings.HasPrefix(err.Error(), name+":") {
@@ -73,5 +84,19 @@ func TestLists(t *testing.T) {
 	}
 	if strings.Join(c.InlineTypes, "|") != "image/png|text/plain" {
 		t.Errorf("InlineTypes = %q", c.InlineTypes)
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := Load(env(map[string]string{"FILEGATE_TRUSTED_PROXIES": "10.1.2.3, 192.168.0.0/16 ,fd00::/8"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "10.1.2.3/32 192.168.0.0/16 fd00::/8" {
+		t.Errorf("TrustedProxies = %v", got)
 	}
 }

@@ -37,10 +37,24 @@ func runMain(t *testing.T, args ...string) (string, int) {
 	return stderr.String(), 0
 }
 
-// The README's "Admin CLI" block is the command list usage prints, so the
-// two cannot drift.
-func TestREADMEListsEveryCommand(t *testing.T) {
-	f, err := os.Open("../README.md")
+// The README's "Admin CLI" block and the list in docs/interface.md are
+// the command list usage prints, so none of them can drift.
+func TestDocsListEveryCommand(t *testing.T) {
+	for _, doc := range []struct{ path, heading string }{
+		{"../README.md", "## Admin CLI"},
+		{"../docs/interface.md", "## Commands"},
+	} {
+		if got, want := indentedBlock(t, doc.path, doc.heading), commandList("    "); got != want {
+			t.Errorf("%s, %s: the command list is\n%s\nwant (commandList(\"    \")):\n%s", doc.path, doc.heading, got, want)
+		}
+	}
+}
+
+// indentedBlock returns the first block of lines indented by four spaces
+// in the section of the Markdown file at path that starts with heading.
+func indentedBlock(t *testing.T, path, heading string) string {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,18 +64,16 @@ func TestREADMEListsEveryCommand(t *testing.T) {
 	for sc := bufio.NewScanner(f); sc.Scan(); {
 		line := sc.Text()
 		switch {
-		case line == "## Admin CLI":
+		case line == heading:
 			in = true
 		case !in:
 		case strings.HasPrefix(line, "    "):
 			block.WriteString(line + "\n")
-		case block.Len() > 0: // the first line after the block
+		case block.Len() > 0, strings.HasPrefix(line, "## "): // past the block, or the section
 			in = false
 		}
 	}
-	if got, want := block.String(), commandList("    "); got != want {
-		t.Errorf("README's Admin CLI block:\n%s\nwant (commandList(\"    \")):\n%s", got, want)
-	}
+	return block.String()
 }
 
 func TestUsage(t *testing.T) {

@@ -18,8 +18,9 @@ const MinPasswordLen = 8
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
-// Slug derives the URL slug of a user name (the lowercase name, see docs/interface.md#commands). A name
-// whose lowercase form is not a valid slug is EINVALID.
+// Slug derives the URL slug of a user name: the lowercase name
+// (docs/interface.md#commands). A name whose lowercase form is not a valid
+// slug is EINVALID.
 func Slug(name string) (string, error) {
 	s := strings.ToLower(strings.TrimSpace(name))
 	if !slugPattern.MatchString(s) {

@@ -145,7 +145,7 @@ func TestAuth(t *testing.T) {
 		{"staff", f.carol.ID, f.aliceFile.URL(), 200},
 		{"stranger", f.bob.ID, f.aliceFile.URL(), 403},
 		{"unknown owner", f.alice.ID, "/files/999/secret.pdf", 404},
-		{"unknown name", f.alice.ID, "/files/1/nope.pdf", 404},
+		{"unknown name", f.alice.ID, filegate.File{OwnerID: f.alice.ID, StoredName: "nope.pdf"}.URL(), 404},
 		{"malformed path", f.alice.ID, "/files/1/../2/shared.pdf", 404},
 		{"no path header", f.alice.ID, "", 404},
 		{"malformed path, removed user", 9999, "/files/1/../x", 401},
@@ -214,9 +214,10 @@ func TestAuthRevocation(t *testing.T) {
 	}
 	expect(f.alice.ID, f.aliceFile.URL(), 404)
 
-	expect(f.alice.ID, "/files/1/later.pdf", 404)
+	later := filegate.File{OwnerID: f.alice.ID, StoredName: "later.pdf"}.URL()
+	expect(f.alice.ID, later, 404)
 	f.addFile(t, f.alice.ID, "later.pdf")
-	expect(f.alice.ID, "/files/1/later.pdf", 200)
+	expect(f.alice.ID, later, 200)
 
 	expect(f.alice.ID, f.bobFile.URL(), 403)
 	if _, err := f.db.UpdateUser(ctx, f.alice.ID, filegate.UserUpdate{IsStaff: &yes}); err != nil {

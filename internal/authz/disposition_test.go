@@ -67,3 +67,25 @@ func TestDisposition(t *testing.T) {
 		}
 	}
 }
+
+// FormatMediaType, the standard library's writer, gives other bytes than
+// the pinned header for these names (the comment above TestDisposition
+// lists them): the reason Disposition writes the header itself. Should a
+// future Go produce the pinned header, this fails and the hand-written
+// builder can go.
+func TestFormatMediaTypeDiffers(t *testing.T) {
+	for name, stdlib := range map[string]string{
+		"Résumé 2024.pdf": "attachment; filename*=utf-8''R%C3%A9sum%C3%A9%202024.pdf",
+		"report.pdf":      "attachment; filename=report.pdf",
+		`a"b\c.txt`:       `attachment; filename="a\"b\\c.txt"`,
+		"":                `attachment; filename=""`,
+	} {
+		got := mime.FormatMediaType("attachment", map[string]string{"filename": name})
+		if got != stdlib {
+			t.Errorf("FormatMediaType(attachment, filename=%q) = %s, want %s as the comment says", name, got, stdlib)
+		}
+		if got == authz.Disposition(authz.Attachment, name) {
+			t.Errorf("FormatMediaType now writes the pinned header for %q; use it", name)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
@@ -105,16 +106,20 @@ func TestStoredNamePatternAgrees(t *testing.T) {
 		seen[n.name] = true
 	}
 
-	db, err := sql.Open("postgres", testenv.NewDatabase(t))
+	dbURL := testenv.NewDatabase(t)
+	store, err := postgres.Open(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	owner := testenv.AddUser(t, store, testenv.User{Name: "owner"}).ID
+	// Rows go in by hand, past the store, so that the constraint itself
+	// is what refuses a name.
+	db, err := sql.Open("postgres", dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var owner int64
-	if err := db.QueryRow(`INSERT INTO users (username, slug, display_name, password_hash)
-		VALUES ('owner', 'owner', 'owner', '') RETURNING id`).Scan(&owner); err != nil {
-		t.Fatal(err)
-	}
 	postgresAccepts := func(name string) bool {
 		_, err := db.Exec(`INSERT INTO files (owner_id, stored_name, display_name, content_type, size, sha256)
 			VALUES ($1, $2, 'x', 'text/plain', 1, '')`, owner, name)

@@ -67,5 +67,5 @@ func (db *DB) migrateOne(ctx context.Context, name string) (bool, error) {
 		applied = true
 		return nil
 	})
-	return applied && err == nil, err
+	return applied, err
 }

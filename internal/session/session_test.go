@@ -561,9 +561,9 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// The public format (docs/interface.md#session-cookie): any securecookie codec with the first pair
-// (HMAC-SHA256 + AES-256) and the JSON serializer reads the user id and
-// the expiry.
+// The public format (docs/interface.md#session-cookie): any securecookie
+// codec with the first pair (HMAC-SHA256 + AES-256) and the JSON
+// serializer reads the user id and the expiry.
 func TestPinnedFormat(t *testing.T) {
 	clk := newClock()
 	v := mustEncode(t, mustNew(t, pairA, false, clk), 42)

@@ -45,7 +45,7 @@ func TestErrorsFromIngester(t *testing.T) {
 		status int
 		msg    string
 	}{
-		{fmt.Errorf("ingest: put: write: %w: %w", filegate.Errorf(filegate.ENOSPACE, "There is no space left to store this file."), errors.New("write "+secret+": no space left on device")),
+		{fmt.Errorf("ingest: put: write: %w", filegate.Wrap(filegate.ENOSPACE, "There is no space left to store this file.", errors.New("write "+secret+": no space left on device"))),
 			http.StatusInsufficientStorage, "There is no space left to store this file."},
 		{fmt.Errorf("postgres: begin: %w", filegate.Errorf(filegate.EUNAVAILABLE, "The database is unavailable; try again shortly.")),
 			http.StatusServiceUnavailable, "The database is unavailable; try again shortly."},

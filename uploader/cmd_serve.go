@@ -6,6 +6,7 @@ import (
 
 	"github.com/filegate/filegate/internal/httpserver"
 	"github.com/filegate/filegate/internal/session"
+	"github.com/filegate/filegate/internal/throttle"
 	"github.com/filegate/filegate/internal/web"
 )
 
@@ -30,11 +31,20 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Counts failed logins in the same Redis as the cache, shared by
+	// every replica.
+	thr, err := throttle.Open(a.cfg.RedisURL, a.cfg.RedisPrefix, throttle.DefaultLimits, time.Now, a.log)
+	if err != nil {
+		return err
+	}
+	defer thr.Close()
 	srv := &web.Server{
-		Store:    a.db,
-		Files:    in,
-		Sessions: sessions,
-		Log:      a.log,
+		Store:          a.db,
+		Files:          in,
+		Sessions:       sessions,
+		Throttle:       thr,
+		Log:            a.log,
+		TrustedProxies: a.cfg.TrustedProxies,
 	}
 	return httpserver.Run(ctx, "uploader", a.cfg.UploaderAddr, srv.Handler(), a.log)
 }

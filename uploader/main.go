@@ -20,6 +20,7 @@ import (
 	"github.com/filegate/filegate/internal/ingest"
 	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/session"
+	"github.com/filegate/filegate/internal/throttle"
 	"github.com/filegate/filegate/internal/web"
 )
 
@@ -28,6 +29,7 @@ var (
 	_ web.Store            = (*postgres.DB)(nil)
 	_ web.Ingester         = (*ingest.Ingester)(nil)
 	_ web.Sessions         = (*session.Codec)(nil)
+	_ web.Throttle         = (*throttle.Throttle)(nil)
 	_ ingest.Store         = (*postgres.DB)(nil)
 	_ account.Users        = (*postgres.DB)(nil)
 	_ filegate.Invalidator = (*cache.Cache)(nil)
@@ -70,7 +72,7 @@ func printUsage() {
 	fmt.Fprint(os.Stderr, "Usage:\n", commandList("  "), "\n")
 	config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_PRIVATE_ROOT",
 		"FILEGATE_SESSION_KEYS", "FILEGATE_COOKIE_SECURE", "FILEGATE_MAX_UPLOAD", "FILEGATE_ALLOWED_TYPES", "UPLOADER_ADDR",
-		"AUTHZ_CACHE_TTL")
+		"AUTHZ_CACHE_TTL", "FILEGATE_TRUSTED_PROXIES")
 }
 
 // app is what every command may use: the store and the cache are opened

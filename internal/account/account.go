@@ -18,11 +18,19 @@ const MinPasswordLen = 8
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
+// LoginName returns the form of a typed user name that logins look up:
+// names are case-insensitive and surrounding spaces do not count. The
+// login throttle counts failures under the same form, so "Alice" and
+// " alice" are one user to it too.
+func LoginName(name string) string {
+	return strings.ToLower(strings.TrimSpace(name))
+}
+
 // Slug derives the URL slug of a user name: the lowercase name
 // (docs/interface.md#commands). A name whose lowercase form is not a valid
 // slug is EINVALID.
 func Slug(name string) (string, error) {
-	s := strings.ToLower(strings.TrimSpace(name))
+	s := LoginName(name)
 	if !slugPattern.MatchString(s) {
 		return "", filegate.Errorf(filegate.EINVALID, "A user name is 1 to 63 letters, digits, dots, dashes or underscores, starting with a letter or digit.")
 	}
@@ -67,7 +75,7 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("filegate-no-such-user"), 
 func Authenticate(ctx context.Context, users Users, name, password string) (filegate.User, error) {
 	denied := filegate.Errorf(filegate.EUNAUTHORIZED, "Wrong user name or password.")
 	hash := dummyHash
-	u, err := users.UserBySlug(ctx, strings.ToLower(strings.TrimSpace(name)))
+	u, err := users.UserBySlug(ctx, LoginName(name))
 	switch code := filegate.ErrorCode(err); code {
 	case "":
 		hash = u.PasswordHash

@@ -68,6 +68,26 @@ func (c *Cache) unreachable(ctx context.Context, op string, err error) {
 // It does not check the connection: Redis may come and go, and the cache
 // recovers by itself.
 func Open(rawURL, prefix string, ttl time.Duration, log *slog.Logger) (*Cache, error) {
+	client, err := NewClient(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return &Cache{
+		client: client,
+		prefix: prefix,
+		ttl:    ttl,
+		genTTL: max(2*ttl+time.Minute, 24*time.Hour),
+		log:    log,
+	}, nil
+}
+
+// NewClient returns a client for the Redis at rawURL
+// (redis://[:password@]host:port/db) that fails fast: every call gives up
+// after 300 ms, without retries. Everything filegate keeps in Redis is
+// on a request's path and has a fallback (PostgreSQL for the cache, an
+// in-process count for the login throttle), and a Redis that is slow to
+// fail is worse than none. It does not connect.
+func NewClient(rawURL string) (*goredis.Client, error) {
 	opt, err := goredis.ParseURL(rawURL)
 	if err != nil {
 		// A *url.Error quotes the whole URL, password included.
@@ -76,20 +96,12 @@ func Open(rawURL, prefix string, ttl time.Duration, log *slog.Logger) (*Cache, e
 		}
 		return nil, fmt.Errorf("redis: parse REDIS_URL: %w", err)
 	}
-	// A cache that is slow to fail is worse than none: fail fast and let
-	// the caller ask PostgreSQL.
 	opt.DialTimeout = 300 * time.Millisecond
 	opt.ReadTimeout = 300 * time.Millisecond
 	opt.WriteTimeout = 300 * time.Millisecond
 	opt.MaxRetries = -1 // 0 would mean go-redis's default of 3, with backoff
 	opt.DialerRetries = 1
-	return &Cache{
-		client: goredis.NewClient(opt),
-		prefix: prefix,
-		ttl:    ttl,
-		genTTL: max(2*ttl+time.Minute, 24*time.Hour),
-		log:    log,
-	}, nil
+	return goredis.NewClient(opt), nil
 }
 
 // Close closes the connection pool.

@@ -27,6 +27,8 @@ type Options struct {
 	MaxUpload   string        // FILEGATE_MAX_UPLOAD; default 2MiB
 	// ProxyDatabase and ProxyRedis put a cuttable TCP proxy between authz
 	// and the service, so a test can take it away and bring it back.
+	// ProxyRedis cuts the web app (uploader serve) off too; CLI commands
+	// always reach both services.
 	ProxyDatabase, ProxyRedis bool
 }
 
@@ -156,6 +158,7 @@ func Start(t T, opt Options) *Stack {
 		fmt.Sprintf("AUTHZ_HIDE_PRIVATE=%t", opt.HidePrivate),
 	}
 	authzEnv := append([]string(nil), s.Env...)
+	serveEnv := append([]string(nil), s.Env...)
 	if opt.ProxyDatabase {
 		u, _ := url.Parse(s.DatabaseURL)
 		s.DBProxy = NewProxy(t, u.Host)
@@ -167,10 +170,11 @@ func Start(t T, opt Options) *Stack {
 		s.RedisProxy = NewProxy(t, u.Host)
 		u.Host = s.RedisProxy.Addr
 		authzEnv = append(authzEnv, "REDIS_URL="+u.String())
+		serveEnv = append(serveEnv, "REDIS_URL="+u.String())
 	}
 	s.CLI(t, "", "migrate")
 	startProcess(t, dir, "authz", authzEnv, Binary(t, "authz"))
-	startProcess(t, dir, "uploader", s.Env, Binary(t, "uploader"), "serve")
+	startProcess(t, dir, "uploader", serveEnv, Binary(t, "uploader"), "serve")
 
 	prefix := filepath.Join(dir, "nginx")
 	if err := os.MkdirAll(filepath.Join(prefix, "logs"), 0o755); err != nil {

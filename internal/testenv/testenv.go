@@ -45,6 +45,19 @@ func RedisURL() string {
 	return "redis://127.0.0.1:6379/0"
 }
 
+// RedisClient returns a plain client on RedisURL, closed when the test
+// ends, for tests that look at or forge what filegate keeps in Redis.
+func RedisClient(t T) *goredis.Client {
+	t.Helper()
+	opt, err := goredis.ParseURL(RedisURL())
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	c := goredis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // RandomID returns a short random lowercase hex string for names.
 func RandomID() string {
 	b := make([]byte, 6)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/filegate"
@@ -114,18 +115,30 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) error {
 // local path only) or /. Unknown user and wrong password give the same
 // EUNAUTHORIZED (401) in about the same time (account.Authenticate), and
 // no cookie; a browser sees it on the login form, filled in again.
+//
+// The throttle guards the check: after too many failures for this user
+// name from this client address, or from this address at all, the
+// attempt is refused with ETHROTTLED (429) and Retry-After, whatever the
+// password, and bcrypt does not run for it.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := parseSmallForm(w, r); err != nil {
 		return err
 	}
 	form := loginPage{Username: r.PostForm.Get("username"), Next: localPath(r.PostForm.Get("next"))}
-	u, err := account.Authenticate(r.Context(), s.Store, form.Username, r.PostForm.Get("password"))
-	if err == nil {
+	var u filegate.User
+	wait, err := s.Throttle.Guard(r.Context(), "login", account.LoginName(form.Username), s.clientAddr(r), func() (err error) {
+		u, err = account.Authenticate(r.Context(), s.Store, form.Username, r.PostForm.Get("password"))
+		return err
+	})
+	if wait > 0 {
+		err = &retryError{after: wait, err: filegate.Errorf(filegate.ETHROTTLED,
+			"Too many failed logins; try again in %s.", plural(ceilDiv(wait, time.Minute), "minute"))}
+	} else if err == nil {
 		err = s.Sessions.Set(w, u.ID)
 	}
-	if filegate.ErrorCode(err) == filegate.EUNAUTHORIZED {
-		// A wrong username or password is shown on the form, with the
-		// username kept, rather than on the error page.
+	if code := filegate.ErrorCode(err); code == filegate.EUNAUTHORIZED || code == filegate.ETHROTTLED {
+		// Shown on the form, with the username kept, rather than on the
+		// error page.
 		form.Error = filegate.ErrorMessage(err)
 		return &formError{err: err, page: "login", data: form}
 	} else if err != nil {

@@ -82,6 +82,7 @@ func newAppWithStore(t *testing.T, db *postgres.DB) *testApp {
 	t.Cleanup(func() { in.Close() })
 	srv := &web.Server{Store: db, Files: in, Sessions: sessions, Log: log,
 		PageSize: testPageSize}
+	srv.Throttle, srv.TrustedProxies = newThrottle(t, log), loopback
 	return &testApp{t: t, db: db, in: in, sessions: sessions, root: root, h: srv.Handler()}
 }
 
@@ -129,6 +130,7 @@ type request struct {
 	body           io.Reader      // raw body, with contentType
 	contentType    string
 	header         map[string]string
+	peer           string // the TCP peer, host:port; default httptest's 192.0.2.1:1234
 }
 
 // response is a recorded answer with its body read.
@@ -155,6 +157,9 @@ func (a *testApp) do(rq request) response {
 	}
 	for k, v := range rq.header {
 		r.Header.Set(k, v)
+	}
+	if rq.peer != "" {
+		r.RemoteAddr = rq.peer
 	}
 	if rq.as != nil {
 		r.AddCookie(a.cookie(*rq.as))

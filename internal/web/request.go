@@ -2,7 +2,9 @@ package web
 
 import (
 	"net/http"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -38,4 +40,36 @@ func localPath(next string) string {
 		return "/"
 	}
 	return next
+}
+
+// clientAddr returns the address of the client r comes from, as the login
+// throttle counts it: X-Real-IP when the TCP peer is one of
+// TrustedProxies (nginx, which sets it from the address it saw), else the
+// peer itself, so nobody else can choose the address they are counted
+// under. A trusted peer's header that is missing, repeated or not an
+// address leaves the peer's address, logged at debug level: nginx's
+// configuration is missing the header (docs/operating.md#throttling).
+func (s *Server) clientAddr(r *http.Request) netip.Addr {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		// net/http always sets host:port; the zero Addr is one bucket.
+		return netip.Addr{}
+	}
+	addr := peer.Addr().Unmap()
+	if !slices.ContainsFunc(s.TrustedProxies, func(p netip.Prefix) bool { return p.Contains(addr) }) {
+		return addr
+	}
+	vals := r.Header.Values("X-Real-IP")
+	if len(vals) == 1 {
+		if real, err := netip.ParseAddr(strings.TrimSpace(vals[0])); err == nil {
+			return real.Unmap().WithZone("")
+		}
+	}
+	first := ""
+	if len(vals) > 0 {
+		first = vals[0][:min(len(vals[0]), 64)]
+	}
+	s.Log.DebugContext(r.Context(), "web: no valid X-Real-IP from a trusted proxy; counting the proxy's address",
+		"peer", addr, "headers", len(vals), "first", first)
+	return addr
 }

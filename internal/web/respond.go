@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/filegate/filegate/internal/filegate"
 )
@@ -24,6 +25,7 @@ var statuses = map[string]int{
 	filegate.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	filegate.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	filegate.ENOSPACE:      http.StatusInsufficientStorage,
+	filegate.ETHROTTLED:    http.StatusTooManyRequests,
 	filegate.EINTERNAL:     http.StatusInternalServerError,
 }
 
@@ -68,12 +70,31 @@ type formError struct {
 func (e *formError) Error() string { return e.err.Error() }
 func (e *formError) Unwrap() error { return e.err }
 
+// retryError is a refusal that lifts by itself after a known time, such
+// as a throttled login: its answer carries Retry-After.
+type retryError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *retryError) Error() string { return e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
+// ceilDiv returns d in whole units, rounded up: a client told to wait
+// the rounded-down time would come back too early and be refused again.
+func ceilDiv(d, unit time.Duration) int {
+	return int((d + unit - 1) / unit)
+}
+
 // fail logs err once (logError) and answers it with its status and safe
 // sentence: {"error": msg} for JSON clients, else the form of a formError
-// or the error page. It is the one place that does both, so nothing is
-// logged twice.
+// or the error page; a retryError adds Retry-After. It is the one place
+// that does both, so nothing is logged twice.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.logError(r, err)
+	if re := (*retryError)(nil); errors.As(err, &re) {
+		w.Header().Set("Retry-After", strconv.Itoa(ceilDiv(re.after, time.Second)))
+	}
 	var form *formError
 	if errors.As(err, &form) && !wantsJSON(r) {
 		s.render(w, r, statusOf(err), form.page, form.data)

@@ -15,6 +15,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"time"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -52,6 +54,16 @@ type Sessions interface {
 	FromRequest(r *http.Request) (int64, error)
 }
 
+// Throttle limits failed guesses per client address; implemented by
+// throttle.Throttle. Guard runs check and returns its error, unless
+// subject or client has failed too often in scope: then check does not
+// run, and Guard returns how long until the next attempt is let through.
+// check's error counts as a failure when it is EUNAUTHORIZED or
+// EFORBIDDEN.
+type Throttle interface {
+	Guard(ctx context.Context, scope, subject string, client netip.Addr, check func() error) (time.Duration, error)
+}
+
 // DefaultPageSize is the number of files a list page shows when
 // Server.PageSize is zero.
 const DefaultPageSize = 50
@@ -61,7 +73,12 @@ type Server struct {
 	Store    Store
 	Files    Ingester
 	Sessions Sessions
+	Throttle Throttle
 	Log      *slog.Logger
+
+	// TrustedProxies are the peers whose X-Real-IP header names the
+	// client (nginx); from anyone else the header is ignored.
+	TrustedProxies []netip.Prefix
 
 	// PageSize is the number of files per list page; 0 means
 	// DefaultPageSize.

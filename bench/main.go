@@ -20,6 +20,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -28,6 +29,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -93,12 +95,15 @@ func run(t *runner) {
 	fmt.Printf("  %-38s %s\n", "uncached (PostgreSQL, then cached)", miss)
 	fmt.Printf("  ratio cached/uncached: throughput x%.2f\n\n", hit.rps()/miss.rps())
 
-	wrongPW := logins(s.URL, "alice", "not-her-password")
-	unknown := logins(s.URL, "nobody", "not-her-password")
+	wrongPW := logins(s.UploaderURL, "alice", "not-her-password", true)
+	unknown := logins(s.UploaderURL, "nobody", "not-her-password", true)
+	throttled := logins(s.UploaderURL, "alice", "not-her-password", false)
 	fmt.Println("failed logins (bcrypt either way, so the answer does not tell whether a user exists):")
 	fmt.Printf("  %-38s %s\n", "wrong password", wrongPW)
 	fmt.Printf("  %-38s %s\n", "unknown user", unknown)
-	fmt.Printf("  ratio unknown/wrong: p50 latency x%.2f\n\n", unknown.p(50).Seconds()/wrongPW.p(50).Seconds())
+	fmt.Printf("  ratio unknown/wrong: p50 latency x%.2f\n", unknown.p(50).Seconds()/wrongPW.p(50).Seconds())
+	fmt.Printf("  %-38s %s\n", "throttled (429, no bcrypt)", throttled)
+	fmt.Printf("  ratio wrong/throttled: p50 latency x%.2f\n\n", wrongPW.p(50).Seconds()/throttled.p(50).Seconds())
 
 	tiny := uploadRSS(t, s, dir, 1<<10)
 	big := uploadRSS(t, s, dir, 512<<20)
@@ -288,17 +293,35 @@ func load(t *runner, url, cookie string, c int, d time.Duration) result {
 }
 
 // logins posts failing logins one at a time, as a prober would.
-func logins(base, user, password string) result {
+// logins posts failed logins to the uploader directly, as its trusted
+// proxy: with fresh, each attempt names another client address in
+// X-Real-IP, so the login throttle never steps in and every attempt pays
+// for bcrypt; without, every attempt comes from one address, which the
+// throttle refuses (429) after its first five failures.
+func logins(base, user, password string, fresh bool) result {
 	cl := client(1)
 	defer cl.CloseIdleConnections()
+	var addrs atomic.Uint32
 	return hammer(1, duration/4, func(int) (int64, bool) {
-		resp, err := cl.PostForm(base+"/login", url.Values{"username": {user}, "password": {password}})
+		form := url.Values{"username": {user}, "password": {password}}
+		req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		ip := uint32(10 << 24)
+		if fresh {
+			ip += addrs.Add(1)
+		}
+		req.Header.Set("X-Real-IP", netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}).String())
+		resp, err := cl.Do(req)
 		if err != nil {
 			return 0, false
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		return 0, resp.StatusCode == http.StatusUnauthorized
+		want := http.StatusTooManyRequests
+		if fresh {
+			want = http.StatusUnauthorized
+		}
+		return 0, resp.StatusCode == want
 	})
 }
 

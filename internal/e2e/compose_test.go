@@ -32,6 +32,9 @@ func TestComposeFile(t *testing.T) {
 			Command     any               `yaml:"command"`
 			Environment map[string]string `yaml:"environment"`
 			DependsOn   map[string]any    `yaml:"depends_on"`
+			Networks    map[string]struct {
+				IPv4 string `yaml:"ipv4_address"`
+			} `yaml:"networks"`
 		} `yaml:"services"`
 	}
 	if err := yaml.Unmarshal(raw, &compose); err != nil {
@@ -62,6 +65,11 @@ func TestComposeFile(t *testing.T) {
 		if !strings.HasPrefix(env["FILEGATE_SESSION_KEYS"], "${FILEGATE_SESSION_KEYS") {
 			t.Errorf("%s: FILEGATE_SESSION_KEYS must come from the environment, not the file", svc)
 		}
+	}
+	// The uploader believes X-Real-IP only from nginx: without that, every
+	// client would count as nginx's address to the login throttle.
+	if proxy, trusted := compose.Services["nginx"].Networks["default"].IPv4, compose.Services["uploader"].Environment["FILEGATE_TRUSTED_PROXIES"]; proxy == "" || trusted != proxy {
+		t.Errorf("uploader trusts X-Real-IP from %q, but nginx's fixed address is %q", trusted, proxy)
 	}
 	example, err := os.ReadFile(filepath.Join(root, "nginx", "example.conf"))
 	if err != nil {

@@ -38,6 +38,7 @@ type Options struct {
 type Stack struct {
 	URL         string // nginx, e.g. http://127.0.0.1:40123
 	AuthzURL    string
+	UploaderURL string // the web app itself, behind nginx in production
 	DatabaseURL string
 	RedisPrefix string
 	PrivateRoot string
@@ -144,7 +145,7 @@ func Start(t T, opt Options) *Stack {
 	}
 	addrs := FreeAddrs(t, 3)
 	authzAddr, uploaderAddr, nginxAddr := addrs[0], addrs[1], addrs[2]
-	s.AuthzURL, s.URL = "http://"+authzAddr, "http://"+nginxAddr
+	s.AuthzURL, s.UploaderURL, s.URL = "http://"+authzAddr, "http://"+uploaderAddr, "http://"+nginxAddr
 	s.Env = []string{
 		"DATABASE_URL=" + s.DatabaseURL,
 		"REDIS_URL=" + RedisURL(),

@@ -164,7 +164,7 @@ func TestAccessRules(t *testing.T) {
 			"Content-Type":            "application/pdf",
 			"Content-Disposition":     `attachment; filename="Bob's r_sum_.pdf"; filename*=UTF-8''Bob%27s%20r%C3%A9sum%C3%A9.pdf`,
 			"X-Content-Type-Options":  "nosniff",
-			"Content-Security-Policy": "default-src 'none'; sandbox",
+			"Content-Security-Policy": "default-src 'none'; sandbox; frame-ancestors 'none'",
 			"Cache-Control":           "private",
 		}
 		for h, v := range want {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,43 @@ func TestAuthzHostIsFixed(t *testing.T) {
 				t.Errorf("stranger: %d %.60q, want 403", resp.StatusCode, body)
 			}
 		})
+	}
+}
+
+// A download's file name ends in the extension of the type the bytes were
+// detected as, the one its stored name ends in: a PDF uploaded as
+// invoice.html, saved by a browser and opened from disk, opens as a PDF.
+func TestServedNameHasTypeExtension(t *testing.T) {
+	s := testenv.Start(t, testenv.Options{})
+	alice := s.AddUser(t, testenv.User{Name: "alice", Password: "alice-password"})
+	d := &demo{Stack: s, alice: alice}
+	pdf := []byte("%PDF-1.4\nnot a page\n%%EOF\n")
+	png := append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), make([]byte, 17)...)
+	for _, tt := range []struct {
+		upload, served, disposition string
+		data                        []byte
+	}{
+		{"invoice.html", "invoice.html.pdf", "attachment", pdf},
+		{"invoice.pdf.bat", "invoice.pdf.bat.pdf", "attachment", pdf},
+		{"report.PDF", "report.PDF", "attachment", pdf},
+		{"photo.vbs", "photo.vbs.png", "inline", png},
+		{"photo.png", "photo.png", "inline", png},
+		{"README", "README.txt", "attachment", []byte("read me\n")},
+		{"page.html", "page.html.txt", "attachment", []byte("plain words, no markup\n")},
+	} {
+		url := s.Put(t, "alice", tt.upload, tt.data)
+		resp, body := d.get(t, alice, "GET", url)
+		want := tt.disposition + `; filename="` + tt.served + `"; filename*=UTF-8''` + tt.served
+		if got := resp.Header.Values("Content-Disposition"); resp.StatusCode != 200 || len(got) != 1 || got[0] != want {
+			t.Errorf("%s (stored at %s): %d, Content-Disposition %q, want exactly [%q]", tt.upload, url, resp.StatusCode, got, want)
+		}
+		if !bytes.Equal(body, tt.data) {
+			t.Errorf("%s: body %.40q, want the upload", tt.upload, body)
+		}
+		// The stored name and the served name end in the same extension.
+		if ext := path.Ext(url); !strings.HasSuffix(strings.ToLower(tt.served), ext) {
+			t.Errorf("%s: stored at %s, served as %s", tt.upload, url, tt.served)
+		}
 	}
 }
 

@@ -22,8 +22,8 @@ const (
 // as name, its ServedName (docs/interface.md#downloads): an ASCII filename
 // parameter for old clients, then an RFC 5987 filename* parameter carrying
 // the real Unicode name, UTF-8 and percent-encoded. An empty name gives the
-// bare type. mime.FormatMediaType cannot write this pair (TestDisposition shows
-// what it writes instead).
+// bare type. mime.FormatMediaType cannot write this pair (TestDisposition
+// shows what it writes instead).
 func Disposition(t DispositionType, name string) string {
 	if name == "" {
 		return string(t)
@@ -32,8 +32,9 @@ func Disposition(t DispositionType, name string) string {
 }
 
 // maxServedBytes is the longest file name common file systems store (255
-// bytes on ext4 and most others). A browser shortens a longer name itself,
-// and not every one keeps the extension when it does.
+// bytes on ext4 and most others). A browser shortens a longer name by its
+// own rules; shortening it here first keeps the extension whatever those
+// rules are.
 const maxServedBytes = 255
 
 // ServedName returns the name a file with display name display and type

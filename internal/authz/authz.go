@@ -106,7 +106,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set(HeaderPath, facts.File.Path)
 		h.Set(HeaderType, facts.File.ContentType)
-		h.Set(HeaderDisposition, Disposition(s.dispositionType(facts.File.ContentType), facts.File.DisplayName))
+		h.Set(HeaderDisposition, Disposition(s.dispositionType(facts.File.ContentType), ServedName(facts.File.DisplayName, facts.File.ContentType)))
 		answer(w, http.StatusOK)
 	case policy.Unauthenticated:
 		answer(w, http.StatusUnauthorized)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/filegate/filegate/internal/authz"
+	"github.com/filegate/filegate/internal/filegate"
 )
 
 // The header is part of the download contract and pinned here byte for
@@ -88,4 +89,117 @@ func TestFormatMediaTypeDiffers(t *testing.T) {
 			t.Errorf("FormatMediaType now writes the pinned header for %q; use it", name)
 		}
 	}
+}
+
+// The name a file downloads as ends in its type's extension, so a browser
+// never saves bytes the upload check refused under a name that opens them
+// as something else.
+func TestServedName(t *testing.T) {
+	pdf, png, txt := "application/pdf", "image/png", "text/plain; charset=utf-8"
+	long := strings.Repeat("a", 255)
+	longU := strings.Repeat("é", 127) // 254 bytes
+	tests := []struct {
+		display, contentType, want string
+	}{
+		{"invoice.html", pdf, "invoice.html.pdf"},
+		{"invoice.pdf.bat", pdf, "invoice.pdf.bat.pdf"},
+		{"photo.vbs", png, "photo.vbs.png"},
+		{"report.pdf", pdf, "report.pdf"},
+		{"report.PDF", pdf, "report.PDF"},
+		{"Bob's résumé.pdf", pdf, "Bob's résumé.pdf"},
+		{"IMG_0001.JPEG", "image/jpeg", "IMG_0001.JPEG"},
+		{"IMG_0001.jpg", "image/jpeg", "IMG_0001.jpg"},
+		{"IMG_0001.png", "image/jpeg", "IMG_0001.png.jpg"},
+		{"notes.txt", txt, "notes.txt"},
+		{"README", txt, "README.txt"},
+		{"Version 2.5 notes", txt, "Version 2.5 notes.txt"},
+		{"notes.md", "text/plain", "notes.md.txt"},
+		{"anim.gif", "IMAGE/GIF", "anim.gif"},
+		{"pic.webp", "image/webp", "pic.webp"},
+		{"x.svg", "image/svg+xml", "x.svg"},
+		{"x.pdf", "image/svg+xml", "x.pdf.svg"},
+		{"report.pdf", "application/x-unheard-of", "report.pdf"},   // no known extension: left alone
+		{"report.html", "application/octet-stream", "report.html"}, // likewise
+		{"report.html", "", "report.html"},
+		{"", pdf, ""},
+		{"x.m\u212Av", "video/x-matroska", "x.m\u212Av.mkv"},
+		{long, pdf, long[:251] + ".pdf"},
+		{long[:251], pdf, long[:251] + ".pdf"},
+		{long[:252], pdf, long[:251] + ".pdf"},
+		{longU, pdf, longU[:250] + ".pdf"}, // cut between runes
+		{longU, "image/webp", longU[:250] + ".webp"},
+	}
+	for _, tt := range tests {
+		if got := authz.ServedName(tt.display, tt.contentType); got != tt.want {
+			t.Errorf("ServedName(%q, %q) = %q, want %q", tt.display, tt.contentType, got, tt.want)
+		}
+	}
+}
+
+// contentTypes are the types the fuzzers pick from: the default allowed
+// ones, one with another spelling of its extension, and types without a
+// known extension.
+var contentTypes = []string{
+	"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain; charset=utf-8",
+	"image/tiff", "application/octet-stream", "application/x-unheard-of", "",
+}
+
+// FuzzDisposition checks, for any name a row may hold and any type, that
+// the served name ends in the type's extension, keeps the name it was
+// given as a prefix, and fits 255 bytes when it grows; and that the
+// header is printable ASCII (no control character can split it) whose
+// filename* parses back to the served name and whose ASCII filename ends
+// in the extension too. `go test` runs the seeds; `go test -fuzz
+// FuzzDisposition ./internal/authz` explores.
+func FuzzDisposition(f *testing.F) {
+	for i, s := range []string{"invoice.html", "report.PDF", "photo.vbs", "README", "", "a\"b\\c", "line\r\nX-Evil: 1",
+		"\u202egnp.exe", "\xff\xfe", "é", "x.m\u212Av", strings.Repeat("é", 130), "%41;b=c", "\x00", `a"; filename*=UTF-8''x.html`} {
+		f.Add(s, uint8(i))
+	}
+	f.Fuzz(func(t *testing.T, display string, pick uint8) {
+		contentType := contentTypes[int(pick)%len(contentTypes)]
+		ext := filegate.Extension(contentType)
+		served := authz.ServedName(display, contentType)
+		switch {
+		case display == "" || ext == "":
+			if served != display {
+				t.Fatalf("ServedName(%q, %q) = %q, want it unchanged", display, contentType, served)
+			}
+		case filegate.HasExtension(display, contentType):
+			if served != display {
+				t.Fatalf("ServedName(%q, %q) = %q: it had the extension already", display, contentType, served)
+			}
+		default:
+			stem, found := strings.CutSuffix(served, ext)
+			if !found || !strings.HasPrefix(display, stem) || (stem != display && len(served) > 255) {
+				t.Fatalf("ServedName(%q, %q) = %q, want %q plus %s, cut to 255 bytes", display, contentType, served, display, ext)
+			}
+		}
+		if display != "" && ext != "" && !filegate.HasExtension(served, contentType) {
+			t.Fatalf("ServedName(%q, %q) = %q does not end in %s", display, contentType, served, ext)
+		}
+
+		for _, typ := range []authz.DispositionType{authz.Attachment, authz.Inline} {
+			h := authz.Disposition(typ, served)
+			for i := 0; i < len(h); i++ {
+				if h[i] < 0x20 || h[i] > 0x7e {
+					t.Fatalf("Disposition(%s, %q) = %q: byte %#x", typ, served, h, h[i])
+				}
+			}
+			got, params, err := mime.ParseMediaType(h)
+			if err != nil || got != string(typ) || params["filename"] != served {
+				t.Fatalf("mime.ParseMediaType(%q) = %q, %q, %v; want %s with filename %q", h, got, params, err, typ, served)
+			}
+			if served == "" {
+				continue
+			}
+			// Old clients read the ASCII filename alone. The last
+			// "; filename*=" starts filename*: the name may hold the text.
+			ascii := h[:strings.LastIndex(h, "; filename*=")]
+			_, params, err = mime.ParseMediaType(ascii)
+			if err != nil || (ext != "" && !filegate.HasExtension(params["filename"], contentType)) {
+				t.Fatalf("ASCII part %q of %q: %q, %v; want a filename ending in %s", ascii, h, params, err, ext)
+			}
+		}
+	})
 }

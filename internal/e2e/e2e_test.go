@@ -4,7 +4,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -164,7 +163,7 @@ func TestAccessRules(t *testing.T) {
 			"Content-Type":            "application/pdf",
 			"Content-Disposition":     `attachment; filename="Bob's r_sum_.pdf"; filename*=UTF-8''Bob%27s%20r%C3%A9sum%C3%A9.pdf`,
 			"X-Content-Type-Options":  "nosniff",
-			"Content-Security-Policy": "default-src 'none'; sandbox",
+			"Content-Security-Policy": "default-src 'none'; sandbox; frame-ancestors 'none'",
 			"Cache-Control":           "private",
 		}
 		for h, v := range want {
@@ -418,22 +417,7 @@ func TestHostileURLs(t *testing.T) {
 // rawGet sends path exactly as given (Go's client would clean it).
 func rawGet(t *testing.T, host, path string, cookie *http.Cookie) (int, []byte) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", host, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nCookie: " + cookie.String() + "\r\nConnection: close\r\n\r\n"
-	if _, err := io.WriteString(c, req); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("GET %.80s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	resp, body := rawRequest(t, host, "GET "+path+" HTTP/1.1\r\nHost: "+host+"\r\nCookie: "+cookie.String()+"\r\nConnection: close\r\n\r\n")
 	return resp.StatusCode, body
 }
 

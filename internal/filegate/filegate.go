@@ -1,6 +1,7 @@
 // Package filegate holds the domain types shared by both binaries: users,
 // files, the facts authz decides on, and the error codes every adapter maps
-// to its own protocol. It imports nothing but the standard library.
+// to its own protocol. It imports nothing but the standard library and,
+// for Extension, the type detector's table.
 package filegate
 
 import (

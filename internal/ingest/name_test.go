@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"unicode"
@@ -66,10 +67,19 @@ func TestStoredNameFitsWithSuffix(t *testing.T) {
 	}
 }
 
-// FuzzNames checks the invariants every name must keep; `go test` runs
-// the seeds, `go test -fuzz FuzzNames` explores.
+// stemPattern is the shape of every StoredBase: a stored name's first
+// character at both ends, anything a stored name allows between.
+var stemPattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
+
+// FuzzNames checks the invariants every name must keep: DisplayName's
+// output is short, valid, one path element and free of controls; the stem
+// StoredBase makes of it has the shape above; and StoredName gives a name
+// matching StoredNamePattern with the extension, for a display name and
+// for the raw client name alike. `go test` runs the seeds; `go test -fuzz
+// FuzzNames ./internal/ingest` explores.
 func FuzzNames(f *testing.F) {
-	for _, s := range []string{"", "a.pdf", "../x", "\u202E", "\x00", ". .", "e\u0301", "-._", "ǅ\u0345.ｔｘｔ"} {
+	for _, s := range []string{"", "a.pdf", "../x", "\u202E", "\x00", ". .", "e\u0301", "-._", "ǅ\u0345.ｔｘｔ",
+		"invoice.html", "a.b.c.d", "x.abcdefghijk", "\xff.pdf", "ﬀ.pdf", "Ⅻ", "㍿", strings.Repeat("é", 130) + ".pdf"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
@@ -82,9 +92,14 @@ func FuzzNames(f *testing.F) {
 				t.Fatalf("DisplayName(%q) = %q keeps %U", name, d, r)
 			}
 		}
-		for _, ext := range exts {
-			if s := StoredName(d, ext); !filegate.StoredNamePattern.MatchString(s) || !strings.HasSuffix(s, ext) {
-				t.Fatalf("StoredName(%q, %s) = %q", d, ext, s)
+		for _, in := range []string{d, name} {
+			if b := StoredBase(in); !stemPattern.MatchString(b) {
+				t.Fatalf("StoredBase(%q) = %q", in, b)
+			}
+			for _, ext := range exts {
+				if s := StoredName(in, ext); !filegate.StoredNamePattern.MatchString(s) || !strings.HasSuffix(s, ext) {
+					t.Fatalf("StoredName(%q, %s) = %q", in, ext, s)
+				}
 			}
 		}
 	})

@@ -67,7 +67,7 @@ func humanType(t, ext string) string {
 type detected struct {
 	bare        string // "text/plain", compared with the allowlist
 	contentType string // stored in the row and served by nginx
-	ext         string // ".txt", the stored name's extension
+	ext         string // ".txt", the stored name's extension: filegate.Extension, as downloads use
 }
 
 // detect sniffs head, the first bytes of a file. Text keeps the charset
@@ -75,7 +75,8 @@ type detected struct {
 // every other type is stored bare.
 func detect(head []byte) detected {
 	m := mimetype.Detect(head)
-	d := detected{bare: filegate.MediaType(m.String()), ext: m.Extension()}
+	d := detected{bare: filegate.MediaType(m.String())}
+	d.ext = filegate.Extension(d.bare)
 	d.contentType = d.bare
 	if d.bare == "text/plain" {
 		if _, params, err := mime.ParseMediaType(m.String()); err == nil && params["charset"] != "" {

@@ -188,6 +188,10 @@ func Start(t T, opt Options) *Stack {
 		"PRIVATE_ROOT":  s.PrivateRoot,
 		"MAX_BODY":      "3m",
 	})
+	// Workers run as root here, unlike `make run`'s: the stack lives in the
+	// test's TempDir, which Go makes 0700 for whoever runs the tests, so
+	// another worker user could not even reach the private root. The tests
+	// check the gate, not file permissions (docs/operating.md).
 	startProcess(t, dir, "nginx", nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
 	for _, addr := range []string{authzAddr, uploaderAddr, nginxAddr} {
 		waitListening(t, dir, addr)

@@ -56,7 +56,7 @@ var Vars = []Var{
 	{"AUTHZ_ADDR", "127.0.0.1:8081", "listen address of authz"},
 	{"UPLOADER_ADDR", "127.0.0.1:8082", "listen address of the uploader web app"},
 	{"AUTHZ_CACHE_TTL", "30s", "how long a cached decision lives; bounds staleness when Redis missed a change"},
-	{"AUTHZ_HIDE_PRIVATE", "false", "answer 404 instead of 403, so strangers cannot probe private files"},
+	{"AUTHZ_HIDE_PRIVATE", "false", "answer 404 instead of 403, so strangers cannot probe which private files exist (docs/operating.md)"},
 	{"FILEGATE_SESSION_TTL", "336h", "how long a login lasts"},
 	{"FILEGATE_MAX_FILES_PER_REQUEST", "20", "most files one upload request stores; later parts are refused"},
 	{"FILEGATE_QUOTA", "1GiB", "bytes each user may store"},

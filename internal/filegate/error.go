@@ -19,6 +19,7 @@ const (
 	EUNSUPPORTED  = "unsupported_type"
 	ENOSPACE      = "no_space"
 	EUNAVAILABLE  = "unavailable"
+	EQUOTA        = "quota_exceeded"
 )
 
 // Error is an error meant for the user. Message is a human sentence that

@@ -24,6 +24,7 @@ var statuses = map[string]int{
 	filegate.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	filegate.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	filegate.ENOSPACE:      http.StatusInsufficientStorage,
+	filegate.EQUOTA:        http.StatusInsufficientStorage,
 	filegate.EINTERNAL:     http.StatusInternalServerError,
 }
 

@@ -35,6 +35,8 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		Files:    in,
 		Sessions: sessions,
 		Log:      a.log,
+
+		MaxFilesPerRequest: a.cfg.MaxFilesPerRequest,
 	}
 	return httpserver.Run(ctx, "uploader", a.cfg.UploaderAddr, srv.Handler(), a.log)
 }

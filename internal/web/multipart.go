@@ -40,7 +40,7 @@ func newPartReader(r *http.Request) (*partReader, error) {
 	if err != nil || typ != "multipart/form-data" || boundary == "" || strings.ContainsAny(boundary, "\r\n") {
 		return nil, errMalformed
 	}
-	limit := &headerLimit{r: r.Body, delim: []byte("\n--" + boundary), max: maxPartHeaderBytes, matched: 1}
+	limit := newHeaderLimit(r.Body, boundary, maxPartHeaderBytes)
 	return &partReader{Reader: multipart.NewReader(limit, boundary), limit: limit}, nil
 }
 
@@ -54,9 +54,9 @@ func (pr *partReader) streamError(err error) error {
 }
 
 // headerLimit passes a multipart body through unchanged and fails it as
-// soon as the boundary line and the header block of one part together
-// pass max bytes, so mime/multipart, reading behind it through a 4 KiB
-// buffer, never holds more than about max bytes of one part's headers.
+// soon as the rest of a part's boundary line, or the part's header block,
+// passes maxBytes, so mime/multipart, reading behind it through a 4 KiB
+// buffer, never holds more than about maxBytes of one part's headers.
 //
 // It follows the parser from outside, without buffering: a part's headers
 // begin after a line that starts with "--" and the boundary and end at the
@@ -68,9 +68,9 @@ func (pr *partReader) streamError(err error) error {
 // than the parser does can only cost an upload that holds the boundary
 // text a 400; taking fewer would let headers through unbounded.
 type headerLimit struct {
-	r     io.Reader
-	delim []byte // "\n--" + boundary; its only '\n' is its first byte
-	max   int
+	r        io.Reader
+	delim    []byte // "\n--" + boundary; its only '\n' is its first byte
+	maxBytes int
 
 	state   int  // inBody, atBoundaryEnd, inBoundaryLine or inHeader
 	matched int  // inBody: bytes of delim matched up to here
@@ -79,6 +79,13 @@ type headerLimit struct {
 	first   byte // inHeader: the current line's first byte
 
 	exceeded bool
+}
+
+// newHeaderLimit limits the header blocks of the parts of body r, whose
+// boundary (never holding a line break) is boundary, to maxBytes bytes each.
+func newHeaderLimit(r io.Reader, boundary string, maxBytes int) *headerLimit {
+	// matched 1: the body starts as if after a line break.
+	return &headerLimit{r: r, delim: []byte("\n--" + boundary), maxBytes: maxBytes, matched: 1}
 }
 
 const (
@@ -101,7 +108,7 @@ func (h *headerLimit) Read(p []byte) (int, error) {
 }
 
 // scan follows p through the body and reports whether every header
-// block so far is within max.
+// block so far is within maxBytes.
 func (h *headerLimit) scan(p []byte) bool {
 	for len(p) > 0 {
 		switch h.state {
@@ -137,9 +144,9 @@ func (h *headerLimit) scan(p []byte) bool {
 			i := bytes.IndexByte(p, '\n')
 			if i < 0 {
 				h.n += len(p)
-				return h.n <= h.max
+				return h.n <= h.maxBytes
 			}
-			if h.n += i + 1; h.n > h.max {
+			if h.n += i + 1; h.n > h.maxBytes {
 				return false
 			}
 			p = p[i+1:]
@@ -156,9 +163,9 @@ func (h *headerLimit) scan(p []byte) bool {
 			h.line += len(seg)
 			h.n += len(seg)
 			if i < 0 {
-				return h.n <= h.max
+				return h.n <= h.maxBytes
 			}
-			if h.n++; h.n > h.max {
+			if h.n++; h.n > h.maxBytes {
 				return false
 			}
 			p = p[i+1:]

@@ -35,42 +35,52 @@ type uploadResult struct {
 // and returns the status and the body.
 func postFiles(t *testing.T, s *testenv.Stack, user int64, files ...upload) (int, []byte) {
 	t.Helper()
+	ct, body := multipartFiles(files...)
+	return postBody(t, s, user, ct, body, int64(body.Len()))
+}
+
+// multipartFiles returns files as a multipart body and its content type.
+func multipartFiles(files ...upload) (string, *bytes.Buffer) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	for _, f := range files {
-		w, err := mw.CreateFormFile("file", f.name)
-		if err != nil {
-			t.Fatal(err)
-		}
+		w, _ := mw.CreateFormFile("file", f.name) // writing to a buffer cannot fail
 		w.Write(f.data)
 	}
 	mw.Close()
-	return postBody(t, s, user, mw.FormDataContentType(), &body, int64(body.Len()))
+	return mw.FormDataContentType(), &body
 }
 
 // postBody sends body (of size bytes) to POST /upload through nginx as
 // user, asking for JSON.
 func postBody(t *testing.T, s *testenv.Stack, user int64, contentType string, body io.Reader, size int64) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest("POST", s.URL+"/upload", body)
+	status, b, err := send(s, s.Cookie(t, user), contentType, body, size)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return status, b
+}
+
+// send is postBody for other goroutines than the test's: it returns its
+// errors.
+func send(s *testenv.Stack, cookie *http.Cookie, contentType string, body io.Reader, size int64) (int, []byte, error) {
+	req, err := http.NewRequest("POST", s.URL+"/upload", body)
+	if err != nil {
+		return 0, nil, err
 	}
 	req.ContentLength = size
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Accept", "application/json")
-	req.AddCookie(s.Cookie(t, user))
+	req.AddCookie(cookie)
 	client := &http.Client{Timeout: time.Minute}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("POST /upload: %v", err)
+		return 0, nil, fmt.Errorf("POST /upload: %w", err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	return resp.StatusCode, b, err
 }
 
 // wantQuotaRefusal checks for the 507 answer of an upload over the quota.
@@ -82,12 +92,12 @@ func wantQuotaRefusal(t *testing.T, status int, body []byte) {
 	}
 }
 
-// stored returns the names of user's files, as the JSON list shows them,
-// after checking that their folder holds exactly their bytes: no
-// temporary file and nothing without a row.
-func stored(t *testing.T, s *testenv.Stack, user int64) []string {
+// stored returns the names of the files of user (whose slug is slug), as
+// the JSON list shows them, after checking that their folder holds
+// exactly their bytes: no temporary file and nothing without a row.
+func stored(t *testing.T, s *testenv.Stack, user int64, slug string) []string {
 	t.Helper()
-	req, _ := http.NewRequest("GET", s.URL+"/api/files?user="+slugOf(t, s, user), nil)
+	req, _ := http.NewRequest("GET", s.URL+"/api/files?user="+slug, nil)
 	req.AddCookie(s.Cookie(t, user))
 	resp, body := do(t, req)
 	var files []uploadResult
@@ -111,20 +121,6 @@ func stored(t *testing.T, s *testenv.Stack, user int64) []string {
 		t.Errorf("user %d: folder holds %v, rows %v", user, all, onDisk)
 	}
 	return names
-}
-
-// slugOf returns the slug of user, as /login tells it.
-func slugOf(t *testing.T, s *testenv.Stack, user int64) string {
-	t.Helper()
-	req, _ := http.NewRequest("GET", s.URL+"/login", nil)
-	req.Header.Set("Accept", "application/json")
-	req.AddCookie(s.Cookie(t, user))
-	_, body := do(t, req)
-	var who struct{ User string }
-	if err := json.Unmarshal(body, &who); err != nil || who.User == "" {
-		t.Fatalf("GET /login: %s", body)
-	}
-	return who.User
 }
 
 // wantSweepClean checks that `uploader sweep` finds nothing to fix.
@@ -157,7 +153,7 @@ func TestFilesPerRequestThroughNginx(t *testing.T) {
 	if last := got[20]; last.Name != "f20.txt" || last.URL != "" || !strings.Contains(last.Error, "Only 20 files") {
 		t.Errorf("part 21: %+v", last)
 	}
-	if n := len(stored(t, s, alice)); n != 20 {
+	if n := len(stored(t, s, alice, "alice")); n != 20 {
 		t.Errorf("%d files stored, want 20", n)
 	}
 
@@ -167,7 +163,7 @@ func TestFilesPerRequestThroughNginx(t *testing.T) {
 	if status != http.StatusBadRequest || !strings.Contains(string(body), "16 KiB") || len(body) > 1<<10 {
 		t.Errorf("part header over 16 KiB: %d %.200s", status, body)
 	}
-	if n := len(stored(t, s, alice)); n != 20 {
+	if n := len(stored(t, s, alice, "alice")); n != 20 {
 		t.Errorf("%d files after the refused upload, want 20", n)
 	}
 	wantSweepClean(t, s)
@@ -185,7 +181,7 @@ func TestQuotaThroughNginx(t *testing.T) {
 	}
 	status, body := postFiles(t, s, alice, upload{"big3.txt", text(3000)})
 	wantQuotaRefusal(t, status, body)
-	if got := stored(t, s, alice); len(got) != 3 {
+	if got := stored(t, s, alice, "alice"); len(got) != 3 {
 		t.Errorf("after the refusal: %v", got)
 	}
 	wantSweepClean(t, s)
@@ -197,7 +193,7 @@ func TestQuotaThroughNginx(t *testing.T) {
 	if err == nil || !strings.Contains(out, "put.txt: error:") || !strings.Contains(out, "quota") {
 		t.Errorf("uploader put over the quota: %v\n%s", err, out)
 	}
-	if got := stored(t, s, alice); len(got) != 3 {
+	if got := stored(t, s, alice, "alice"); len(got) != 3 {
 		t.Errorf("after the refused put: %v", got)
 	}
 
@@ -229,7 +225,7 @@ func TestQuotaThroughNginx(t *testing.T) {
 	if !strings.Contains(string(body), "5 files") {
 		t.Errorf("file quota sentence: %s", body)
 	}
-	if got := stored(t, s, alice); len(got) != 5 {
+	if got := stored(t, s, alice, "alice"); len(got) != 5 {
 		t.Errorf("files: %v", got)
 	}
 	wantSweepClean(t, s)
@@ -258,28 +254,30 @@ func TestQuotaRaceThroughNginx(t *testing.T) {
 	} {
 		t.Run(tt.user, func(t *testing.T) {
 			user := s.AddUser(t, testenv.User{Name: tt.user, Password: "a-password"})
-			statuses := make([]int, 10)
+			cookie := s.Cookie(t, user)
+			statuses, bodies, errs := make([]int, 10), make([][]byte, 10), make([]error, 10)
 			var wg sync.WaitGroup
 			start := make(chan struct{})
 			for i := range statuses {
+				ct, body := multipartFiles(upload{fmt.Sprintf("race%d.txt", i), text(tt.size)})
 				wg.Go(func() {
 					<-start
-					var body []byte
-					statuses[i], body = postFiles(t, s, user, upload{fmt.Sprintf("race%d.txt", i), text(tt.size)})
-					if statuses[i] != 201 {
-						wantQuotaRefusal(t, statuses[i], body)
-					}
+					statuses[i], bodies[i], errs[i] = send(s, cookie, ct, body, int64(body.Len()))
 				})
 			}
 			close(start)
 			wg.Wait()
 			created := 0
-			for _, st := range statuses {
-				if st == 201 {
+			for i, st := range statuses {
+				if errs[i] != nil {
+					t.Fatal(errs[i])
+				} else if st == 201 {
 					created++
+				} else {
+					wantQuotaRefusal(t, st, bodies[i])
 				}
 			}
-			if got := stored(t, s, user); created != tt.fit || len(got) != tt.fit {
+			if got := stored(t, s, user, tt.user); created != tt.fit || len(got) != tt.fit {
 				t.Errorf("%d uploads answered 201 and %d files are stored; want %d", created, len(got), tt.fit)
 			}
 		})
@@ -287,24 +285,67 @@ func TestQuotaRaceThroughNginx(t *testing.T) {
 	wantSweepClean(t, s)
 }
 
-// vmHWM returns the peak resident memory of process pid, in MiB.
-func vmHWM(t *testing.T, pid int) float64 {
-	t.Helper()
+// statusMiB reads a memory line of /proc/{pid}/status ("VmHWM", "VmRSS"),
+// in MiB.
+func statusMiB(pid int, field string) (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return float64(kb) / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// rssWatch follows the resident memory of a process: the kernel's high
+// water mark (VmHWM), and to be sure, VmRSS sampled every few
+// milliseconds, since the kernel keeps its counters per CPU and updates
+// the mark lazily.
+type rssWatch struct {
+	pid  int
+	mu   sync.Mutex
+	max  float64
+	stop chan struct{}
+	done chan struct{}
+}
+
+func watchRSS(t *testing.T, pid int) *rssWatch {
+	w := &rssWatch{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if rss, err := statusMiB(pid, "VmRSS"); err == nil {
+				w.mu.Lock()
+				w.max = max(w.max, rss)
+				w.mu.Unlock()
+			}
+			select {
+			case <-w.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	t.Cleanup(func() { close(w.stop); <-w.done })
+	return w
+}
+
+// peak returns the highest resident memory seen so far, in MiB.
+func (w *rssWatch) peak(t *testing.T) float64 {
+	t.Helper()
+	hwm, err := statusMiB(w.pid, "VmHWM")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return float64(kb) / 1024
-		}
-	}
-	t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return max(hwm, w.max)
 }
 
 // padding is an endless stream of one byte.
@@ -322,9 +363,9 @@ func (p padding) Read(b []byte) (int, error) {
 func TestUploaderMemoryUnderAbuse(t *testing.T) {
 	s := testenv.Start(t, testenv.Options{MaxBody: "64m"})
 	alice := s.AddUser(t, testenv.User{Name: "alice", Password: "alice-password"})
-	pid := s.UploaderPID()
+	rss := watchRSS(t, s.UploaderPID())
 	const limit = 64.0 // MiB
-	t.Logf("uploader peak RSS after start: %.1f MiB", vmHWM(t, pid))
+	t.Logf("uploader peak RSS after start: %.1f MiB", rss.peak(t))
 
 	// (a) 18 MiB of parts with long raw names and refused contents, the
 	// first one stored, so the answer is a 201 listing the parts.
@@ -351,7 +392,7 @@ func TestUploaderMemoryUnderAbuse(t *testing.T) {
 			t.Fatalf("an entry names a file with %d bytes", len(res.Name))
 		}
 	}
-	name := vmHWM(t, pid)
+	name := rss.peak(t)
 	t.Logf("(a) %d MiB request of long names: answer %d KiB; uploader peak RSS %.1f MiB", size>>20, len(answer)>>10, name)
 
 	// The same 18 MiB as six names of 3 MiB: a 400 at the first.
@@ -366,7 +407,7 @@ func TestUploaderMemoryUnderAbuse(t *testing.T) {
 	if status != 400 || len(answer) > 1<<10 {
 		t.Errorf("names of 3 MiB: %d %.200s", status, answer)
 	}
-	huge := vmHWM(t, pid)
+	huge := rss.peak(t)
 	t.Logf("(a') 18 MiB request of six 3 MiB names: %d; uploader peak RSS %.1f MiB", status, huge)
 
 	// (b) 60 uploads at once, each with 9 MiB of part headers, generated
@@ -375,25 +416,26 @@ func TestUploaderMemoryUnderAbuse(t *testing.T) {
 	prefix := "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nX-Pad: "
 	suffix := "\r\n\r\nwords\r\n--b--\r\n"
 	var wg sync.WaitGroup
-	statuses := make([]int, uploads)
+	statuses, errs := make([]int, uploads), make([]error, uploads)
+	cookie := s.Cookie(t, alice)
 	for i := range uploads {
 		wg.Go(func() {
 			body := io.MultiReader(strings.NewReader(prefix), io.LimitReader(padding('h'), headers), strings.NewReader(suffix))
-			statuses[i], _ = postBody(t, s, alice, "multipart/form-data; boundary=b", body, int64(len(prefix)+headers+len(suffix)))
+			statuses[i], _, errs[i] = send(s, cookie, "multipart/form-data; boundary=b", body, int64(len(prefix)+headers+len(suffix)))
 		})
 	}
 	wg.Wait()
 	for i, st := range statuses {
-		if st != 400 {
-			t.Errorf("upload %d with 9 MiB of headers: %d, want 400", i, st)
+		if st != 400 || errs[i] != nil {
+			t.Errorf("upload %d with 9 MiB of headers: %d %v, want 400", i, st, errs[i])
 		}
 	}
-	peak := vmHWM(t, pid)
+	peak := rss.peak(t)
 	t.Logf("(b) %d concurrent uploads with 9 MiB of part headers: uploader peak RSS %.1f MiB", uploads, peak)
 	if peak > limit {
 		t.Errorf("uploader peak RSS %.1f MiB, want under %.0f MiB", peak, limit)
 	}
-	if got := stored(t, s, alice); len(got) != 1 {
+	if got := stored(t, s, alice, "alice"); len(got) != 1 {
 		t.Errorf("stored %v, want only the first file of (a)", got)
 	}
 	wantSweepClean(t, s)

@@ -100,10 +100,10 @@ const maxExtraParts = 100
 // pass 16 KiB, a body without a file, or the first file's failure.
 //
 // At most MaxFilesPerRequest files are stored; later file parts are
-// refused unread, and after maxExtraParts more parts of any kind reading
-// stops. A result names a file by its display name (at most 255 bytes),
-// never by the raw name the client sent, so the answer stays small
-// whatever the request holds.
+// refused and their bytes skipped, and after maxExtraParts more parts of
+// any kind reading stops. A result names a file by its display name (at
+// most 255 bytes), never by the raw name the client sent, so the answer
+// stays small whatever the request holds.
 //
 // A refused file's error is logged here, with logError's policy, unless
 // it becomes err: err is the request's error and handle logs it. The

@@ -116,11 +116,14 @@ func pageCursor(r *http.Request) (filegate.Cursor, error) {
 	}
 	micros, id, ok := strings.Cut(v, cursorSep)
 	us, err := strconv.ParseInt(micros, 10, 64)
+	at := time.UnixMicro(us).UTC()
 	n, isID := filegate.ParseID(id)
-	if !ok || err != nil || !isID {
+	// Years PostgreSQL cannot store would fail the query as an internal
+	// error; no file was uploaded outside these.
+	if !ok || err != nil || !isID || at.Year() < 1 || at.Year() > 9999 {
 		return filegate.Cursor{}, filegate.Errorf(filegate.EINVALID, "That page link is not valid; start again from the newest files.")
 	}
-	return filegate.Cursor{CreatedAt: time.UnixMicro(us), ID: n}, nil
+	return filegate.Cursor{CreatedAt: at, ID: n}, nil
 }
 
 // pageURL is r's path and query with the page cursor set to c (zero: left

@@ -181,7 +181,7 @@ func TestListPagination(t *testing.T) {
 	if !strings.Contains(r.body, "No more files.") || strings.Contains(r.body, `rel="next"`) {
 		t.Errorf("a page past the end does not say so")
 	}
-	for _, bad := range []string{"abc", "1_0", "1_-1", "1_01", "1.5_2", "_3", "12_", "1_2_3", "99999999999999999999_1"} {
+	for _, bad := range []string{"abc", "1_0", "1_-1", "1_01", "1.5_2", "_3", "12_", "1_2_3", "99999999999999999999_1", "-9000000000000000000_1", "9000000000000000000_1"} {
 		wantStatus(t, a.do(request{method: "GET", target: "/?before=" + url.QueryEscape(bad), as: &alice}), http.StatusBadRequest)
 	}
 }

@@ -45,6 +45,8 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		Throttle:       thr,
 		Log:            a.log,
 		TrustedProxies: a.cfg.TrustedProxies,
+
+		MaxFilesPerRequest: a.cfg.MaxFilesPerRequest,
 	}
 	return httpserver.Run(ctx, "uploader", a.cfg.UploaderAddr, srv.Handler(), a.log)
 }

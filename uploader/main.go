@@ -72,7 +72,8 @@ func printUsage() {
 	fmt.Fprint(os.Stderr, "Usage:\n", commandList("  "), "\n")
 	config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_PRIVATE_ROOT",
 		"FILEGATE_SESSION_KEYS", "FILEGATE_COOKIE_SECURE", "FILEGATE_MAX_UPLOAD", "FILEGATE_ALLOWED_TYPES", "UPLOADER_ADDR",
-		"AUTHZ_CACHE_TTL", "FILEGATE_TRUSTED_PROXIES")
+		"AUTHZ_CACHE_TTL", "FILEGATE_TRUSTED_PROXIES",
+		"FILEGATE_MAX_FILES_PER_REQUEST", "FILEGATE_QUOTA", "FILEGATE_QUOTA_FILES")
 }
 
 // app is what every command may use: the store and the cache are opened
@@ -136,7 +137,8 @@ func run(args []string, log *slog.Logger) (err error) {
 // touch files; run closes it.
 func (a *app) ingester() (*ingest.Ingester, error) {
 	if a.in == nil {
-		in, err := ingest.New(a.cfg.PrivateRoot, a.db, a.cfg.MaxUpload, a.cfg.AllowedTypes, a.log)
+		quota := filegate.Quota{Bytes: a.cfg.Quota, Files: int64(a.cfg.QuotaFiles)}
+		in, err := ingest.New(a.cfg.PrivateRoot, a.db, a.cfg.MaxUpload, a.cfg.AllowedTypes, quota, a.log)
 		if err != nil {
 			return nil, err
 		}

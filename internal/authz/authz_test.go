@@ -173,7 +173,7 @@ func TestAuth(t *testing.T) {
 	// Inline only for listed types, whatever the stored type's parameters.
 	f.srv.InlineTypes["text/plain"] = true
 	text := filegate.File{OwnerID: f.bob.ID, StoredName: "notes.txt", DisplayName: "notes.txt", ContentType: "text/plain; charset=utf-8", Size: 3, SHA256: "x"}
-	if err := f.db.CreateFile(context.Background(), &text, func() error { return nil }); err != nil {
+	if err := f.db.CreateFile(context.Background(), &text, testenv.LargeQuota, func() error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.ask(t, f.alice.ID, text.URL()).Header().Get(authz.HeaderDisposition); !strings.HasPrefix(got, "inline;") {

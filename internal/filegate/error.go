@@ -20,6 +20,7 @@ const (
 	ENOSPACE      = "no_space"
 	EUNAVAILABLE  = "unavailable"
 	ETHROTTLED    = "throttled" // too many failed attempts; try again later
+	EQUOTA        = "quota_exceeded"
 )
 
 // Error is an error meant for the user. Message is a human sentence that

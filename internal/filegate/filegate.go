@@ -47,6 +47,28 @@ type ListedFile struct {
 	OwnerName string `db:"owner_name"`
 }
 
+// Quota is how much one user may store: Bytes in total over at most
+// Files files. Uploads that would pass either are refused (EQUOTA).
+type Quota struct {
+	Bytes int64
+	Files int64
+}
+
+// Cursor is a position in a newest-first file list: the creation time and
+// id of the last file of a page. The next page holds the files before it:
+// older ones, and as old ones with a smaller id. The zero Cursor stands
+// before nothing: the list from its newest file.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        int64
+}
+
+// IsZero reports whether c is the zero Cursor.
+func (c Cursor) IsZero() bool { return c.ID == 0 }
+
+// CursorAt returns the cursor whose page continues after f.
+func CursorAt(f File) Cursor { return Cursor{CreatedAt: f.CreatedAt, ID: f.ID} }
+
 // UserUpdate lists the fields of a user to change; nil fields stay as
 // they are.
 type UserUpdate struct {

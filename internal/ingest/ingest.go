@@ -27,11 +27,14 @@ import (
 
 // Store is the part of the database ingest needs; *postgres.DB implements it.
 type Store interface {
-	// CreateFile inserts f, calls place inside the transaction and commits.
-	// A taken (owner, stored name) is ECONFLICT and place is not called.
-	// If the commit fails after place, the caller removes the bytes.
-	CreateFile(ctx context.Context, f *filegate.File, place func() error) error
-	// DeleteFile deletes the row of file id and returns it; ENOTFOUND.
+	// CreateFile inserts f, counting it against its owner's quota q, calls
+	// place inside the transaction and commits. A file that does not fit
+	// is EQUOTA, a taken (owner, stored name) ECONFLICT; place is not
+	// called then. If the commit fails after place, the caller removes
+	// the bytes.
+	CreateFile(ctx context.Context, f *filegate.File, q filegate.Quota, place func() error) error
+	// DeleteFile deletes the row of file id, frees its quota and returns
+	// it; ENOTFOUND.
 	DeleteFile(ctx context.Context, id int64) (filegate.File, error)
 	// AllFiles returns every row.
 	AllFiles(ctx context.Context) ([]filegate.File, error)
@@ -57,6 +60,7 @@ type Ingester struct {
 	store   Store
 	maxSize int64
 	allowed allowlist
+	quota   filegate.Quota
 	log     *slog.Logger
 }
 
@@ -64,10 +68,15 @@ type Ingester struct {
 // (0750) when missing. maxSize is the largest accepted file in bytes;
 // allowed lists the accepted MIME types as detected from the bytes
 // (config's FILEGATE_ALLOWED_TYPES); a type the detector does not know is
-// an error, so typos fail at startup. A nil log discards. Call Close.
-func New(privateRoot string, store Store, maxSize int64, allowed []string, log *slog.Logger) (*Ingester, error) {
+// an error, so typos fail at startup. quota is what each user may store
+// in all (config's FILEGATE_QUOTA and FILEGATE_QUOTA_FILES). A nil log
+// discards. Call Close.
+func New(privateRoot string, store Store, maxSize int64, allowed []string, quota filegate.Quota, log *slog.Logger) (*Ingester, error) {
 	if maxSize <= 0 || maxSize == math.MaxInt64 {
 		return nil, fmt.Errorf("ingest: max size %d out of range", maxSize)
+	}
+	if quota.Bytes <= 0 || quota.Files <= 0 {
+		return nil, fmt.Errorf("ingest: quota of %d bytes in %d files out of range", quota.Bytes, quota.Files)
 	}
 	types, err := newAllowlist(allowed)
 	if err != nil {
@@ -83,7 +92,7 @@ func New(privateRoot string, store Store, maxSize int64, allowed []string, log *
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Ingester{root: root, store: store, maxSize: maxSize, allowed: types, log: log}, nil
+	return &Ingester{root: root, store: store, maxSize: maxSize, allowed: types, quota: quota, log: log}, nil
 }
 
 // Limits is what Put accepts, for the upload page and API clients.
@@ -107,8 +116,9 @@ func (in *Ingester) Close() error { return in.root.Close() }
 // only shapes the display and stored names. The type comes from the bytes.
 // It returns the committed row. Errors carry a code: EINVALID (empty file,
 // interrupted upload), ETOOLARGE (also for r's *http.MaxBytesError),
-// EUNSUPPORTED, ENOSPACE, or the store's (EUNAVAILABLE…); a done ctx
-// returns its error. Whatever fails, neither bytes nor a row remain.
+// EUNSUPPORTED, ENOSPACE, EQUOTA (the file would pass the owner's quota),
+// or the store's (EUNAVAILABLE…); a done ctx returns its error. Whatever
+// fails, neither bytes nor a row remain.
 func (in *Ingester) Put(ctx context.Context, ownerID int64, name string, r io.Reader) (filegate.File, error) {
 	f, err := in.put(ctx, ownerID, name, r)
 	if err != nil {
@@ -247,7 +257,7 @@ func (in *Ingester) create(ctx context.Context, f *filegate.File, tmp, base, ext
 func (in *Ingester) createAs(ctx context.Context, f *filegate.File, tmp string) error {
 	final := f.Path()
 	placed := false
-	err := in.store.CreateFile(ctx, f, func() error {
+	err := in.store.CreateFile(ctx, f, in.quota, func() error {
 		// Link, unlike Rename, fails when final exists, so a file left on
 		// disk without a row (see Sweep) is never overwritten.
 		if err := in.root.Link(tmp, final); errors.Is(err, fs.ErrExist) {

@@ -49,7 +49,12 @@ func newEnv(t *testing.T, maxSize int64) *env {
 
 func newIngester(t *testing.T, root string, store Store, maxSize int64) *Ingester {
 	t.Helper()
-	in, err := New(root, store, maxSize, allowed, slog.New(slog.DiscardHandler))
+	return newIngesterQuota(t, root, store, maxSize, testenv.LargeQuota)
+}
+
+func newIngesterQuota(t *testing.T, root string, store Store, maxSize int64, quota filegate.Quota) *Ingester {
+	t.Helper()
+	in, err := New(root, store, maxSize, allowed, quota, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,8 +331,8 @@ func TestPutDatabaseDown(t *testing.T) {
 // commitFails is a Store whose transaction fails after the bytes were placed.
 type commitFails struct{ Store }
 
-func (s commitFails) CreateFile(ctx context.Context, f *filegate.File, place func() error) error {
-	return s.Store.CreateFile(ctx, f, func() error {
+func (s commitFails) CreateFile(ctx context.Context, f *filegate.File, q filegate.Quota, place func() error) error {
+	return s.Store.CreateFile(ctx, f, q, func() error {
 		if err := place(); err != nil {
 			return err
 		}
@@ -519,14 +524,19 @@ func TestNew(t *testing.T) {
 	t.Parallel()
 	root := filepath.Join(t.TempDir(), "a", "b")
 	for _, bad := range [][]string{nil, {"image/jpg"}, {""}} {
-		if _, err := New(root, nil, 1, bad, nil); err == nil {
+		if _, err := New(root, nil, 1, bad, testenv.LargeQuota, nil); err == nil {
 			t.Errorf("New with allowed %q succeeded", bad)
 		}
 	}
-	if _, err := New(root, nil, 0, allowed, nil); err == nil {
+	if _, err := New(root, nil, 0, allowed, testenv.LargeQuota, nil); err == nil {
 		t.Error("New with max size 0 succeeded")
 	}
-	in, err := New(root, nil, 1, []string{" Application/PDF ", "application/x-pdf", "text/plain; charset=utf-8"}, nil)
+	for _, q := range []filegate.Quota{{}, {Bytes: 1}, {Files: 1}, {Bytes: -1, Files: 1}} {
+		if _, err := New(root, nil, 1, allowed, q, nil); err == nil {
+			t.Errorf("New with quota %+v succeeded", q)
+		}
+	}
+	in, err := New(root, nil, 1, []string{" Application/PDF ", "application/x-pdf", "text/plain; charset=utf-8"}, testenv.LargeQuota, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

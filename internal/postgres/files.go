@@ -12,17 +12,33 @@ import (
 
 const fileColumns = `id, owner_id, stored_name, display_name, content_type, size, sha256, created_at`
 
-// CreateFile inserts f and fills in its ID and CreatedAt. place is called
-// inside the transaction after the row is inserted and before the commit;
-// it puts the bytes where the row says. If place fails, the row is rolled
-// back and place's error returned. If the commit fails after place
-// succeeded, the caller must remove the bytes again. A stored name already
-// used by this owner is ECONFLICT and place is not called.
-func (db *DB) CreateFile(ctx context.Context, f *filegate.File, place func() error) error {
+// CreateFile inserts f and fills in its ID and CreatedAt, counting it
+// against its owner's quota q. place is called inside the transaction
+// after the row is inserted and before the commit; it puts the bytes where
+// the row says. If place fails, the row is rolled back and place's error
+// returned. If the commit fails after place succeeded, the caller must
+// remove the bytes again. Errors: EQUOTA when the file does not fit in q
+// (nothing is inserted), ENOTFOUND when the owner does not exist, and
+// ECONFLICT for a stored name this owner already uses; place is called in
+// none of these cases.
+func (db *DB) CreateFile(ctx context.Context, f *filegate.File, q filegate.Quota, place func() error) error {
 	err := db.inTx(ctx, "create file", func(tx *sqlx.Tx) error {
-		err := tx.QueryRowxContext(ctx, `INSERT INTO files (owner_id, stored_name, display_name, content_type, size, sha256)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at`,
-			f.OwnerID, f.StoredName, f.DisplayName, f.ContentType, f.Size, f.SHA256).Scan(&f.ID, &f.CreatedAt)
+		// The check and the count are one statement on the owner's row,
+		// whose lock makes concurrent uploads of one user take turns: two
+		// cannot both fit in the last free bytes. The row stays locked
+		// until the commit, so is_public cannot change meanwhile either.
+		var public bool
+		err := tx.GetContext(ctx, &public, `UPDATE users SET used_bytes = used_bytes + $2, used_files = used_files + 1
+			WHERE id = $1 AND used_bytes <= $3::bigint - $2::bigint AND used_files < $4 RETURNING is_public`,
+			f.OwnerID, f.Size, q.Bytes, q.Files)
+		if errors.Is(err, sql.ErrNoRows) {
+			return overQuota(ctx, tx, f, q)
+		} else if err != nil {
+			return wrap("create file: count quota", err)
+		}
+		err = tx.QueryRowxContext(ctx, `INSERT INTO files (owner_id, stored_name, display_name, content_type, size, sha256, owner_public)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at`,
+			f.OwnerID, f.StoredName, f.DisplayName, f.ContentType, f.Size, f.SHA256, public).Scan(&f.ID, &f.CreatedAt)
 		if err != nil {
 			return wrap("create file", err)
 		}
@@ -36,6 +52,27 @@ func (db *DB) CreateFile(ctx context.Context, f *filegate.File, place func() err
 	return nil
 }
 
+// overQuota explains why CreateFile's quota statement changed no row:
+// the owner is gone (ENOTFOUND), or f does not fit in q (EQUOTA, saying
+// which limit it passes).
+func overQuota(ctx context.Context, tx *sqlx.Tx, f *filegate.File, q filegate.Quota) error {
+	var used struct {
+		Bytes int64 `db:"used_bytes"`
+		Files int64 `db:"used_files"`
+	}
+	err := tx.GetContext(ctx, &used, `SELECT used_bytes, used_files FROM users WHERE id = $1`, f.OwnerID)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return filegate.Errorf(filegate.ENOTFOUND, "No such user.")
+	case err != nil:
+		return wrap("create file: read quota", err)
+	case used.Files >= q.Files:
+		return filegate.Errorf(filegate.EQUOTA, "You have reached your quota of %d files; delete some to upload more.", q.Files)
+	}
+	return filegate.Errorf(filegate.EQUOTA, "This file (%s) does not fit in your quota: %s of %s used; delete some files to make room.",
+		filegate.FormatSize(f.Size), filegate.FormatSize(used.Bytes), filegate.FormatSize(q.Bytes))
+}
+
 // FileByID returns the file with that id, or ENOTFOUND.
 func (db *DB) FileByID(ctx context.Context, id int64) (filegate.File, error) {
 	var f filegate.File
@@ -46,16 +83,36 @@ func (db *DB) FileByID(ctx context.Context, id int64) (filegate.File, error) {
 	return f, wrap("file", err)
 }
 
-// DeleteFile removes the row of file id and returns it; the caller removes
-// the bytes afterwards (bytes without a row are never served, and sweep
-// finds them). ENOTFOUND when there is no such file.
+// DeleteFile removes the row of file id, gives its size back to the
+// owner's quota, and returns it; the caller removes the bytes afterwards
+// (bytes without a row are never served, and sweep finds them).
+// ENOTFOUND when there is no such file.
 func (db *DB) DeleteFile(ctx context.Context, id int64) (filegate.File, error) {
 	var f filegate.File
-	err := db.db.GetContext(ctx, &f, `DELETE FROM files WHERE id = $1 RETURNING `+fileColumns, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return f, filegate.Errorf(filegate.ENOTFOUND, "No such file.")
-	} else if err != nil {
-		return f, wrap("delete file", err)
+	err := db.inTx(ctx, "delete file", func(tx *sqlx.Tx) error {
+		// Lock the owner's row first, as CreateFile does, so that a
+		// delete and an upload of the same user never wait on each other
+		// in opposite orders (a deadlock).
+		var owner int64
+		err := tx.GetContext(ctx, &owner, `SELECT u.id FROM files f JOIN users u ON u.id = f.owner_id
+			WHERE f.id = $1 FOR NO KEY UPDATE OF u`, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return filegate.Errorf(filegate.ENOTFOUND, "No such file.")
+		} else if err != nil {
+			return wrap("delete file: lock owner", err)
+		}
+		// No row when another delete took the file while we waited.
+		err = tx.GetContext(ctx, &f, `WITH gone AS (DELETE FROM files WHERE id = $1 RETURNING `+fileColumns+`)
+			UPDATE users u SET used_bytes = u.used_bytes - gone.size, used_files = u.used_files - 1
+			FROM gone WHERE u.id = gone.owner_id
+			RETURNING gone.*`, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return filegate.Errorf(filegate.ENOTFOUND, "No such file.")
+		}
+		return wrap("delete file", err)
+	})
+	if err != nil {
+		return filegate.File{}, err
 	}
 	db.fileChanged(ctx, f.OwnerID, f.StoredName)
 	return f, nil

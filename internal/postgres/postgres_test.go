@@ -76,20 +76,20 @@ func TestCreateFile(t *testing.T) {
 	alice := user(t, db, "alice")
 	*ch = nil
 	f := filegate.File{OwnerID: alice.ID, StoredName: "a.pdf", DisplayName: "a.pdf", ContentType: "application/pdf", Size: 1, SHA256: "x"}
-	if err := db.CreateFile(ctx, &f, func() error { return nil }); err != nil || f.ID == 0 {
+	if err := db.CreateFile(ctx, &f, testenv.LargeQuota, func() error { return nil }); err != nil || f.ID == 0 {
 		t.Fatalf("CreateFile = %v, id %d", err, f.ID)
 	}
 
 	placed := false
 	again := f
-	err := db.CreateFile(ctx, &again, func() error { placed = true; return nil })
+	err := db.CreateFile(ctx, &again, testenv.LargeQuota, func() error { placed = true; return nil })
 	if filegate.ErrorCode(err) != filegate.ECONFLICT || placed {
 		t.Errorf("same name: %v, placed=%v; want ECONFLICT before place", err, placed)
 	}
 
 	boom := errors.New("disk on fire")
 	other := filegate.File{OwnerID: alice.ID, StoredName: "b.pdf", DisplayName: "b", ContentType: "application/pdf", Size: 1, SHA256: "x"}
-	if err := db.CreateFile(ctx, &other, func() error { return boom }); !errors.Is(err, boom) {
+	if err := db.CreateFile(ctx, &other, testenv.LargeQuota, func() error { return boom }); !errors.Is(err, boom) {
 		t.Errorf("place failed: %v", err)
 	}
 	all, err := db.AllFiles(ctx)
@@ -116,7 +116,7 @@ func TestFacts(t *testing.T) {
 	yes := true
 	db.UpdateUser(ctx, bob.ID, filegate.UserUpdate{IsPublic: &yes})
 	f := filegate.File{OwnerID: bob.ID, StoredName: "a.pdf", DisplayName: "Ä.pdf", ContentType: "application/pdf", Size: 1, SHA256: "x"}
-	if err := db.CreateFile(ctx, &f, func() error { return nil }); err != nil {
+	if err := db.CreateFile(ctx, &f, testenv.LargeQuota, func() error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	got, err := db.Facts(ctx, alice.ID, bob.ID, "a.pdf")
@@ -168,7 +168,7 @@ func TestDeleteUser(t *testing.T) {
 	alice, bob := user(t, db, "alice"), user(t, db, "bob")
 	for _, name := range []string{"a.pdf", "b.pdf"} {
 		f := filegate.File{OwnerID: alice.ID, StoredName: name, DisplayName: name, ContentType: "application/pdf", Size: 1, SHA256: "x"}
-		if err := db.CreateFile(ctx, &f, func() error { return nil }); err != nil {
+		if err := db.CreateFile(ctx, &f, testenv.LargeQuota, func() error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}

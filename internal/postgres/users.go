@@ -49,13 +49,23 @@ func (db *DB) userWhere(ctx context.Context, where string, arg any) (filegate.Us
 // ENOTFOUND when there is no such user.
 func (db *DB) UpdateUser(ctx context.Context, id int64, upd filegate.UserUpdate) (filegate.User, error) {
 	var u filegate.User
-	err := db.db.GetContext(ctx, &u, `UPDATE users SET
-		is_public = COALESCE($2, is_public), is_staff = COALESCE($3, is_staff)
-		WHERE id = $1 RETURNING `+userColumns, id, upd.IsPublic, upd.IsStaff)
-	if errors.Is(err, sql.ErrNoRows) {
-		return u, filegate.Errorf(filegate.ENOTFOUND, "No such user.")
-	} else if err != nil {
-		return u, wrap("update user", err)
+	err := db.inTx(ctx, "update user", func(tx *sqlx.Tx) error {
+		err := tx.GetContext(ctx, &u, `UPDATE users SET
+			is_public = COALESCE($2, is_public), is_staff = COALESCE($3, is_staff)
+			WHERE id = $1 RETURNING `+userColumns, id, upd.IsPublic, upd.IsStaff)
+		if errors.Is(err, sql.ErrNoRows) {
+			return filegate.Errorf(filegate.ENOTFOUND, "No such user.")
+		} else if err != nil || upd.IsPublic == nil {
+			return wrap("update user", err)
+		}
+		// The lists' copy of the flag. A statement of its own, so that it
+		// sees every file committed while the UPDATE above waited for the
+		// row (an upload holds it until its file is in).
+		_, err = tx.ExecContext(ctx, `UPDATE files SET owner_public = $2 WHERE owner_id = $1 AND owner_public <> $2`, id, u.IsPublic)
+		return wrap("update user: files", err)
+	})
+	if err != nil {
+		return filegate.User{}, err
 	}
 	db.userChanged(ctx, id)
 	return u, nil
@@ -67,6 +77,12 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, upd filegate.UserUpdate)
 func (db *DB) DeleteUser(ctx context.Context, id int64) ([]filegate.File, error) {
 	files := []filegate.File{}
 	err := db.inTx(ctx, "delete user", func(tx *sqlx.Tx) error {
+		// The user's row before any file's, in the order every change of
+		// a user's files takes them (CreateFile, DeleteFile, UpdateUser),
+		// so that removing a user never deadlocks with their own changes.
+		if _, err := tx.ExecContext(ctx, `SELECT FROM users WHERE id = $1 FOR UPDATE`, id); err != nil {
+			return wrap("delete user: lock", err)
+		}
 		// Explicitly rather than by cascade, to learn which files went.
 		if err := tx.SelectContext(ctx, &files, `DELETE FROM files WHERE owner_id = $1 RETURNING `+fileColumns, id); err != nil {
 			return wrap("delete user: files", err)

@@ -44,9 +44,13 @@ func AddUser(t T, db *postgres.DB, u User) filegate.User {
 	return stored
 }
 
+// LargeQuota is a quota no test fills, for tests about something else.
+var LargeQuota = filegate.Quota{Bytes: 1 << 40, Files: 1 << 20}
+
 // AddFileRow records a file of owner named name in db without writing any
 // bytes: enough for the store and authz, which never read them. The row's
-// type is PDF unless contentType says otherwise.
+// type is PDF unless contentType says otherwise. It counts against
+// LargeQuota.
 func AddFileRow(t T, db *postgres.DB, owner int64, name, display, contentType string) filegate.File {
 	t.Helper()
 	if contentType == "" {
@@ -54,7 +58,7 @@ func AddFileRow(t T, db *postgres.DB, owner int64, name, display, contentType st
 	}
 	f := filegate.File{OwnerID: owner, StoredName: name, DisplayName: display, ContentType: contentType,
 		Size: 3, SHA256: "not-hashed"}
-	if err := db.CreateFile(context.Background(), &f, func() error { return nil }); err != nil {
+	if err := db.CreateFile(context.Background(), &f, LargeQuota, func() error { return nil }); err != nil {
 		t.Fatalf("testenv: create file %d/%s: %v", owner, name, err)
 	}
 	return f

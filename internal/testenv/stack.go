@@ -25,6 +25,10 @@ type Options struct {
 	HidePrivate bool
 	CacheTTL    time.Duration // default 30s
 	MaxUpload   string        // FILEGATE_MAX_UPLOAD; default 2MiB
+	MaxBody     string        // nginx's client_max_body_size for the web app; default 3m
+	// Env holds more variables of the stack's configuration
+	// ("FILEGATE_QUOTA=1MiB"), for authz, the uploader and its CLI.
+	Env []string
 	// ProxyDatabase and ProxyRedis put a cuttable TCP proxy between authz
 	// and the service, so a test can take it away and bring it back.
 	// ProxyRedis cuts the web app (uploader serve) off too; CLI commands
@@ -47,7 +51,13 @@ type Stack struct {
 	Sessions    *session.Codec
 	DBProxy     *Proxy // non-nil with Options.ProxyDatabase
 	RedisProxy  *Proxy // non-nil with Options.ProxyRedis
+
+	uploader *os.Process
 }
+
+// UploaderPID is the process id of the stack's `uploader serve`, for
+// tests that read its memory from /proc.
+func (s *Stack) UploaderPID() int { return s.uploader.Pid }
 
 // RepoRoot is the repository's top folder.
 func RepoRoot() string {
@@ -139,6 +149,9 @@ func Start(t T, opt Options) *Stack {
 	if opt.MaxUpload == "" {
 		opt.MaxUpload = "2MiB"
 	}
+	if opt.MaxBody == "" {
+		opt.MaxBody = "3m"
+	}
 	var err error
 	if s.Sessions, err = session.New(s.SessionKeys, false, time.Hour, nil); err != nil {
 		t.Fatalf("testenv: %v", err)
@@ -158,6 +171,7 @@ func Start(t T, opt Options) *Stack {
 		"AUTHZ_CACHE_TTL=" + opt.CacheTTL.String(),
 		fmt.Sprintf("AUTHZ_HIDE_PRIVATE=%t", opt.HidePrivate),
 	}
+	s.Env = append(s.Env, opt.Env...)
 	authzEnv := append([]string(nil), s.Env...)
 	serveEnv := append([]string(nil), s.Env...)
 	if opt.ProxyDatabase {
@@ -175,7 +189,7 @@ func Start(t T, opt Options) *Stack {
 	}
 	s.CLI(t, "", "migrate")
 	startProcess(t, dir, "authz", authzEnv, Binary(t, "authz"))
-	startProcess(t, dir, "uploader", serveEnv, Binary(t, "uploader"), "serve")
+	s.uploader = startProcess(t, dir, "uploader", serveEnv, Binary(t, "uploader"), "serve")
 
 	prefix := filepath.Join(dir, "nginx")
 	if err := os.MkdirAll(filepath.Join(prefix, "logs"), 0o755); err != nil {
@@ -186,7 +200,7 @@ func Start(t T, opt Options) *Stack {
 		"AUTHZ_ADDR":    authzAddr,
 		"UPLOADER_ADDR": uploaderAddr,
 		"PRIVATE_ROOT":  s.PrivateRoot,
-		"MAX_BODY":      "3m",
+		"MAX_BODY":      opt.MaxBody,
 	})
 	// Workers run as root here, unlike `make run`'s: the stack lives in the
 	// test's TempDir, which Go makes 0700 for whoever runs the tests, so
@@ -315,9 +329,10 @@ func (s *Stack) Cookie(t T, userID int64) *http.Cookie {
 	return &http.Cookie{Name: session.CookieName, Value: v}
 }
 
-// startProcess runs a service until the test ends; its output goes to
-// dir/name.log, which is printed if the test fails.
-func startProcess(t T, dir, name string, env []string, path string, args ...string) {
+// startProcess runs a service until the test ends and returns its
+// process; its output goes to dir/name.log, which is printed if the test
+// fails.
+func startProcess(t T, dir, name string, env []string, path string, args ...string) *os.Process {
 	t.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	logFile, err := os.Create(logPath)
@@ -350,6 +365,7 @@ func startProcess(t T, dir, name string, env []string, path string, args ...stri
 			}
 		}
 	})
+	return cmd.Process
 }
 
 func tail(b []byte, n int) []byte {

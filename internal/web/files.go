@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -17,24 +18,24 @@ import (
 
 // listing is one page of a file list.
 type listing struct {
-	Owner *filegate.User // the user whose files these are; nil for "/"
-	Files []filegate.ListedFile
-	Page  int
-	More  bool // a next page exists
+	Owner  *filegate.User // the user whose files these are; nil for "/"
+	Files  []filegate.ListedFile
+	Before filegate.Cursor // where this page starts; zero on the first page
+	Next   filegate.Cursor // where the next page starts; zero when there is none
 }
 
-// list returns one page of the files viewer may list: with slug "", every
-// public user's files and the viewer's own; otherwise the files of the
-// user with that slug, when that user is public, the viewer, or the viewer
-// is staff. A user the viewer may not see is ENOTFOUND like a missing one,
-// so private profiles cannot be probed.
-func (s *Server) list(ctx context.Context, viewer filegate.User, slug string, page int) (listing, error) {
+// list returns one page of the files viewer may list, the files before
+// cursor before: with slug "", every public user's files and the
+// viewer's own; otherwise the files of the user with that slug, when that
+// user is public, the viewer, or the viewer is staff. A user the viewer
+// may not see is ENOTFOUND like a missing one, so private profiles cannot
+// be probed.
+func (s *Server) list(ctx context.Context, viewer filegate.User, slug string, before filegate.Cursor) (listing, error) {
 	size := s.pageSize()
-	offset := (page - 1) * size
-	l := listing{Page: page}
+	l := listing{Before: before}
 	var err error
 	if slug == "" {
-		l.Files, err = s.Store.VisibleFiles(ctx, viewer.ID, size+1, offset)
+		l.Files, err = s.Store.VisibleFiles(ctx, viewer.ID, before, size+1)
 	} else {
 		var owner filegate.User
 		owner, err = s.Store.UserBySlug(ctx, slug)
@@ -45,10 +46,11 @@ func (s *Server) list(ctx context.Context, viewer filegate.User, slug string, pa
 			return l, err
 		}
 		l.Owner = &owner
-		l.Files, err = s.Store.OwnerFiles(ctx, owner.ID, size+1, offset)
+		l.Files, err = s.Store.OwnerFiles(ctx, owner.ID, before, size+1)
 	}
 	if len(l.Files) > size {
-		l.Files, l.More = l.Files[:size], true
+		l.Files = l.Files[:size]
+		l.Next = filegate.CursorAt(l.Files[size-1].File)
 	}
 	return l, err
 }
@@ -75,22 +77,22 @@ func (s *Server) apiFiles(w http.ResponseWriter, r *http.Request, viewer filegat
 	return s.showList(w, r, viewer, r.URL.Query().Get("user"))
 }
 
-// showList answers one page (?page=, from 1) of a list as JSON or HTML.
-// JSON is a bare array; a Link header with rel="next" points to the next
-// page when there is one. Errors are list's, or EINVALID for a bad page
-// number.
+// showList answers one page of a list as JSON or HTML: the newest files,
+// or with ?before={cursor} the ones after that place in the list. JSON
+// is a bare array; a Link header with rel="next" points to the next page
+// when there is one. Errors are list's, or EINVALID for a bad cursor.
 func (s *Server) showList(w http.ResponseWriter, r *http.Request, viewer filegate.User, slug string) error {
-	page, err := pageNumber(r)
+	before, err := pageCursor(r)
 	if err != nil {
 		return err
 	}
-	l, err := s.list(r.Context(), viewer, slug, page)
+	l, err := s.list(r.Context(), viewer, slug, before)
 	if err != nil {
 		return err
 	}
 	if wantsJSON(r) {
-		if l.More {
-			w.Header().Set("Link", "<"+pageURL(r, page+1)+`>; rel="next"`)
+		if !l.Next.IsZero() {
+			w.Header().Set("Link", "<"+pageURL(r, l.Next)+`>; rel="next"`)
 		}
 		writeJSON(w, http.StatusOK, apiList(l.Files))
 		return nil
@@ -99,28 +101,40 @@ func (s *Server) showList(w http.ResponseWriter, r *http.Request, viewer filegat
 	return nil
 }
 
-// pageNumber reads ?page=, which defaults to 1.
-func pageNumber(r *http.Request) (int, error) {
-	v := r.URL.Query().Get("page")
+// A page's cursor in a URL is "{created_at in Unix microseconds}_{id}":
+// PostgreSQL keeps microseconds, so the pair names the same place in the
+// list exactly. It only says where a page starts; what a page may show is
+// decided afresh on every request, so a made-up cursor shows nothing new.
+const cursorSep = "_"
+
+// pageCursor reads ?before=, which defaults to the zero Cursor (the
+// newest files).
+func pageCursor(r *http.Request) (filegate.Cursor, error) {
+	v := r.URL.Query().Get("before")
 	if v == "" {
-		return 1, nil
+		return filegate.Cursor{}, nil
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 1_000_000 {
-		return 0, filegate.Errorf(filegate.EINVALID, "The page number must be a whole number from 1.")
+	micros, id, ok := strings.Cut(v, cursorSep)
+	us, err := strconv.ParseInt(micros, 10, 64)
+	at := time.UnixMicro(us).UTC()
+	n, isID := filegate.ParseID(id)
+	// Years PostgreSQL cannot store would fail the query as an internal
+	// error; no file was uploaded outside these.
+	if !ok || err != nil || !isID || at.Year() < 1 || at.Year() > 9999 {
+		return filegate.Cursor{}, filegate.Errorf(filegate.EINVALID, "That page link is not valid; start again from the newest files.")
 	}
-	return n, nil
+	return filegate.Cursor{CreatedAt: at, ID: n}, nil
 }
 
-// pageURL is r's path and query with the page set to n (1: left out) and
-// any flash message dropped.
-func pageURL(r *http.Request, n int) string {
+// pageURL is r's path and query with the page cursor set to c (zero: left
+// out) and any flash message dropped.
+func pageURL(r *http.Request, c filegate.Cursor) string {
 	q := r.URL.Query()
 	q.Del("msg")
 	q.Del("n")
-	q.Del("page")
-	if n > 1 {
-		q.Set("page", strconv.Itoa(n))
+	q.Del("before")
+	if !c.IsZero() {
+		q.Set("before", strconv.FormatInt(c.CreatedAt.UnixMicro(), 10)+cursorSep+strconv.FormatInt(c.ID, 10))
 	}
 	u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
 	return u.RequestURI()
@@ -148,17 +162,17 @@ func apiList(files []filegate.ListedFile) []apiFile {
 
 // filesPage is the data of the files template.
 type filesPage struct {
-	Title      string
-	Own        bool // the viewer's own page
-	ShowSwitch bool // shows the viewer's public/private switch: on / and on the own page
-	Files      []filegate.ListedFile
-	Page       int
-	Here       string // this page, for the forms' back field
-	Prev, Next string // neighbouring pages; "" when there is none
+	Title        string
+	Own          bool // the viewer's own page
+	ShowSwitch   bool // shows the viewer's public/private switch: on / and on the own page
+	Files        []filegate.ListedFile
+	Older        bool   // not the first page
+	Here         string // this page, for the forms' back field
+	Newest, Next string // the first page and the next one; "" when not linked
 }
 
 func newFilesPage(r *http.Request, viewer filegate.User, l listing) filesPage {
-	p := filesPage{Title: "Files", Files: l.Files, Page: l.Page, Here: pageURL(r, l.Page)}
+	p := filesPage{Title: "Files", Files: l.Files, Older: !l.Before.IsZero(), Here: pageURL(r, l.Before)}
 	switch {
 	case l.Owner == nil:
 		p.ShowSwitch = true
@@ -167,11 +181,13 @@ func newFilesPage(r *http.Request, viewer filegate.User, l listing) filesPage {
 	default:
 		p.Title = l.Owner.DisplayName + "’s files"
 	}
-	if l.Page > 1 {
-		p.Prev = pageURL(r, l.Page-1)
+	// Going back one page at a time would need a second cursor and query
+	// per page; the browser's Back does that, and "Newest" jumps home.
+	if p.Older {
+		p.Newest = pageURL(r, filegate.Cursor{})
 	}
-	if l.More {
-		p.Next = pageURL(r, l.Page+1)
+	if !l.Next.IsZero() {
+		p.Next = pageURL(r, l.Next)
 	}
 	return p
 }

@@ -3,8 +3,10 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -133,8 +135,9 @@ func TestListPagination(t *testing.T) {
 		name := fmt.Sprintf("f%d.pdf", i)
 		a.put(alice, name, pdfData)
 		want = append([]string{name}, want...) // newest first
-		time.Sleep(time.Millisecond)           // distinct created_at
 	}
+	// The pages follow (created_at, id): a file uploaded while a client
+	// pages through the list shifts nothing, and no file is seen twice.
 	var got []string
 	next := "/api/files"
 	for page := 1; next != ""; page++ {
@@ -144,6 +147,9 @@ func TestListPagination(t *testing.T) {
 			t.Fatalf("page %d has %d files", page, len(names))
 		}
 		got = append(got, names...)
+		if page == 1 {
+			a.put(alice, "late.pdf", pdfData)
+		}
 		next = ""
 		if link := r.Header.Get("Link"); link != "" {
 			next = strings.TrimSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`)
@@ -153,19 +159,30 @@ func TestListPagination(t *testing.T) {
 		t.Errorf("pages give %v, want %v", got, want)
 	}
 
-	r := a.do(request{method: "GET", target: "/u/alice?page=2", as: &alice})
-	for _, s := range []string{`href="/u/alice" rel="prev"`, `href="/u/alice?page=3" rel="next"`, "Page 2", ">" + want[testPageSize] + "</a>"} {
+	// HTML: "Older" goes on, "Newest" back to the first page.
+	want = append([]string{"late.pdf"}, want...)
+	olderLink := regexp.MustCompile(`href="(/u/alice\?before=[0-9]+_[0-9]+)" rel="next"`)
+	first := a.do(request{method: "GET", target: "/u/alice", as: &alice})
+	m := olderLink.FindStringSubmatch(first.body)
+	if m == nil || strings.Contains(first.body, `rel="first"`) {
+		t.Fatalf("first page: no Older link, or a Newest link")
+	}
+	r := a.do(request{method: "GET", target: html.UnescapeString(m[1]), as: &alice})
+	for _, s := range []string{`href="/u/alice" rel="first"`, `rel="next"`, ">" + want[testPageSize] + "</a>"} {
 		if !strings.Contains(r.body, s) {
-			t.Errorf("page 2 lacks %q", s)
+			t.Errorf("second page lacks %q", s)
 		}
 	}
-	r = a.do(request{method: "GET", target: "/?page=9", as: &alice})
+	if strings.Contains(r.body, ">"+want[testPageSize-1]+"</a>") {
+		t.Errorf("second page repeats the first page's last file")
+	}
+	r = a.do(request{method: "GET", target: "/?before=1_1", as: &alice})
 	wantStatus(t, r, http.StatusOK)
-	if !strings.Contains(r.body, "No more files.") {
+	if !strings.Contains(r.body, "No more files.") || strings.Contains(r.body, `rel="next"`) {
 		t.Errorf("a page past the end does not say so")
 	}
-	for _, bad := range []string{"0", "-1", "abc", "1e3"} {
-		wantStatus(t, a.do(request{method: "GET", target: "/?page=" + bad, as: &alice}), http.StatusBadRequest)
+	for _, bad := range []string{"abc", "1_0", "1_-1", "1_01", "1.5_2", "_3", "12_", "1_2_3", "99999999999999999999_1", "-9000000000000000000_1", "9000000000000000000_1"} {
+		wantStatus(t, a.do(request{method: "GET", target: "/?before=" + url.QueryEscape(bad), as: &alice}), http.StatusBadRequest)
 	}
 }
 

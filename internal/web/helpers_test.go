@@ -75,7 +75,7 @@ func newAppWithStore(t *testing.T, db *postgres.DB) *testApp {
 	}
 	root := t.TempDir()
 	types := []string{"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"}
-	in, err := ingest.New(root, db, testMaxUpload, types, log)
+	in, err := ingest.New(root, db, testMaxUpload, types, testenv.LargeQuota, log)
 	if err != nil {
 		t.Fatal(err)
 	}

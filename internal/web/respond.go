@@ -26,6 +26,7 @@ var statuses = map[string]int{
 	filegate.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	filegate.ENOSPACE:      http.StatusInsufficientStorage,
 	filegate.ETHROTTLED:    http.StatusTooManyRequests,
+	filegate.EQUOTA:        http.StatusInsufficientStorage,
 	filegate.EINTERNAL:     http.StatusInternalServerError,
 }
 

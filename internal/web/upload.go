@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/ingest"
 )
 
 // uploadPage is the data of the upload template. Results and Error are
@@ -36,7 +37,8 @@ func (s *Server) newUploadPage(results []uploadResult, err error) uploadPage {
 }
 
 // uploadResult is one file's outcome. A stored file has every field but
-// Error; a refused one only Name (as the client sent it) and Error.
+// Error; a refused one only Name and Error. Name is always a display name
+// (ingest.DisplayName).
 type uploadResult struct {
 	ID          int64  `json:"id,omitempty"`
 	URL         string `json:"url,omitempty"`
@@ -82,40 +84,58 @@ func allStored(results []uploadResult) bool {
 	return true
 }
 
-var (
-	errMalformed = filegate.Errorf(filegate.EINVALID, "The upload was cut off or is not a valid multipart form.")
-	errNoUpload  = filegate.Errorf(filegate.EINVALID, "Choose at least one file to upload.")
-)
+var errNoUpload = filegate.Errorf(filegate.EINVALID, "Choose at least one file to upload.")
+
+// maxExtraParts is how many parts past MaxFilesPerRequest one upload may
+// have. Each file part past the limit gets its own refusal, but a body
+// of 26 MiB can carry 300,000 tiny parts. After these the rest of the
+// body is not read: the answer lists what was, and net/http closes the
+// connection instead of reading on (it drains at most 256 KiB).
+const maxExtraParts = 100
 
 // receive streams the "file" parts of r's multipart body, in order, into
 // the ingester (never buffering a whole file) and returns one result per
-// file. err is why nothing was stored, and nil when something was: a body
-// that is not multipart, one without a file, or the first file's failure.
+// file part read. err is why nothing was stored, and nil when something
+// was: a body that is not multipart or breaks off, a part whose headers
+// pass 16 KiB, a body without a file, or the first file's failure.
+//
+// At most MaxFilesPerRequest files are stored; later file parts are
+// refused and their bytes skipped, and after maxExtraParts more parts of
+// any kind reading stops. A result names a file by its display name (at
+// most 255 bytes), never by the raw name the client sent, so the answer
+// stays small whatever the request holds.
 //
 // A refused file's error is logged here, with logError's policy, unless
 // it becomes err: err is the request's error and handle logs it. The
 // others are only lines of the answer, which handle never sees. So each
 // refusal is logged exactly once.
 func (s *Server) receive(r *http.Request, ownerID int64) ([]uploadResult, error) {
-	mr, err := r.MultipartReader()
+	pr, err := newPartReader(r)
 	if err != nil {
-		return nil, errMalformed
+		return nil, err
 	}
+	maxFiles := s.maxFilesPerRequest()
 	var results []uploadResult
 	var first error // the first failure: err when nothing is stored
 	stored := false
-	for {
-		part, err := mr.NextPart()
+	for parts, files := 0, 0; parts < maxFiles+maxExtraParts; parts++ {
+		part, err := pr.NextPart()
 		if err == io.EOF {
 			break
 		} else if err != nil {
 			if first == nil {
-				first = errMalformed
+				first = pr.streamError(err)
 			}
 			break
 		}
 		// Browsers send an empty, nameless part when no file was chosen.
 		if part.FormName() != "file" || part.FileName() == "" {
+			part.Close()
+			continue
+		}
+		if files++; files > maxFiles {
+			// Not the first failure: maxFiles files came before it.
+			results = append(results, refused(part, tooManyFiles(maxFiles)))
 			part.Close()
 			continue
 		}
@@ -147,12 +167,29 @@ func (s *Server) receive(r *http.Request, ownerID int64) ([]uploadResult, error)
 	return results, first
 }
 
+func (s *Server) maxFilesPerRequest() int {
+	if s.MaxFilesPerRequest > 0 {
+		return s.MaxFilesPerRequest
+	}
+	return DefaultMaxFilesPerRequest
+}
+
+// tooManyFiles is the refusal of a file part past the first n.
+func tooManyFiles(n int) error {
+	return filegate.Errorf(filegate.ETOOLARGE, "Only %s can be uploaded at once; this one was not stored.", plural(n, "file"))
+}
+
 // store passes one part to the ingester, which reads it to the end or to
 // the size limit, and returns the file's result and the ingester's error.
 func (s *Server) store(ctx context.Context, ownerID int64, part *multipart.Part) (uploadResult, error) {
 	f, err := s.Files.Put(ctx, ownerID, part.FileName(), part)
 	if err != nil {
-		return uploadResult{Name: part.FileName(), Error: filegate.ErrorMessage(err)}, err
+		return refused(part, err), err
 	}
 	return uploadResult{ID: f.ID, URL: f.URL(), Name: f.DisplayName, ContentType: f.ContentType, Size: f.Size}, nil
+}
+
+// refused is the result of a file part that was not stored, and why.
+func refused(part *multipart.Part, err error) uploadResult {
+	return uploadResult{Name: ingest.DisplayName(part.FileName()), Error: filegate.ErrorMessage(err)}
 }

@@ -39,7 +39,7 @@ func TestUploadJSONMixed(t *testing.T) {
 		t.Errorf("failed entry = %v", bad)
 	}
 
-	files, err := a.db.OwnerFiles(context.Background(), alice.ID, 10, 0)
+	files, err := a.db.OwnerFiles(context.Background(), alice.ID, filegate.Cursor{}, 10)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,8 +33,8 @@ type Store interface {
 	UserBySlug(ctx context.Context, slug string) (filegate.User, error)
 	UpdateUser(ctx context.Context, id int64, upd filegate.UserUpdate) (filegate.User, error)
 	FileByID(ctx context.Context, id int64) (filegate.File, error)
-	VisibleFiles(ctx context.Context, viewerID int64, limit, offset int) ([]filegate.ListedFile, error)
-	OwnerFiles(ctx context.Context, ownerID int64, limit, offset int) ([]filegate.ListedFile, error)
+	VisibleFiles(ctx context.Context, viewerID int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error)
+	OwnerFiles(ctx context.Context, ownerID int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error)
 }
 
 // Ingester stores and removes file bytes together with their rows;
@@ -68,6 +68,10 @@ type Throttle interface {
 // Server.PageSize is zero.
 const DefaultPageSize = 50
 
+// DefaultMaxFilesPerRequest is the number of files one upload request may
+// store when Server.MaxFilesPerRequest is zero.
+const DefaultMaxFilesPerRequest = 20
+
 // Server is the web app. Fill in the fields, then serve Handler().
 type Server struct {
 	Store    Store
@@ -83,6 +87,10 @@ type Server struct {
 	// PageSize is the number of files per list page; 0 means
 	// DefaultPageSize.
 	PageSize int
+	// MaxFilesPerRequest is the number of files one upload request may
+	// store (FILEGATE_MAX_FILES_PER_REQUEST); 0 means
+	// DefaultMaxFilesPerRequest.
+	MaxFilesPerRequest int
 }
 
 // Handler returns every route of docs/interface.md#web-app plus /static/.

@@ -1,0 +1,7 @@
+package postgres
+
+// The list statements, for the test that reads their plans.
+var (
+	VisibleFilesFirst, VisibleFilesOlder = visibleFiles.first, visibleFiles.older
+	OwnerFilesFirst, OwnerFilesOlder     = ownerFiles.first, ownerFiles.older
+)

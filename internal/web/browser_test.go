@@ -68,7 +68,7 @@ const readResults = `Array.from(document.querySelectorAll("#results li")).map(li
 func waitResults(t *testing.T, ctx context.Context, n int) []result {
 	t.Helper()
 	done := `document.querySelectorAll("#results li.done, #results li.failed").length >= ` + strconv.Itoa(n)
-	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](done, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](done, chromedp.WithPollingTimeout(45*time.Second))); err != nil {
 		t.Fatalf("waiting for %d finished uploads: %v", n, err)
 	}
 	rs, err := chromedp.Run(ctx, chromedp.Evaluate[[]result](readResults))

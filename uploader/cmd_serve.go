@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/httpserver"
 	"github.com/filegate/filegate/internal/session"
 	"github.com/filegate/filegate/internal/web"
 )
 
-// sessionTTL is how long a login lasts.
-const sessionTTL = 14 * 24 * time.Hour
+// cleanupInterval is how often serve deletes expired and revoked
+// sessions.
+const cleanupInterval = time.Hour
 
 // serve runs the web app on UPLOADER_ADDR until ctx ends; see
 // internal/web. Missing or short session keys stop it before it listens.
@@ -22,7 +25,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if len(pos) > 0 {
 		return usageError("serve: takes no arguments")
 	}
-	sessions, err := session.New(a.cfg.SessionKeys, a.cfg.CookieSecure, sessionTTL, nil)
+	sessions, err := session.New(a.cfg.SessionKeys, a.cfg.CookieSecure, nil)
 	if err != nil {
 		return err
 	}
@@ -30,11 +33,40 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Page views note their session's use in memory; the times reach
+	// PostgreSQL in one statement every FlushInterval, and once more
+	// when serve stops.
+	uses := account.NewRecorder(a.db, nil)
+	go uses.Run(ctx, account.FlushInterval, a.log)
+	go a.cleanSessions(ctx)
 	srv := &web.Server{
-		Store:    a.db,
-		Files:    in,
-		Sessions: sessions,
-		Log:      a.log,
+		Store:      a.db,
+		Files:      in,
+		Sessions:   sessions,
+		Log:        a.log,
+		SessionTTL: a.cfg.SessionTTL,
+		Uses:       uses,
 	}
-	return httpserver.Run(ctx, "uploader", a.cfg.UploaderAddr, srv.Handler(), a.log)
+	err = httpserver.Run(ctx, "uploader", a.cfg.UploaderAddr, srv.Handler(), a.log)
+	return errors.Join(err, uses.Close())
+}
+
+// cleanSessions deletes expired and revoked sessions every
+// cleanupInterval until ctx ends. They can never be used again; the table
+// would only grow.
+func (a *app) cleanSessions(ctx context.Context) {
+	tick := time.NewTicker(cleanupInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if n, err := a.db.DeleteStaleSessions(ctx, time.Now()); err != nil {
+			a.log.WarnContext(ctx, "sessions: cleanup failed; trying again later", "err", err)
+		} else if n > 0 {
+			a.log.InfoContext(ctx, "sessions: deleted expired and revoked sessions", "count", n)
+		}
+	}
 }

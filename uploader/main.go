@@ -30,6 +30,9 @@ var (
 	_ web.Sessions         = (*session.Codec)(nil)
 	_ ingest.Store         = (*postgres.DB)(nil)
 	_ account.Users        = (*postgres.DB)(nil)
+	_ account.Passwords    = (*postgres.DB)(nil)
+	_ account.Touches      = (*postgres.DB)(nil)
+	_ web.Uses             = (*account.Recorder)(nil)
 	_ filegate.Invalidator = (*cache.Cache)(nil)
 )
 
@@ -43,7 +46,9 @@ var commands = []command{
 	{"migrate", "", "apply sql/ migrations (idempotent)", (*app).migrate},
 	{"user add", "NAME --password-stdin [--public] [--staff]", "create a user; the password is the first line of standard input", (*app).userAdd},
 	{"user set", "NAME [--public=true|false] [--staff=true|false]", "change whether a user's files are public and whether they are staff", (*app).userSet},
-	{"user remove", "NAME", "delete a user and all of their files", (*app).userRemove},
+	{"user remove", "NAME", "delete a user with all of their files and sessions", (*app).userRemove},
+	{"user passwd", "NAME --password-stdin", "set a user's password (first line of standard input) and log out all of their sessions", (*app).userPasswd},
+	{"user logout", "NAME", "log out every session of a user", (*app).userLogout},
 	{"put", "NAME FILE...", "store files for NAME, as a web upload would", (*app).put},
 	{"sweep", "[--apply]", "report (and remove) files without rows and rows without files", (*app).sweep},
 }
@@ -70,7 +75,7 @@ func printUsage() {
 	fmt.Fprint(os.Stderr, "Usage:\n", commandList("  "), "\n")
 	config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_PRIVATE_ROOT",
 		"FILEGATE_SESSION_KEYS", "FILEGATE_COOKIE_SECURE", "FILEGATE_MAX_UPLOAD", "FILEGATE_ALLOWED_TYPES", "UPLOADER_ADDR",
-		"AUTHZ_CACHE_TTL")
+		"AUTHZ_CACHE_TTL", "FILEGATE_SESSION_TTL")
 }
 
 // app is what every command may use: the store and the cache are opened

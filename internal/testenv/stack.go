@@ -3,7 +3,10 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,6 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/securecookie"
+
+	"github.com/filegate/filegate/internal/account"
+	"github.com/filegate/filegate/internal/cache"
+	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/session"
 )
 
@@ -42,8 +51,13 @@ type Stack struct {
 	SessionKeys string
 	Env         []string // the stack's configuration, for the uploader CLI
 	Sessions    *session.Codec
-	DBProxy     *Proxy // non-nil with Options.ProxyDatabase
-	RedisProxy  *Proxy // non-nil with Options.ProxyRedis
+	// Store is the stack's database, telling the stack's cache about
+	// every change as the uploader's store does.
+	Store      *postgres.DB
+	DBProxy    *Proxy // non-nil with Options.ProxyDatabase
+	RedisProxy *Proxy // non-nil with Options.ProxyRedis
+
+	stops map[string]func() // see Stop
 }
 
 // RepoRoot is the repository's top folder.
@@ -137,9 +151,20 @@ func Start(t T, opt Options) *Stack {
 		opt.MaxUpload = "2MiB"
 	}
 	var err error
-	if s.Sessions, err = session.New(s.SessionKeys, false, time.Hour, nil); err != nil {
+	if s.Sessions, err = session.New(s.SessionKeys, false, nil); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
+	// Neither opens a connection yet.
+	if s.Store, err = postgres.Open(s.DatabaseURL); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(func() { s.Store.Close() })
+	invalidator, err := cache.Open(RedisURL(), s.RedisPrefix, opt.CacheTTL, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(func() { invalidator.Close() })
+	s.Store.Invalidator = invalidator
 	addrs := FreeAddrs(t, 3)
 	authzAddr, uploaderAddr, nginxAddr := addrs[0], addrs[1], addrs[2]
 	s.AuthzURL, s.URL = "http://"+authzAddr, "http://"+nginxAddr
@@ -169,8 +194,10 @@ func Start(t T, opt Options) *Stack {
 		authzEnv = append(authzEnv, "REDIS_URL="+u.String())
 	}
 	s.CLI(t, "", "migrate")
-	startProcess(t, dir, "authz", authzEnv, Binary(t, "authz"))
-	startProcess(t, dir, "uploader", s.Env, Binary(t, "uploader"), "serve")
+	s.stops = map[string]func(){
+		"authz":    startProcess(t, dir, "authz", authzEnv, Binary(t, "authz")),
+		"uploader": startProcess(t, dir, "uploader", s.Env, Binary(t, "uploader"), "serve"),
+	}
 
 	prefix := filepath.Join(dir, "nginx")
 	if err := os.MkdirAll(filepath.Join(prefix, "logs"), 0o755); err != nil {
@@ -183,7 +210,7 @@ func Start(t T, opt Options) *Stack {
 		"PRIVATE_ROOT":  s.PrivateRoot,
 		"MAX_BODY":      "3m",
 	})
-	startProcess(t, dir, "nginx", nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
+	s.stops["nginx"] = startProcess(t, dir, "nginx", nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
 	for _, addr := range []string{authzAddr, uploaderAddr, nginxAddr} {
 		waitListening(t, dir, addr)
 	}
@@ -296,19 +323,97 @@ func (s *Stack) Command(t T, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// Cookie returns a valid session cookie for userID, as /login would set.
+// Cookie returns a session cookie for userID as /login would set it: it
+// starts a real session of that user, valid for an hour, through the
+// store. For a user that does not exist (or no longer does) it returns a
+// validly signed cookie naming a session that does not exist either.
 func (s *Stack) Cookie(t T, userID int64) *http.Cookie {
 	t.Helper()
-	v, err := s.Sessions.Encode(userID)
+	ctx := context.Background()
+	u, err := s.Store.UserByID(ctx, userID)
+	var claims session.Claims
+	switch filegate.ErrorCode(err) {
+	case "":
+		if claims, err = account.StartSession(ctx, s.Store, u, "testenv", time.Now(), time.Hour); err != nil {
+			t.Fatalf("testenv: start a session of user %d: %v", userID, err)
+		}
+	case filegate.ENOTFOUND:
+		claims = session.Claims{UserID: userID, Token: session.NewToken(), Expires: time.Now().Add(time.Hour)}
+	default:
+		t.Fatalf("testenv: user %d: %v", userID, err)
+	}
+	v, err := s.Sessions.Encode(claims)
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 	return &http.Cookie{Name: session.CookieName, Value: v}
 }
 
+// LegacyCookie returns a cookie value as filegate wrote them before
+// sessions were server-side records: {"uid", "exp"} under the first key
+// pair of keys (FILEGATE_SESSION_KEYS), valid for an hour, and no
+// session token.
+func LegacyCookie(t T, keys string, userID int64) string {
+	t.Helper()
+	pair, _, _ := strings.Cut(keys, ",")
+	hashHex, blockHex, _ := strings.Cut(pair, ":")
+	hashKey, err1 := hex.DecodeString(hashHex)
+	blockKey, err2 := hex.DecodeString(blockHex)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("testenv: malformed session keys")
+	}
+	sc := securecookie.New(hashKey, blockKey).SetSerializer(securecookie.JSONEncoder{})
+	v, err := sc.Encode(session.CookieName, map[string]int64{"uid": userID, "exp": time.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return v
+}
+
+// Login logs name in with password through nginx, as a browser would
+// with userAgent as its User-Agent, and returns the session cookie the
+// uploader set; a refused login fails the test.
+func (s *Stack) Login(t T, name, password, userAgent string) *http.Cookie {
+	t.Helper()
+	form := url.Values{"username": {name}, "password": {password}}
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/login", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", userAgent)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("testenv: login: %v", err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == session.CookieName && c.Value != "" && resp.StatusCode == http.StatusSeeOther {
+			return &http.Cookie{Name: c.Name, Value: c.Value}
+		}
+	}
+	t.Fatalf("testenv: login of %q: %s without a session cookie", name, resp.Status)
+	return nil
+}
+
+// Stop stops one of the stack's processes ("authz", "uploader" or
+// "nginx") as an operator would, with SIGTERM, and waits until it has
+// exited. The test goes on without it.
+func (s *Stack) Stop(t T, name string) {
+	t.Helper()
+	stop, ok := s.stops[name]
+	if !ok {
+		t.Fatalf("testenv: no process %q", name)
+	}
+	stop()
+}
+
 // startProcess runs a service until the test ends; its output goes to
-// dir/name.log, which is printed if the test fails.
-func startProcess(t T, dir, name string, env []string, path string, args ...string) {
+// dir/name.log, which is printed if the test fails. The function it
+// returns stops the service early (SIGTERM, then a kill after ten
+// seconds); calling it again does nothing.
+func startProcess(t T, dir, name string, env []string, path string, args ...string) func() {
 	t.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	logFile, err := os.Create(logPath)
@@ -326,7 +431,7 @@ func startProcess(t T, dir, name string, env []string, path string, args ...stri
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-done:
@@ -334,6 +439,9 @@ func startProcess(t T, dir, name string, env []string, path string, args ...stri
 			cmd.Process.Kill()
 			<-done
 		}
+	})
+	t.Cleanup(func() {
+		stop()
 		logFile.Close()
 		if t.Failed() {
 			if b, err := os.ReadFile(logPath); err == nil {
@@ -341,6 +449,7 @@ func startProcess(t T, dir, name string, env []string, path string, args ...stri
 			}
 		}
 	})
+	return stop
 }
 
 func tail(b []byte, n int) []byte {

@@ -16,9 +16,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/ingest"
 	"github.com/filegate/filegate/internal/postgres"
@@ -50,15 +52,34 @@ var (
 )
 
 // testApp is the web handler on a fresh database and private root, with
-// the real store, ingester and session codec.
+// the real store, ingester and session codec, and a clock that stands
+// still unless a test moves it.
 type testApp struct {
 	t        *testing.T
 	db       *postgres.DB
 	in       *ingest.Ingester
 	sessions *session.Codec
+	clock    *clock
+	uses     *account.Recorder
 	root     string
 	h        http.Handler
 }
+
+// clock is an injectable clock tests move by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// sessionTTL is the apps' FILEGATE_SESSION_TTL: the default.
+const sessionTTL = 14 * 24 * time.Hour
 
 func newApp(t *testing.T) *testApp {
 	t.Helper()
@@ -69,7 +90,8 @@ func newApp(t *testing.T) *testApp {
 func newAppWithStore(t *testing.T, db *postgres.DB) *testApp {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(t.Output(), nil))
-	sessions, err := session.New(session.GenerateKeys(), false, 14*24*time.Hour, nil)
+	clk := &clock{t: time.Now().Truncate(time.Microsecond)} // as PostgreSQL keeps times
+	sessions, err := session.New(session.GenerateKeys(), false, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +102,10 @@ func newAppWithStore(t *testing.T, db *postgres.DB) *testApp {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.Close() })
+	uses := account.NewRecorder(db, clk.Now)
 	srv := &web.Server{Store: db, Files: in, Sessions: sessions, Log: log,
-		PageSize: testPageSize}
-	return &testApp{t: t, db: db, in: in, sessions: sessions, root: root, h: srv.Handler()}
+		PageSize: testPageSize, SessionTTL: sessionTTL, Uses: uses, Now: clk.Now}
+	return &testApp{t: t, db: db, in: in, sessions: sessions, clock: clk, uses: uses, root: root, h: srv.Handler()}
 }
 
 // addUser creates a user whose password is testPassword.
@@ -111,9 +134,23 @@ func (a *testApp) fileCount() int {
 	return len(files)
 }
 
+// cookie starts a session of u, as a login does, and returns its cookie.
+// When the store cannot start one (no such user, or no database) it
+// returns a validly signed cookie naming a session that does not exist.
 func (a *testApp) cookie(u filegate.User) *http.Cookie {
 	a.t.Helper()
-	v, err := a.sessions.Encode(u.ID)
+	claims, err := account.StartSession(context.Background(), a.db, u, "test", a.clock.Now(), sessionTTL)
+	if code := filegate.ErrorCode(err); code == filegate.EUNAUTHORIZED || code == filegate.EUNAVAILABLE {
+		claims = session.Claims{UserID: u.ID, Token: session.NewToken(), Expires: a.clock.Now().Add(time.Hour)}
+	} else if err != nil {
+		a.t.Fatal(err)
+	}
+	return a.encode(claims)
+}
+
+func (a *testApp) encode(claims session.Claims) *http.Cookie {
+	a.t.Helper()
+	v, err := a.sessions.Encode(claims)
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -123,7 +160,8 @@ func (a *testApp) cookie(u filegate.User) *http.Cookie {
 // request describes one request to the handler.
 type request struct {
 	method, target string
-	as             *filegate.User // logged in as; nil: no cookie
+	as             *filegate.User // logged in as, with a new session; nil: no cookie
+	cookie         *http.Cookie   // sent as is, instead of as
 	json           bool           // Accept: application/json
 	form           url.Values     // url-encoded body
 	body           io.Reader      // raw body, with contentType
@@ -156,7 +194,9 @@ func (a *testApp) do(rq request) response {
 	for k, v := range rq.header {
 		r.Header.Set(k, v)
 	}
-	if rq.as != nil {
+	if rq.cookie != nil {
+		r.AddCookie(rq.cookie)
+	} else if rq.as != nil {
 		r.AddCookie(a.cookie(*rq.as))
 	}
 	rec := httptest.NewRecorder()

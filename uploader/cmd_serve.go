@@ -38,7 +38,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	// when serve stops.
 	uses := account.NewRecorder(a.db, nil)
 	go uses.Run(ctx, account.FlushInterval, a.log)
-	go a.cleanSessions(ctx)
+	go account.CleanSessions(ctx, a.db, cleanupInterval, a.log)
 	srv := &web.Server{
 		Store:      a.db,
 		Files:      in,
@@ -49,24 +49,4 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	}
 	err = httpserver.Run(ctx, "uploader", a.cfg.UploaderAddr, srv.Handler(), a.log)
 	return errors.Join(err, uses.Close())
-}
-
-// cleanSessions deletes expired and revoked sessions every
-// cleanupInterval until ctx ends. They can never be used again; the table
-// would only grow.
-func (a *app) cleanSessions(ctx context.Context) {
-	tick := time.NewTicker(cleanupInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if n, err := a.db.DeleteStaleSessions(ctx, time.Now()); err != nil {
-			a.log.WarnContext(ctx, "sessions: cleanup failed; trying again later", "err", err)
-		} else if n > 0 {
-			a.log.InfoContext(ctx, "sessions: deleted expired and revoked sessions", "count", n)
-		}
-	}
 }

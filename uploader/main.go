@@ -32,6 +32,7 @@ var (
 	_ account.Users        = (*postgres.DB)(nil)
 	_ account.Passwords    = (*postgres.DB)(nil)
 	_ account.Touches      = (*postgres.DB)(nil)
+	_ account.Stale        = (*postgres.DB)(nil)
 	_ web.Uses             = (*account.Recorder)(nil)
 	_ filegate.Invalidator = (*cache.Cache)(nil)
 )
@@ -50,7 +51,7 @@ var commands = []command{
 	{"user passwd", "NAME --password-stdin", "set a user's password (first line of standard input) and log out all of their sessions", (*app).userPasswd},
 	{"user logout", "NAME", "log out every session of a user", (*app).userLogout},
 	{"put", "NAME FILE...", "store files for NAME, as a web upload would", (*app).put},
-	{"sweep", "[--apply]", "report (and remove) files without rows and rows without files", (*app).sweep},
+	{"sweep", "[--apply]", "report (and remove) files without rows, rows without files, and expired or revoked sessions", (*app).sweep},
 }
 
 func main() {

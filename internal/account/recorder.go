@@ -93,6 +93,15 @@ func (r *Recorder) Close() error {
 // Run flushes every interval until ctx ends, logging failures (the uses
 // wait for the next flush). It does not flush when ctx ends: Close does.
 func (r *Recorder) Run(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	every(ctx, interval, func() {
+		if err := r.Flush(ctx); err != nil {
+			log.WarnContext(ctx, "sessions: cannot record last use; retrying at the next flush", "err", err)
+		}
+	})
+}
+
+// every calls fn every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -100,9 +109,7 @@ func (r *Recorder) Run(ctx context.Context, interval time.Duration, log *slog.Lo
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if err := r.Flush(ctx); err != nil {
-				log.WarnContext(ctx, "sessions: cannot record last use; retrying at the next flush", "err", err)
-			}
+			fn()
 		}
 	}
 }

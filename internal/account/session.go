@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode"
@@ -52,4 +53,22 @@ func UserAgent(ua string) string {
 		ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
 	}
 	return strings.TrimSpace(ua)
+}
+
+// Stale is the part of the store CleanSessions needs.
+type Stale interface {
+	DeleteStaleSessions(ctx context.Context, now time.Time) (int64, error)
+}
+
+// CleanSessions deletes the expired and revoked sessions every interval
+// until ctx ends. They can never be used again; without it the table
+// would only grow. Failures are logged and tried again next time.
+func CleanSessions(ctx context.Context, store Stale, interval time.Duration, log *slog.Logger) {
+	every(ctx, interval, func() {
+		if n, err := store.DeleteStaleSessions(ctx, time.Now()); err != nil {
+			log.WarnContext(ctx, "sessions: cleanup failed; trying again later", "err", err)
+		} else if n > 0 {
+			log.InfoContext(ctx, "sessions: deleted expired and revoked sessions", "count", n)
+		}
+	})
 }

@@ -111,25 +111,12 @@ func (s *touches) TouchSessions(ctx context.Context, lastUsed map[int64]time.Tim
 	return s.db.TouchSessions(ctx, lastUsed)
 }
 
-// clock is an injectable clock tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestRecorder(t *testing.T) {
 	t.Parallel()
 	db := testenv.OpenDB(t)
 	ctx := context.Background()
 	alice := testenv.AddUser(t, db, testenv.User{Name: "alice", Password: "correct horse"})
-	clk := &clock{t: time.Now().Truncate(time.Microsecond)}
+	clk := testenv.NewClock()
 	c1, _ := account.StartSession(ctx, db, alice, "", clk.Now(), time.Hour)
 	c2, _ := account.StartSession(ctx, db, alice, "", clk.Now(), time.Hour)
 	s1, _, _ := db.SessionByToken(ctx, session.HashToken(c1.Token))
@@ -215,4 +202,39 @@ func TestRecorderRun(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// CleanSessions deletes expired and revoked sessions on its own, every
+// interval, and leaves the live ones.
+func TestCleanSessions(t *testing.T) {
+	t.Parallel()
+	db := testenv.OpenDB(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	alice := testenv.AddUser(t, db, testenv.User{Name: "alice", Password: "correct horse"})
+	if _, err := account.StartSession(ctx, db, alice, "", time.Now().Add(-2*time.Hour), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	live, err := account.StartSession(ctx, db, alice, "", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		account.CleanSessions(ctx, db, 10*time.Millisecond, slog.New(slog.DiscardHandler))
+		close(done)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if n, err := db.StaleSessions(ctx, time.Now()); err == nil && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the expired session is still there after 10s at a 10ms interval")
+		}
+	}
+	cancel()
+	<-done
+	if _, _, err := db.SessionByToken(context.Background(), session.HashToken(live.Token)); err != nil {
+		t.Errorf("the live session went: %v", err)
+	}
 }

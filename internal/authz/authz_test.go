@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -69,23 +68,10 @@ type fixture struct {
 	srv                *authz.Server
 	h                  http.Handler
 	codec              *session.Codec
-	clock              *clock
+	clock              *testenv.Clock
 	cookies            map[int64]string // see ask
 	alice, bob, carol  filegate.User
 	aliceFile, bobFile filegate.File
-}
-
-// clock is an injectable clock tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -98,7 +84,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { cache.Close() })
 	db.Invalidator = cache
-	clk := &clock{t: time.Now().Truncate(time.Microsecond)} // as PostgreSQL keeps times
+	clk := testenv.NewClock()
 	codec, err := session.New(session.GenerateKeys(), false, clk.Now)
 	if err != nil {
 		t.Fatal(err)

@@ -41,7 +41,9 @@ type Options struct {
 
 // Stack is a running filegate: nginx in front of authz and the uploader,
 // on free ports, with a fresh database, a private Redis prefix and a
-// temporary private root. Everything stops when the test ends.
+// temporary private root. Everything stops when the test ends. Store is
+// the stack's database; like the uploader's, it tells the stack's cache
+// about every change it makes.
 type Stack struct {
 	URL         string // nginx, e.g. http://127.0.0.1:40123
 	AuthzURL    string
@@ -51,11 +53,9 @@ type Stack struct {
 	SessionKeys string
 	Env         []string // the stack's configuration, for the uploader CLI
 	Sessions    *session.Codec
-	// Store is the stack's database, telling the stack's cache about
-	// every change as the uploader's store does.
-	Store      *postgres.DB
-	DBProxy    *Proxy // non-nil with Options.ProxyDatabase
-	RedisProxy *Proxy // non-nil with Options.ProxyRedis
+	Store       *postgres.DB
+	DBProxy     *Proxy // non-nil with Options.ProxyDatabase
+	RedisProxy  *Proxy // non-nil with Options.ProxyRedis
 
 	stops map[string]func() // see Stop
 }

@@ -142,8 +142,8 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 // login is POST /login: it checks the form's username and password. On
-// success it starts a session, sets its cookie and sends the browser to
-// next (a local path only) or /. Unknown user and wrong password give the same
+// success it sets the session cookie and sends the browser to next (a
+// local path only) or /. Unknown user and wrong password give the same
 // EUNAUTHORIZED (401) in about the same time (account.Authenticate), and
 // no cookie; a browser sees it on the login form, filled in again.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {

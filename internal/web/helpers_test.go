@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,23 +58,10 @@ type testApp struct {
 	db       *postgres.DB
 	in       *ingest.Ingester
 	sessions *session.Codec
-	clock    *clock
+	clock    *testenv.Clock
 	uses     *account.Recorder
 	root     string
 	h        http.Handler
-}
-
-// clock is an injectable clock tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 // sessionTTL is the apps' FILEGATE_SESSION_TTL: the default.
@@ -90,7 +76,7 @@ func newApp(t *testing.T) *testApp {
 func newAppWithStore(t *testing.T, db *postgres.DB) *testApp {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(t.Output(), nil))
-	clk := &clock{t: time.Now().Truncate(time.Microsecond)} // as PostgreSQL keeps times
+	clk := testenv.NewClock()
 	sessions, err := session.New(session.GenerateKeys(), false, clk.Now)
 	if err != nil {
 		t.Fatal(err)

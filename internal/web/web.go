@@ -30,7 +30,6 @@ import (
 // postgres.DB.
 type Store interface {
 	Ping(ctx context.Context) error
-	UserByID(ctx context.Context, id int64) (filegate.User, error)
 	UserBySlug(ctx context.Context, slug string) (filegate.User, error)
 	UpdateUser(ctx context.Context, id int64, upd filegate.UserUpdate) (filegate.User, error)
 	FileByID(ctx context.Context, id int64) (filegate.File, error)

@@ -76,6 +76,26 @@ func TestLogoutRevokesSession(t *testing.T) {
 	wantRedirect(t, a.do(request{method: "POST", target: "/logout"}), "/login")
 }
 
+// Logging in again from a browser that still has a session replaces it:
+// the old cookie, wherever a copy of it went, ends.
+func TestLoginReplacesSession(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.addUser("alice", false, false)
+	a.addUser("bob", false, false)
+	old := a.login("alice", testPassword, "")
+	r := a.do(request{method: "POST", target: "/login", cookie: old,
+		form: url.Values{"username": {"bob"}, "password": {testPassword}}})
+	wantRedirect(t, r, "/")
+	wantLoggedIn(t, a, old, false)
+	wantLoggedIn(t, a, sessionCookie(r), true)
+	// A failed login leaves the session alone.
+	mine := a.login("alice", testPassword, "")
+	wantStatus(t, a.do(request{method: "POST", target: "/login", cookie: mine,
+		form: url.Values{"username": {"bob"}, "password": {"wrong password"}}}), http.StatusUnauthorized)
+	wantLoggedIn(t, a, mine, true)
+}
+
 func TestLogoutEverywhere(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)

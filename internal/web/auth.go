@@ -168,8 +168,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 }
 
 // startSession records a session for u, who has just proved their
-// password, and sets its cookie.
+// password, and sets its cookie. A session the browser was still logged
+// in with is revoked: its cookie is being replaced, and a copy of it must
+// not live on unseen.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u filegate.User) error {
+	if l := loginFrom(r.Context()); l != nil {
+		if err := s.Store.RevokeSession(r.Context(), l.user.ID, l.session.ID); err != nil {
+			return err
+		}
+	}
 	claims, err := account.StartSession(r.Context(), s.Store, u, r.UserAgent(), s.now(), s.SessionTTL)
 	if err != nil {
 		return err

@@ -236,3 +236,61 @@ func TestStaleSessions(t *testing.T) {
 		t.Errorf("session of a removed user: %v, want ENOTFOUND", err)
 	}
 }
+
+// leaving cancels the request's context the moment the store reports a
+// change, as a client that drops the connection right after the commit
+// does, and records whether the report could still reach the cache.
+type leaving struct {
+	cancel context.CancelFunc
+	lost   []string
+}
+
+func (l *leaving) UserChanged(ctx context.Context, id int64) {
+	l.cancel()
+	if ctx.Err() != nil {
+		l.lost = append(l.lost, fmt.Sprintf("user %d", id))
+	}
+}
+
+func (l *leaving) FileChanged(ctx context.Context, owner int64, name string) {
+	l.cancel()
+	if ctx.Err() != nil {
+		l.lost = append(l.lost, fmt.Sprintf("file %d/%s", owner, name))
+	}
+}
+
+// A logout whose client is gone by the time the revocation commits still
+// reaches the cache: the invalidation does not depend on the request.
+func TestInvalidationOutlivesTheRequest(t *testing.T) {
+	t.Parallel()
+	db, _ := open(t)
+	alice := user(t, db, "alice")
+	s, _ := newSession(t, db, alice, time.Hour)
+	f := testenv.AddFileRow(t, db, alice.ID, "a.pdf", "a.pdf", "")
+	for name, change := range map[string]func(ctx context.Context) error{
+		"logout": func(ctx context.Context) error { return db.RevokeSession(ctx, alice.ID, s.ID) },
+		"logout everywhere": func(ctx context.Context) error {
+			_, err := db.RevokeSessions(ctx, alice.ID, 0)
+			return err
+		},
+		"password change": func(ctx context.Context) error {
+			_, err := db.SetPassword(ctx, alice.ID, nil, []byte("x"), 0)
+			return err
+		},
+		"delete": func(ctx context.Context) error {
+			_, err := db.DeleteFile(ctx, f.ID)
+			return err
+		},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		l := &leaving{cancel: cancel}
+		db.Invalidator = l
+		if err := change(ctx); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(l.lost) > 0 {
+			t.Errorf("%s: invalidation of %v had a cancelled context", name, l.lost)
+		}
+		db.Invalidator = nil
+	}
+}

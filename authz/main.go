@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/authz"
 	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/config"
@@ -23,9 +25,11 @@ import (
 
 // The adapters main wires in must be what the server asks for.
 var (
-	_ authz.Store    = (*postgres.DB)(nil)
-	_ authz.Sessions = (*session.Codec)(nil)
-	_ authz.Cache    = (*cache.Cache)(nil)
+	_ authz.Store     = (*postgres.DB)(nil)
+	_ authz.Sessions  = (*session.Codec)(nil)
+	_ authz.Cache     = (*cache.Cache)(nil)
+	_ authz.Uses      = (*account.Recorder)(nil)
+	_ account.Touches = (*postgres.DB)(nil)
 )
 
 func main() {
@@ -47,9 +51,9 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	// The session lifetime is the uploader's business; authz only checks
-	// the expiry written into the cookie.
-	sessions, err := session.New(cfg.SessionKeys, cfg.CookieSecure, time.Hour, nil)
+	// The session lifetime is the uploader's business; authz checks the
+	// expiry of the cookie and of the session it names.
+	sessions, err := session.New(cfg.SessionKeys, cfg.CookieSecure, nil)
 	if err != nil {
 		return err
 	}
@@ -73,6 +77,11 @@ func run(log *slog.Logger) error {
 	for _, t := range cfg.InlineTypes {
 		inline[filegate.MediaType(t)] = true
 	}
+	// Downloads note their session's use in memory; the times reach
+	// PostgreSQL in one statement every FlushInterval, and once more
+	// when authz stops.
+	uses := account.NewRecorder(db, nil)
+	go uses.Run(ctx, account.FlushInterval, log)
 	srv := &authz.Server{
 		Sessions:     sessions,
 		Store:        db,
@@ -80,7 +89,9 @@ func run(log *slog.Logger) error {
 		HidePrivate:  cfg.HidePrivate,
 		InlineTypes:  inline,
 		StoreTimeout: 3 * time.Second,
+		Uses:         uses,
 		Log:          log,
 	}
-	return httpserver.Run(ctx, "authz", cfg.AuthzAddr, srv.Handler(), log)
+	err = httpserver.Run(ctx, "authz", cfg.AuthzAddr, srv.Handler(), log)
+	return errors.Join(err, uses.Close())
 }

@@ -34,8 +34,10 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/internal/authz"
+	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/policy"
 	"github.com/filegate/filegate/internal/postgres"
+	"github.com/filegate/filegate/internal/session"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
@@ -130,14 +132,15 @@ func startStreamingApp(t *runner, s *testenv.Stack) string {
 	}
 	t.Cleanup(func() { db.Close() })
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		viewer, err := s.Sessions.FromRequest(r)
+		claims, err := s.Sessions.FromRequest(r)
 		owner, name, ok := authz.ParseFileURI(r.URL.Path)
 		if err != nil || !ok {
 			http.Error(w, "no", http.StatusUnauthorized)
 			return
 		}
-		facts, err := db.Facts(r.Context(), viewer, owner, name)
-		if err != nil || policy.Decide(true, facts, false) != policy.Allow {
+		key := filegate.FactsKey{ViewerID: claims.UserID, SessionHash: session.HashToken(claims.Token), OwnerID: owner, StoredName: name}
+		facts, err := db.Facts(r.Context(), key)
+		if err != nil || policy.Decide(facts, time.Now(), false) != policy.Allow {
 			http.Error(w, "no", http.StatusForbidden)
 			return
 		}

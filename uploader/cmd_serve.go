@@ -2,16 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/httpserver"
 	"github.com/filegate/filegate/internal/session"
 	"github.com/filegate/filegate/internal/throttle"
 	"github.com/filegate/filegate/internal/web"
 )
 
-// sessionTTL is how long a login lasts.
-const sessionTTL = 14 * 24 * time.Hour
+// cleanupInterval is how often serve deletes expired and revoked
+// sessions.
+const cleanupInterval = time.Hour
 
 // serve runs the web app on UPLOADER_ADDR until ctx ends; see
 // internal/web. Missing or short session keys stop it before it listens.
@@ -23,7 +26,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if len(pos) > 0 {
 		return usageError("serve: takes no arguments")
 	}
-	sessions, err := session.New(a.cfg.SessionKeys, a.cfg.CookieSecure, sessionTTL, nil)
+	sessions, err := session.New(a.cfg.SessionKeys, a.cfg.CookieSecure, nil)
 	if err != nil {
 		return err
 	}
@@ -38,6 +41,12 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer thr.Close()
+	// Page views note their session's use in memory; the times reach
+	// PostgreSQL in one statement every FlushInterval, and once more
+	// when serve stops.
+	uses := account.NewRecorder(a.db, nil)
+	go uses.Run(ctx, account.FlushInterval, a.log)
+	go account.CleanSessions(ctx, a.db, cleanupInterval, a.log)
 	srv := &web.Server{
 		Store:          a.db,
 		Files:          in,
@@ -45,8 +54,11 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		Throttle:       thr,
 		Log:            a.log,
 		TrustedProxies: a.cfg.TrustedProxies,
+		SessionTTL:     a.cfg.SessionTTL,
+		Uses:           uses,
 
 		MaxFilesPerRequest: a.cfg.MaxFilesPerRequest,
 	}
-	return httpserver.Run(ctx, "uploader", a.cfg.UploaderAddr, srv.Handler(), a.log)
+	err = httpserver.Run(ctx, "uploader", a.cfg.UploaderAddr, srv.Handler(), a.log)
+	return errors.Join(err, uses.Close())
 }

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
-// sweep reports files without rows and rows without files; with --apply
-// it removes them too.
+// sweep reports files without rows, rows without files, and sessions that
+// can never be used again (expired or revoked); with --apply it removes
+// them too.
 func (a *app) sweep(ctx context.Context, args []string) error {
 	fs := newFlags("sweep")
 	apply := fs.Bool("apply", false, "remove what the report lists")
@@ -30,6 +32,25 @@ func (a *app) sweep(ctx context.Context, args []string) error {
 	fmt.Printf("sweep: %d files without rows, %d rows without files", len(rep.OrphanFiles), len(rep.MissingFiles))
 	if *apply {
 		fmt.Printf(", %d removed", rep.Removed)
+	}
+	fmt.Println()
+	return a.sweepSessions(ctx, *apply)
+}
+
+// sweepSessions reports the expired and revoked sessions, and with apply
+// deletes them, as serve does every hour.
+func (a *app) sweepSessions(ctx context.Context, apply bool) error {
+	count := a.db.StaleSessions
+	if apply {
+		count = a.db.DeleteStaleSessions
+	}
+	n, err := count(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Printf("sweep: %s expired or revoked", sessionCount(n))
+	if apply {
+		fmt.Print(", deleted")
 	}
 	fmt.Println()
 	return nil

@@ -28,11 +28,11 @@ func (a *app) userAdd(ctx context.Context, args []string) error {
 	if len(pos) != 1 || !*stdin {
 		return usageError("user add: want NAME and --password-stdin")
 	}
-	password, err := bufio.NewReader(os.Stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("user add: read password: %w", err)
+	password, err := readPassword()
+	if err != nil {
+		return fmt.Errorf("user add: %w", err)
 	}
-	u, err := account.NewUser(pos[0], strings.TrimRight(password, "\r\n"), *public, *staff)
+	u, err := account.NewUser(pos[0], password, *public, *staff)
 	if err != nil {
 		return fmt.Errorf("user add: %s", filegate.ErrorMessage(err))
 	}
@@ -44,6 +44,79 @@ func (a *app) userAdd(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("user %s added (id %d, public=%t, staff=%t)\n", u.Slug, u.ID, u.IsPublic, u.IsStaff)
 	return nil
+}
+
+// readPassword returns the first line of standard input, where commands
+// take passwords so that they show in no process list or shell history.
+func readPassword() (string, error) {
+	password, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return strings.TrimRight(password, "\r\n"), nil
+}
+
+// userPasswd sets a user's password to the first line of standard input
+// and revokes every session of the user, in one transaction: whoever had
+// the old password, or a copied cookie, is out on their next request.
+func (a *app) userPasswd(ctx context.Context, args []string) error {
+	fs := newFlags("user passwd")
+	stdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || !*stdin {
+		return usageError("user passwd: want NAME and --password-stdin")
+	}
+	u, err := a.lookupUser(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	password, err := readPassword()
+	if err != nil {
+		return fmt.Errorf("user passwd: %w", err)
+	}
+	hash, err := account.HashPassword(password)
+	if err != nil {
+		return fmt.Errorf("user passwd: %s", filegate.ErrorMessage(err))
+	}
+	n, err := a.db.SetPassword(ctx, u.ID, nil, hash, 0)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("user %s: password set, %s logged out\n", u.Slug, sessionCount(n))
+	return nil
+}
+
+// userLogout revokes every session of a user; their cookies are refused
+// from the next request on, downloads included.
+func (a *app) userLogout(ctx context.Context, args []string) error {
+	pos, err := parse(newFlags("user logout"), args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("user logout: want NAME")
+	}
+	u, err := a.lookupUser(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	n, err := a.db.RevokeSessions(ctx, u.ID, 0)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("user %s: %s logged out\n", u.Slug, sessionCount(n))
+	return nil
+}
+
+// sessionCount returns "1 session", "2 sessions".
+func sessionCount(n int64) string {
+	if n == 1 {
+		return "1 session"
+	}
+	return fmt.Sprintf("%d sessions", n)
 }
 
 // userSet changes only the flags given; the store tells authz's cache.
@@ -71,8 +144,8 @@ func (a *app) userSet(ctx context.Context, args []string) error {
 	return nil
 }
 
-// userRemove deletes a user with all of their files; the next download
-// with their cookie is a 401, and of their files a 404.
+// userRemove deletes a user with all of their files and sessions; the
+// next download with their cookie is a 401, and of their files a 404.
 func (a *app) userRemove(ctx context.Context, args []string) error {
 	pos, err := parse(newFlags("user remove"), args)
 	if err != nil {

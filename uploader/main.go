@@ -32,6 +32,10 @@ var (
 	_ web.Throttle         = (*throttle.Throttle)(nil)
 	_ ingest.Store         = (*postgres.DB)(nil)
 	_ account.Users        = (*postgres.DB)(nil)
+	_ account.Passwords    = (*postgres.DB)(nil)
+	_ account.Touches      = (*postgres.DB)(nil)
+	_ account.Stale        = (*postgres.DB)(nil)
+	_ web.Uses             = (*account.Recorder)(nil)
 	_ filegate.Invalidator = (*cache.Cache)(nil)
 )
 
@@ -45,9 +49,11 @@ var commands = []command{
 	{"migrate", "", "apply sql/ migrations (idempotent)", (*app).migrate},
 	{"user add", "NAME --password-stdin [--public] [--staff]", "create a user; the password is the first line of standard input", (*app).userAdd},
 	{"user set", "NAME [--public=true|false] [--staff=true|false]", "change whether a user's files are public and whether they are staff", (*app).userSet},
-	{"user remove", "NAME", "delete a user and all of their files", (*app).userRemove},
+	{"user remove", "NAME", "delete a user with all of their files and sessions", (*app).userRemove},
+	{"user passwd", "NAME --password-stdin", "set a user's password (first line of standard input) and log out all of their sessions", (*app).userPasswd},
+	{"user logout", "NAME", "log out every session of a user", (*app).userLogout},
 	{"put", "NAME FILE...", "store files for NAME, as a web upload would", (*app).put},
-	{"sweep", "[--apply]", "report (and remove) files without rows and rows without files", (*app).sweep},
+	{"sweep", "[--apply]", "report (and remove) files without rows, rows without files, and expired or revoked sessions", (*app).sweep},
 }
 
 func main() {
@@ -72,7 +78,7 @@ func printUsage() {
 	fmt.Fprint(os.Stderr, "Usage:\n", commandList("  "), "\n")
 	config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_PRIVATE_ROOT",
 		"FILEGATE_SESSION_KEYS", "FILEGATE_COOKIE_SECURE", "FILEGATE_MAX_UPLOAD", "FILEGATE_ALLOWED_TYPES", "UPLOADER_ADDR",
-		"AUTHZ_CACHE_TTL", "FILEGATE_TRUSTED_PROXIES",
+		"AUTHZ_CACHE_TTL", "FILEGATE_SESSION_TTL", "FILEGATE_TRUSTED_PROXIES",
 		"FILEGATE_MAX_FILES_PER_REQUEST", "FILEGATE_QUOTA", "FILEGATE_QUOTA_FILES")
 }
 

@@ -104,7 +104,7 @@ func TestLookup(t *testing.T) {
 		{args: []string{"put", "alice", "a.pdf"}, name: "put", rest: []string{"alice", "a.pdf"}},
 		{args: []string{"user", "add", "--public", "alice"}, name: "user add", rest: []string{"--public", "alice"}},
 		{args: []string{"user", "remove", "alice"}, name: "user remove", rest: []string{"alice"}},
-		{args: []string{"user"}, err: "user: want add, set or remove"},
+		{args: []string{"user"}, err: "user: want add, set, remove, passwd or logout"},
 		{args: []string{"user", "alice"}, err: `user: unknown subcommand "alice"`},
 		{args: []string{"users"}, err: `unknown command "users"`},
 		{args: []string{"add"}, err: `unknown command "add"`},

@@ -1,5 +1,6 @@
-// Package account creates users and checks passwords. Both the CLI and the
-// login form go through it, so the rules for names and passwords live once.
+// Package account creates users, checks and changes passwords, and starts
+// sessions. Both the CLI and the web app go through it, so the rules for
+// names, passwords and sessions live once.
 package account
 
 import (
@@ -38,26 +39,33 @@ func Slug(name string) (string, error) {
 }
 
 // NewUser returns a user ready to be stored: slug derived, password hashed.
-// EINVALID for a bad name or a short password.
+// EINVALID for a bad name or a password HashPassword refuses.
 func NewUser(name, password string, public, staff bool) (filegate.User, error) {
 	slug, err := Slug(name)
 	if err != nil {
 		return filegate.User{}, err
 	}
-	if utf8.RuneCountInString(password) < MinPasswordLen {
-		return filegate.User{}, filegate.Errorf(filegate.EINVALID, "A password needs at least %d characters.", MinPasswordLen)
-	}
-	if len(password) > 72 {
-		// bcrypt ignores everything past 72 bytes; refuse rather than
-		// silently accept a prefix.
-		return filegate.User{}, filegate.Errorf(filegate.EINVALID, "A password can be at most 72 bytes long.")
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := HashPassword(password)
 	if err != nil {
 		return filegate.User{}, err
 	}
 	name = strings.TrimSpace(name)
 	return filegate.User{Username: name, Slug: slug, DisplayName: name, PasswordHash: hash, IsPublic: public, IsStaff: staff}, nil
+}
+
+// HashPassword returns the bcrypt hash of a new password. A password
+// shorter than MinPasswordLen characters or longer than 72 bytes is
+// EINVALID.
+func HashPassword(password string) ([]byte, error) {
+	if utf8.RuneCountInString(password) < MinPasswordLen {
+		return nil, filegate.Errorf(filegate.EINVALID, "A password needs at least %d characters.", MinPasswordLen)
+	}
+	if len(password) > 72 {
+		// bcrypt ignores everything past 72 bytes; refuse rather than
+		// silently accept a prefix.
+		return nil, filegate.Errorf(filegate.EINVALID, "A password can be at most 72 bytes long.")
+	}
+	return bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 }
 
 // Users is the part of the store Authenticate needs.
@@ -69,11 +77,13 @@ type Users interface {
 // unknown name costs the same bcrypt work as a wrong password.
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("filegate-no-such-user"), bcrypt.DefaultCost)
 
+// errDenied is the one answer to a login that fails, whatever the reason.
+var errDenied = filegate.Errorf(filegate.EUNAUTHORIZED, "Wrong user name or password.")
+
 // Authenticate returns the user when name and password match. Unknown user
 // and wrong password give the same EUNAUTHORIZED error in about the same
 // time; a failing store is passed through (EUNAVAILABLE).
 func Authenticate(ctx context.Context, users Users, name, password string) (filegate.User, error) {
-	denied := filegate.Errorf(filegate.EUNAUTHORIZED, "Wrong user name or password.")
 	hash := dummyHash
 	u, err := users.UserBySlug(ctx, LoginName(name))
 	switch code := filegate.ErrorCode(err); code {
@@ -84,7 +94,36 @@ func Authenticate(ctx context.Context, users Users, name, password string) (file
 		return filegate.User{}, err
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
-		return filegate.User{}, denied
+		return filegate.User{}, errDenied
 	}
 	return u, nil
+}
+
+// Passwords is the part of the store ChangePassword needs.
+type Passwords interface {
+	SetPassword(ctx context.Context, userID int64, oldHash, newHash []byte, keepID int64) (int64, error)
+}
+
+// errWrongPassword answers a password change whose current password is
+// not the user's.
+var errWrongPassword = filegate.Errorf(filegate.EFORBIDDEN, "The current password is wrong.")
+
+// ChangePassword sets u's password to next when current is u's password,
+// and revokes every session of u except keepSessionID (the one asking);
+// it returns how many it revoked. A wrong current password is
+// EFORBIDDEN, and so is a password changed by someone else since u was
+// read; a next password HashPassword refuses is EINVALID.
+func ChangePassword(ctx context.Context, store Passwords, u filegate.User, current, next string, keepSessionID int64) (int64, error) {
+	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(current)) != nil {
+		return 0, errWrongPassword
+	}
+	hash, err := HashPassword(next)
+	if err != nil {
+		return 0, err
+	}
+	n, err := store.SetPassword(ctx, u.ID, u.PasswordHash, hash, keepSessionID)
+	if filegate.ErrorCode(err) == filegate.ENOTFOUND {
+		return 0, errWrongPassword
+	}
+	return n, err
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/httpserver"
 	"github.com/filegate/filegate/internal/policy"
+	"github.com/filegate/filegate/internal/session"
 )
 
 // Headers of the contract with nginx/filegate.conf.
@@ -28,13 +29,19 @@ const (
 
 // Store reads decision facts; implemented by postgres.DB.
 type Store interface {
-	Facts(ctx context.Context, viewerID, ownerID int64, storedName string) (filegate.Facts, error)
+	Facts(ctx context.Context, key filegate.FactsKey) (filegate.Facts, error)
 	Ping(ctx context.Context) error
 }
 
 // Sessions decodes the session cookie; implemented by session.Codec.
 type Sessions interface {
-	FromRequest(r *http.Request) (int64, error)
+	FromRequest(r *http.Request) (session.Claims, error)
+}
+
+// Uses notes that a session was used, without waiting for any I/O;
+// implemented by account.Recorder.
+type Uses interface {
+	Used(sessionID int64)
 }
 
 // Cache answers repeated requests without the store; implemented by
@@ -45,14 +52,14 @@ type Cache interface {
 	// cache is an optimization that must never change an answer. It must
 	// not keep facts from a load that raced with a change, so that every
 	// change shows on the next request.
-	Facts(ctx context.Context, viewerID, ownerID int64, storedName string, load func() (filegate.Facts, error)) (filegate.Facts, error)
+	Facts(ctx context.Context, key filegate.FactsKey, load func() (filegate.Facts, error)) (filegate.Facts, error)
 }
 
 // NoCache keeps nothing: every request reads the store.
 type NoCache struct{}
 
 // Facts implements Cache by calling load.
-func (NoCache) Facts(_ context.Context, _, _ int64, _ string, load func() (filegate.Facts, error)) (filegate.Facts, error) {
+func (NoCache) Facts(_ context.Context, _ filegate.FactsKey, load func() (filegate.Facts, error)) (filegate.Facts, error) {
 	return load()
 }
 
@@ -69,7 +76,12 @@ type Server struct {
 	// StoreTimeout bounds one database read, so a hung database turns into
 	// a prompt 503 instead of a hung download.
 	StoreTimeout time.Duration
-	Log          *slog.Logger
+	// Uses is told about every request made with a valid session; nil
+	// records nothing.
+	Uses Uses
+	// Now is the clock sessions expire by; nil means time.Now.
+	Now func() time.Time
+	Log *slog.Logger
 }
 
 // Handler returns the routes: /auth for nginx and /healthz.
@@ -88,20 +100,24 @@ func (s *Server) Handler() http.Handler {
 // auth decides one download. Any doubt is a denial: a broken store is a
 // 503, never a 200.
 func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
-	viewerID, sessErr := s.Sessions.FromRequest(r)
 	// A path that cannot name a file parses as owner 0, who never exists:
-	// it is a 404, once the viewer is known to exist (else 401).
+	// it is a 404, once the session is known to be valid (else 401).
 	ownerID, name, _ := ParseFileURI(r.Header.Get(HeaderURI))
+	// Without a cookie that decodes, the facts stay zero: no session, 401.
 	var facts filegate.Facts
-	if sessErr == nil {
-		var err error
-		if facts, err = s.facts(r.Context(), viewerID, ownerID, name); err != nil {
+	if claims, err := s.Sessions.FromRequest(r); err == nil {
+		key := filegate.FactsKey{ViewerID: claims.UserID, SessionHash: session.HashToken(claims.Token), OwnerID: ownerID, StoredName: name}
+		if facts, err = s.facts(r.Context(), key); err != nil {
 			s.Log.ErrorContext(r.Context(), "authz: cannot decide", "err", err)
 			answer(w, http.StatusServiceUnavailable)
 			return
 		}
 	}
-	switch policy.Decide(sessErr == nil, facts, s.HidePrivate) {
+	decision := policy.Decide(facts, s.now(), s.HidePrivate)
+	if decision != policy.Unauthenticated && s.Uses != nil {
+		s.Uses.Used(facts.Session.ID)
+	}
+	switch decision {
 	case policy.Allow:
 		h := w.Header()
 		h.Set(HeaderPath, facts.File.Path)
@@ -131,16 +147,23 @@ func (s *Server) dispositionType(contentType string) DispositionType {
 
 // facts returns the decision inputs, from the cache or the store. Only the
 // store's error is returned.
-func (s *Server) facts(ctx context.Context, viewerID, ownerID int64, name string) (filegate.Facts, error) {
+func (s *Server) facts(ctx context.Context, key filegate.FactsKey) (filegate.Facts, error) {
 	cache := s.Cache
 	if cache == nil {
 		cache = NoCache{}
 	}
-	return cache.Facts(ctx, viewerID, ownerID, name, func() (filegate.Facts, error) {
+	return cache.Facts(ctx, key, func() (filegate.Facts, error) {
 		ctx, cancel := context.WithTimeout(ctx, s.StoreTimeout)
 		defer cancel()
-		return s.Store.Facts(ctx, viewerID, ownerID, name)
+		return s.Store.Facts(ctx, key)
 	})
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 // answer writes a bodiless response. nginx keeps the upstream connection

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/authz"
 	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/filegate"
@@ -59,13 +60,16 @@ func TestParseFileURI(t *testing.T) {
 
 // fixture is an authz server on a fresh database and a private Redis key
 // space, with users alice (private), bob (public), carol (staff) and one
-// file of each of alice and bob.
+// file of each of alice and bob. Its clock stands still unless a test
+// moves it.
 type fixture struct {
 	db                 *postgres.DB
 	cache              *cache.Cache
 	srv                *authz.Server
 	h                  http.Handler
 	codec              *session.Codec
+	clock              *testenv.Clock
+	cookies            map[int64]string // see ask
 	alice, bob, carol  filegate.User
 	aliceFile, bobFile filegate.File
 }
@@ -80,18 +84,19 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { cache.Close() })
 	db.Invalidator = cache
-	codec, err := session.New(session.GenerateKeys(), false, time.Hour, nil)
+	clk := testenv.NewClock()
+	codec, err := session.New(session.GenerateKeys(), false, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{db: db, cache: cache, codec: codec}
+	f := &fixture{db: db, cache: cache, codec: codec, clock: clk, cookies: map[int64]string{}}
 	f.alice = testenv.AddUser(t, db, testenv.User{Name: "alice"})
 	f.bob = testenv.AddUser(t, db, testenv.User{Name: "bob", Public: true})
 	f.carol = testenv.AddUser(t, db, testenv.User{Name: "carol", Staff: true})
 	f.aliceFile = f.addFile(t, f.alice.ID, "secret.pdf")
 	f.bobFile = f.addFile(t, f.bob.ID, "shared.pdf")
 	f.srv = &authz.Server{Sessions: codec, Store: db, Cache: cache, StoreTimeout: 2 * time.Second,
-		InlineTypes: map[string]bool{"image/png": true}, Log: log}
+		InlineTypes: map[string]bool{"image/png": true}, Now: clk.Now, Log: log}
 	f.h = f.srv.Handler()
 	return f
 }
@@ -101,17 +106,53 @@ func (f *fixture) addFile(t *testing.T, owner int64, name string) filegate.File 
 	return testenv.AddFileRow(t, f.db, owner, name, "Ünïcode "+name, "")
 }
 
-// ask sends nginx's subrequest for uri as viewer (0: no cookie).
+// login starts a session of u lasting ttl, as the web app's login does,
+// and returns its claims and cookie value.
+func (f *fixture) login(t *testing.T, u filegate.User, ttl time.Duration) (session.Claims, string) {
+	t.Helper()
+	claims, err := account.StartSession(context.Background(), f.db, u, "test", f.clock.Now(), ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return claims, f.encode(t, claims)
+}
+
+func (f *fixture) encode(t *testing.T, claims session.Claims) string {
+	t.Helper()
+	v, err := f.codec.Encode(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// ask sends nginx's subrequest for uri as viewer (0: no cookie), with one
+// session per viewer, started on first use. A viewer that does not exist
+// gets a validly signed cookie naming a session that does not exist.
 func (f *fixture) ask(t *testing.T, viewer int64, uri string) *httptest.ResponseRecorder {
+	t.Helper()
+	if viewer == 0 {
+		return f.askWith(t, "", uri)
+	}
+	if _, ok := f.cookies[viewer]; !ok {
+		u, err := f.db.UserByID(context.Background(), viewer)
+		if err == nil {
+			_, f.cookies[viewer] = f.login(t, u, time.Hour)
+		} else {
+			f.cookies[viewer] = f.encode(t, session.Claims{UserID: viewer, Token: session.NewToken(), Expires: f.clock.Now().Add(time.Hour)})
+		}
+	}
+	return f.askWith(t, f.cookies[viewer], uri)
+}
+
+// askWith sends nginx's subrequest for uri with the session cookie value
+// cookie ("": none).
+func (f *fixture) askWith(t *testing.T, cookie, uri string) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodGet, "/auth", nil)
 	r.Header.Set(authz.HeaderURI, uri)
-	if viewer != 0 {
-		v, err := f.codec.Encode(viewer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.AddCookie(&http.Cookie{Name: session.CookieName, Value: v})
+	if cookie != "" {
+		r.AddCookie(&http.Cookie{Name: session.CookieName, Value: cookie})
 	}
 	w := httptest.NewRecorder()
 	f.h.ServeHTTP(w, r)
@@ -231,9 +272,15 @@ func TestAuthRevocation(t *testing.T) {
 func TestCacheRaceWithInvalidation(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
+	f.ask(t, f.alice.ID, f.bobFile.URL()) // alice's session
+	claims, err := f.codec.Decode(f.cookies[f.alice.ID])
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filegate.FactsKey{ViewerID: f.alice.ID, SessionHash: session.HashToken(claims.Token), OwnerID: f.bob.ID, StoredName: f.bobFile.StoredName}
 	facts := func(load func() (filegate.Facts, error)) (loaded bool) {
 		t.Helper()
-		if _, err := f.cache.Facts(ctx, f.alice.ID, f.bob.ID, f.bobFile.StoredName, func() (filegate.Facts, error) {
+		if _, err := f.cache.Facts(ctx, key, func() (filegate.Facts, error) {
 			loaded = true
 			return load()
 		}); err != nil {
@@ -241,7 +288,8 @@ func TestCacheRaceWithInvalidation(t *testing.T) {
 		}
 		return loaded
 	}
-	read := func() (filegate.Facts, error) { return f.db.Facts(ctx, f.alice.ID, f.bob.ID, f.bobFile.StoredName) }
+	f.cache.UserChanged(ctx, f.alice.ID) // start from a miss
+	read := func() (filegate.Facts, error) { return f.db.Facts(ctx, key) }
 	no := false
 	// The slow reader reads the database, the change commits, and only then
 	// does the reader's answer reach the cache.

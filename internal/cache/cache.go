@@ -9,6 +9,12 @@
 // writes the stale answer just after the invalidation: that answer carries
 // the old token and is never used.
 //
+// A session's entry is tagged with the generation of the user the cookie
+// names. Revoking sessions bumps their user's generation, once however
+// many sessions went: every entry of a session of that user is then a
+// miss. A cookie naming another user than its session's is refused by the
+// policy whatever is cached, so the tag only matters for the right user.
+//
 // Entries expire after the TTL, which bounds staleness when Redis missed an
 // invalidation. Generation keys outlive entries (genTTL > 2×TTL), so when a
 // generation key expires no entry tagged before it can still exist.
@@ -111,8 +117,7 @@ func (c *Cache) Close() error { return c.client.Close() }
 // so facts read from the database after a lookup are dropped if a change
 // happened in between.
 type tokens struct {
-	viewerID, ownerID   int64
-	storedName          string
+	key                 filegate.FactsKey
 	viewer, owner, file string
 	read                bool // the MGET succeeded; the tokens are real
 }
@@ -131,15 +136,23 @@ func (c *Cache) fileEntry(owner int64, name string) string {
 	return c.prefix + "c:f:" + strconv.FormatInt(owner, 10) + "/" + name
 }
 
+// sessionEntry is keyed by the token's hash, which is no secret: the
+// cookie needs the token itself.
+func (c *Cache) sessionEntry(hash [32]byte) string {
+	return c.prefix + "c:s:" + hex.EncodeToString(hash[:])
+}
+
 // Facts returns the decision facts for one request: from Redis when all
 // of them are cached and current, else from load, whose facts are then
 // stored tagged with the generations read before load ran. A change that
 // commits while load reads the database bumps a generation, so those facts
 // are never used. Nothing is stored when load fails (its error is returned
 // as is) or when Redis could not be read (there is nothing to tag with).
-// Redis errors are logged, never returned.
-func (c *Cache) Facts(ctx context.Context, viewerID, ownerID int64, storedName string, load func() (filegate.Facts, error)) (filegate.Facts, error) {
-	f, tok, ok := c.get(ctx, viewerID, ownerID, storedName)
+// Redis errors are logged, never returned. Cached facts are as they were
+// read: a session's expiry is for the caller to check against its clock,
+// so an entry never outlives its session.
+func (c *Cache) Facts(ctx context.Context, key filegate.FactsKey, load func() (filegate.Facts, error)) (filegate.Facts, error) {
+	f, tok, ok := c.get(ctx, key)
 	if ok {
 		return f, nil
 	}
@@ -154,11 +167,12 @@ func (c *Cache) Facts(ctx context.Context, viewerID, ownerID int64, storedName s
 // get returns the cached facts for one request and whether all of them
 // were present and current. The tokens are valid even on a miss and must be
 // passed to put. A Redis error is a miss.
-func (c *Cache) get(ctx context.Context, viewerID, ownerID int64, storedName string) (filegate.Facts, tokens, bool) {
+func (c *Cache) get(ctx context.Context, key filegate.FactsKey) (filegate.Facts, tokens, bool) {
 	vals, err := c.client.MGet(ctx,
-		c.userGen(viewerID), c.userGen(ownerID), c.fileGen(ownerID, storedName),
-		c.userEntry(viewerID), c.userEntry(ownerID), c.fileEntry(ownerID, storedName)).Result()
-	tok := tokens{viewerID: viewerID, ownerID: ownerID, storedName: storedName}
+		c.userGen(key.ViewerID), c.userGen(key.OwnerID), c.fileGen(key.OwnerID, key.StoredName),
+		c.userEntry(key.ViewerID), c.sessionEntry(key.SessionHash), c.userEntry(key.OwnerID),
+		c.fileEntry(key.OwnerID, key.StoredName)).Result()
+	tok := tokens{key: key}
 	if err != nil {
 		c.unreachable(ctx, "get", err)
 		return filegate.Facts{}, tok, false
@@ -166,8 +180,9 @@ func (c *Cache) get(ctx context.Context, viewerID, ownerID int64, storedName str
 	tok.viewer, tok.owner, tok.file, tok.read = str(vals[0]), str(vals[1]), str(vals[2]), true
 	var f filegate.Facts
 	ok := decode(vals[3], tok.viewer, &f.Viewer) &&
-		decode(vals[4], tok.owner, &f.Owner) &&
-		decode(vals[5], tok.file, &f.File)
+		decode(vals[4], tok.viewer, &f.Session) &&
+		decode(vals[5], tok.owner, &f.Owner) &&
+		decode(vals[6], tok.file, &f.File)
 	return f, tok, ok
 }
 
@@ -179,10 +194,12 @@ func (c *Cache) put(ctx context.Context, tok tokens, f filegate.Facts) {
 	if !tok.read {
 		return
 	}
+	k := tok.key
 	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		p.Set(ctx, c.userEntry(tok.viewerID), encode(tok.viewer, f.Viewer), c.ttl)
-		p.Set(ctx, c.userEntry(tok.ownerID), encode(tok.owner, f.Owner), c.ttl)
-		p.Set(ctx, c.fileEntry(tok.ownerID, tok.storedName), encode(tok.file, f.File), c.ttl)
+		p.Set(ctx, c.userEntry(k.ViewerID), encode(tok.viewer, f.Viewer), c.ttl)
+		p.Set(ctx, c.sessionEntry(k.SessionHash), encode(tok.viewer, f.Session), c.ttl)
+		p.Set(ctx, c.userEntry(k.OwnerID), encode(tok.owner, f.Owner), c.ttl)
+		p.Set(ctx, c.fileEntry(k.OwnerID, k.StoredName), encode(tok.file, f.File), c.ttl)
 		return nil
 	})
 	if err != nil {
@@ -190,7 +207,8 @@ func (c *Cache) put(ctx context.Context, tok tokens, f filegate.Facts) {
 	}
 }
 
-// UserChanged implements filegate.Invalidator.
+// UserChanged implements filegate.Invalidator. It drops the user's
+// profile and the facts of every session of the user.
 func (c *Cache) UserChanged(ctx context.Context, userID int64) {
 	c.bump(ctx, c.userGen(userID))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/session"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
@@ -24,18 +25,29 @@ func open(t *testing.T, url string, ttl time.Duration) *cache.Cache {
 	return c
 }
 
-var facts = filegate.Facts{
-	Viewer: filegate.Profile{ID: 1, Exists: true},
-	Owner:  filegate.Profile{ID: 2, Exists: true, Public: true},
-	File:   filegate.Target{Exists: true, Path: "2/a.pdf", ContentType: "application/pdf", DisplayName: "a.pdf"},
-}
+var (
+	facts = filegate.Facts{
+		Viewer:  filegate.Profile{ID: 1, Exists: true},
+		Session: filegate.SessionState{ID: 7, Exists: true, UserID: 1, Expires: 1767225600},
+		Owner:   filegate.Profile{ID: 2, Exists: true, Public: true},
+		File:    filegate.Target{Exists: true, Path: "2/a.pdf", ContentType: "application/pdf", DisplayName: "a.pdf"},
+	}
+	// key names facts: viewer 1 with the session of token "t1", asking
+	// for owner 2's "a.pdf".
+	key = filegate.FactsKey{ViewerID: 1, SessionHash: session.HashToken("t1"), OwnerID: 2, StoredName: "a.pdf"}
+)
 
-// lookup asks c for the facts of viewer 1, owner 2, "a.pdf", loading
-// facts on a miss, and reports whether they came from the cache.
+// lookup asks c for the facts of key, loading facts on a miss, and
+// reports whether they came from the cache.
 func lookup(t *testing.T, c *cache.Cache) (hit bool) {
 	t.Helper()
+	return lookupKey(t, c, key)
+}
+
+func lookupKey(t *testing.T, c *cache.Cache, k filegate.FactsKey) (hit bool) {
+	t.Helper()
 	hit = true
-	got, err := c.Facts(context.Background(), 1, 2, "a.pdf", func() (filegate.Facts, error) {
+	got, err := c.Facts(context.Background(), k, func() (filegate.Facts, error) {
 		hit = false
 		return facts, nil
 	})
@@ -54,11 +66,12 @@ func TestFacts(t *testing.T) {
 	if !lookup(t, c) {
 		t.Fatal("no hit after a miss was filled")
 	}
-	// Each kind of change drops exactly what it touched.
+	// Each kind of change drops exactly what it touched. The viewer's
+	// change stands for a revocation of any of the viewer's sessions.
 	for name, change := range map[string]func(){
-		"viewer changed": func() { c.UserChanged(ctx, 1) },
-		"owner changed":  func() { c.UserChanged(ctx, 2) },
-		"file changed":   func() { c.FileChanged(ctx, 2, "a.pdf") },
+		"viewer or their sessions changed": func() { c.UserChanged(ctx, 1) },
+		"owner changed":                    func() { c.UserChanged(ctx, 2) },
+		"file changed":                     func() { c.FileChanged(ctx, 2, "a.pdf") },
 	} {
 		change()
 		if lookup(t, c) {
@@ -73,13 +86,43 @@ func TestFacts(t *testing.T) {
 	if !lookup(t, c) {
 		t.Error("unrelated changes dropped the entry")
 	}
+	// Another session of the same viewer has facts of its own.
+	other := key
+	other.SessionHash = session.HashToken("t2")
+	if lookupKey(t, c, other) {
+		t.Error("another session's facts came from the cache")
+	}
+	if !lookupKey(t, c, other) || !lookup(t, c) {
+		t.Error("two sessions of one viewer do not both stay cached")
+	}
+}
+
+// A session's entry is tagged with the generation of the user the
+// request names. Asked for with a cookie naming another user, it is a
+// miss; and whoever it was last written for, a change of the session's
+// user drops it.
+func TestSessionEntryFollowsViewer(t *testing.T) {
+	c := open(t, testenv.RedisURL(), time.Minute)
+	ctx := context.Background()
+	c.UserChanged(ctx, 1)
+	c.UserChanged(ctx, 3)
+	lookup(t, c)
+	swapped := key
+	swapped.ViewerID = 3
+	if lookupKey(t, c, swapped) {
+		t.Error("a cookie of user 3 got the entry cached for user 1's")
+	}
+	c.UserChanged(ctx, 1)
+	if lookup(t, c) {
+		t.Error("the session's user changed, yet its entry answered")
+	}
 }
 
 // A failed load is returned as is and leaves nothing cached.
 func TestFactsLoadError(t *testing.T) {
 	c := open(t, testenv.RedisURL(), time.Minute)
 	broken := errors.New("database down")
-	_, err := c.Facts(context.Background(), 1, 2, "a.pdf", func() (filegate.Facts, error) {
+	_, err := c.Facts(context.Background(), key, func() (filegate.Facts, error) {
 		return facts, broken
 	})
 	if !errors.Is(err, broken) {

@@ -33,12 +33,13 @@ type demo struct {
 	aliceURL, bobURL, adminURL string
 	pngURL                     string // alice's image
 	aliceBytes, bobBytes       []byte
+	cookies                    map[int64]*http.Cookie // see cookie
 }
 
 func newDemo(t *testing.T, opt testenv.Options) *demo {
 	t.Helper()
 	s := testenv.Start(t, opt)
-	d := &demo{Stack: s}
+	d := &demo{Stack: s, cookies: map[int64]*http.Cookie{}}
 	d.alice = s.AddUser(t, testenv.User{Name: "alice", Password: "alice-password"})
 	d.bob = s.AddUser(t, testenv.User{Name: "bob", Password: "bob-password", Public: true})
 	d.admin = s.AddUser(t, testenv.User{Name: "admin", Password: "admin-password", Staff: true})
@@ -92,6 +93,16 @@ func (d *demo) fileID(t *testing.T, viewer int64, url string) int64 {
 	return 0
 }
 
+// cookie returns viewer's session cookie: one session per viewer, started
+// on first use, as one browser keeps one.
+func (d *demo) cookie(t *testing.T, viewer int64) *http.Cookie {
+	t.Helper()
+	if d.cookies[viewer] == nil {
+		d.cookies[viewer] = d.Cookie(t, viewer)
+	}
+	return d.cookies[viewer]
+}
+
 // get fetches path through nginx as viewer (0: no cookie). Redirects are
 // returned, not followed.
 func (d *demo) get(t *testing.T, viewer int64, method, path string, header ...string) (*http.Response, []byte) {
@@ -101,7 +112,7 @@ func (d *demo) get(t *testing.T, viewer int64, method, path string, header ...st
 		t.Fatal(err)
 	}
 	if viewer != 0 {
-		req.AddCookie(d.Cookie(t, viewer))
+		req.AddCookie(d.cookie(t, viewer))
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
@@ -426,14 +437,15 @@ func TestCookies(t *testing.T) {
 	good := d.Cookie(t, d.alice).Value
 	flipped := []byte(good)
 	flipped[len(flipped)/2] ^= 1
-	past := func() time.Time { return time.Now().Add(-2 * time.Hour) }
-	expired, err := session.New(d.SessionKeys, false, time.Hour, past)
+	claims, err := d.Sessions.Decode(good)
 	if err != nil {
 		t.Fatal(err)
 	}
-	expiredValue, _ := expired.Encode(d.alice)
-	other, _ := session.New(session.GenerateKeys(), false, time.Hour, nil)
-	unlisted, _ := other.Encode(d.alice)
+	past := claims
+	past.Expires = time.Now().Add(-time.Hour)
+	expiredValue, _ := d.Sessions.Encode(past)
+	other, _ := session.New(session.GenerateKeys(), false, nil)
+	unlisted, _ := other.Encode(claims)
 	for name, value := range map[string]string{
 		"forged":       "MTcwMDAwMDAwMHxkYXRhfHNpZw==",
 		"empty":        "",

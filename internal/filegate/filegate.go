@@ -132,18 +132,60 @@ type Target struct {
 	DisplayName string `json:"name,omitempty"`
 }
 
+// Session is one login: the server-side record a session cookie names
+// (docs/interface.md#session-cookie). The cookie carries a secret token;
+// the store keeps only its SHA-256 (TokenHash), so a copy of the table
+// cannot be replayed as cookies.
+type Session struct {
+	ID         int64      `db:"id"`
+	UserID     int64      `db:"user_id"`
+	TokenHash  []byte     `db:"token_hash" json:"-"`
+	UserAgent  string     `db:"user_agent"`
+	CreatedAt  time.Time  `db:"created_at"`
+	LastUsedAt time.Time  `db:"last_used_at"`
+	ExpiresAt  time.Time  `db:"expires_at"`
+	RevokedAt  *time.Time `db:"revoked_at"` // nil while the session is live
+}
+
+// State returns s as the access rules see it.
+func (s Session) State() SessionState {
+	return SessionState{ID: s.ID, Exists: true, UserID: s.UserID, Revoked: s.RevokedAt != nil, Expires: s.ExpiresAt.Unix()}
+}
+
+// SessionState is what authz needs to know about the session a cookie
+// names. When Exists is false the other fields are empty.
+type SessionState struct {
+	ID      int64 `json:"id,omitempty"`
+	Exists  bool  `json:"e"`
+	UserID  int64 `json:"u,omitempty"`
+	Revoked bool  `json:"r,omitempty"`
+	Expires int64 `json:"x,omitempty"` // Unix seconds; the session is valid before
+}
+
+// FactsKey names the facts of one access decision: the viewer and the
+// session their cookie names (the SHA-256 of its token), and the
+// requested file.
+type FactsKey struct {
+	ViewerID    int64
+	SessionHash [32]byte
+	OwnerID     int64
+	StoredName  string
+}
+
 // Facts are the inputs of one access decision, as read from the store or the
 // cache.
 type Facts struct {
-	Viewer Profile
-	Owner  Profile
-	File   Target
+	Viewer  Profile
+	Session SessionState
+	Owner   Profile
+	File    Target
 }
 
 // Invalidator is told about every committed change that can alter an access
 // decision, so that caches drop what they hold before the next request.
 // Implementations must not fail the change: they log and rely on the TTL.
 type Invalidator interface {
+	// UserChanged: the user, or any of the user's sessions, changed.
 	UserChanged(ctx context.Context, userID int64)
 	FileChanged(ctx context.Context, ownerID int64, storedName string)
 }

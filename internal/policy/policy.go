@@ -1,9 +1,13 @@
 // Package policy is the access rule (docs/interface.md#access-rules) as a
-// pure function: no I/O, no clock, so every row of the rule is one line of
-// a table test.
+// pure function: no I/O, and the time is an argument, so every row of the
+// rule is one line of a table test.
 package policy
 
-import "github.com/filegate/filegate/internal/filegate"
+import (
+	"time"
+
+	"github.com/filegate/filegate/internal/filegate"
+)
 
 // Decision is the outcome of one access check.
 type Decision int
@@ -29,13 +33,14 @@ func (d Decision) String() string {
 	}
 }
 
-// Decide applies the access rule. authenticated reports whether the request carried
-// a valid, unexpired session cookie; facts describe the session's user (the
-// viewer), the file's owner and the file. With hidePrivate, a denial is
-// reported as NotFound so strangers cannot probe which private files exist.
-func Decide(authenticated bool, f filegate.Facts, hidePrivate bool) Decision {
+// Decide applies the access rule at time now. f describes the viewer (the
+// user the request's cookie names, or the zero Profile without a valid
+// cookie), the session the cookie names, the file's owner and the file.
+// With hidePrivate, a denial is reported as NotFound so strangers cannot
+// probe which private files exist.
+func Decide(f filegate.Facts, now time.Time, hidePrivate bool) Decision {
 	switch {
-	case !authenticated || !f.Viewer.Exists:
+	case !SessionValid(f.Session, f.Viewer.ID, now) || !f.Viewer.Exists:
 		return Unauthenticated
 	case !f.Owner.Exists || !f.File.Exists:
 		return NotFound
@@ -46,6 +51,14 @@ func Decide(authenticated bool, f filegate.Facts, hidePrivate bool) Decision {
 	default:
 		return Deny
 	}
+}
+
+// SessionValid reports whether s is a live session of viewerID at now:
+// it exists, is not revoked, belongs to viewerID (the user the cookie
+// names) and has not expired. Downloads and the web app ask the same
+// question.
+func SessionValid(s filegate.SessionState, viewerID int64, now time.Time) bool {
+	return s.Exists && !s.Revoked && viewerID > 0 && s.UserID == viewerID && now.Before(time.Unix(s.Expires, 0))
 }
 
 // MayView reports whether viewer may see owner's files, both known to

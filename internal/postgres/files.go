@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -128,6 +129,9 @@ func (db *DB) AllFiles(ctx context.Context) ([]filegate.File, error) {
 const factsQuery = `SELECT
 		v.id IS NOT NULL AS viewer_exists, COALESCE(v.is_public, false) AS viewer_public,
 		COALESCE(v.is_staff, false) AS viewer_staff,
+		s.id IS NOT NULL AS session_exists, COALESCE(s.id, 0) AS session_id,
+		COALESCE(s.user_id, 0) AS session_user, s.revoked_at IS NOT NULL AS session_revoked,
+		COALESCE(s.expires_at, 'epoch') AS session_expires,
 		o.id IS NOT NULL AS owner_exists, COALESCE(o.is_public, false) AS owner_public,
 		COALESCE(o.is_staff, false) AS owner_staff,
 		f.id IS NOT NULL AS file_exists,
@@ -135,6 +139,7 @@ const factsQuery = `SELECT
 		COALESCE(f.content_type, '') AS content_type, COALESCE(f.display_name, '') AS display_name
 		FROM (SELECT 1) AS one
 		LEFT JOIN users v ON v.id = $1
+		LEFT JOIN sessions s ON s.token_hash = $4
 		LEFT JOIN users o ON o.id = $2
 		LEFT JOIN files f ON f.owner_id = o.id AND f.stored_name = $3`
 
@@ -157,34 +162,45 @@ func (db *DB) factsStmt(ctx context.Context) (*sqlx.Stmt, error) {
 }
 
 // Facts reads everything one access decision needs in one statement: the
-// viewer, the owner and the file. Unknown ids and names come back with
-// Exists false, not as errors; only a failing database is an error. Both
-// profiles are complete (every flag read), because the cache keeps one
-// entry per user whether it was read as viewer or as owner.
-func (db *DB) Facts(ctx context.Context, viewerID, ownerID int64, storedName string) (filegate.Facts, error) {
+// viewer, the session the cookie names, the owner and the file. Unknown
+// ids, tokens and names come back with Exists false, not as errors; only
+// a failing database is an error. Both profiles are complete (every flag
+// read), because the cache keeps one entry per user whether it was read
+// as viewer or as owner. The session is read whoever it belongs to:
+// policy.Decide compares its user with the viewer.
+func (db *DB) Facts(ctx context.Context, key filegate.FactsKey) (filegate.Facts, error) {
 	var row struct {
-		ViewerExists bool   `db:"viewer_exists"`
-		ViewerPublic bool   `db:"viewer_public"`
-		ViewerStaff  bool   `db:"viewer_staff"`
-		OwnerExists  bool   `db:"owner_exists"`
-		OwnerPublic  bool   `db:"owner_public"`
-		OwnerStaff   bool   `db:"owner_staff"`
-		FileExists   bool   `db:"file_exists"`
-		FileOwner    int64  `db:"file_owner"`
-		StoredName   string `db:"stored_name"`
-		ContentType  string `db:"content_type"`
-		DisplayName  string `db:"display_name"`
+		ViewerExists   bool      `db:"viewer_exists"`
+		ViewerPublic   bool      `db:"viewer_public"`
+		ViewerStaff    bool      `db:"viewer_staff"`
+		SessionExists  bool      `db:"session_exists"`
+		SessionID      int64     `db:"session_id"`
+		SessionUser    int64     `db:"session_user"`
+		SessionRevoked bool      `db:"session_revoked"`
+		SessionExpires time.Time `db:"session_expires"`
+		OwnerExists    bool      `db:"owner_exists"`
+		OwnerPublic    bool      `db:"owner_public"`
+		OwnerStaff     bool      `db:"owner_staff"`
+		FileExists     bool      `db:"file_exists"`
+		FileOwner      int64     `db:"file_owner"`
+		StoredName     string    `db:"stored_name"`
+		ContentType    string    `db:"content_type"`
+		DisplayName    string    `db:"display_name"`
 	}
 	stmt, err := db.factsStmt(ctx)
 	if err == nil {
-		err = stmt.GetContext(ctx, &row, viewerID, ownerID, storedName)
+		err = stmt.GetContext(ctx, &row, key.ViewerID, key.OwnerID, key.StoredName, key.SessionHash[:])
 	}
 	if err != nil {
 		return filegate.Facts{}, wrap("facts", err)
 	}
 	facts := filegate.Facts{
-		Viewer: filegate.Profile{ID: viewerID, Exists: row.ViewerExists, Public: row.ViewerPublic, Staff: row.ViewerStaff},
-		Owner:  filegate.Profile{ID: ownerID, Exists: row.OwnerExists, Public: row.OwnerPublic, Staff: row.OwnerStaff},
+		Viewer: filegate.Profile{ID: key.ViewerID, Exists: row.ViewerExists, Public: row.ViewerPublic, Staff: row.ViewerStaff},
+		Owner:  filegate.Profile{ID: key.OwnerID, Exists: row.OwnerExists, Public: row.OwnerPublic, Staff: row.OwnerStaff},
+	}
+	if row.SessionExists {
+		facts.Session = filegate.SessionState{ID: row.SessionID, Exists: true, UserID: row.SessionUser,
+			Revoked: row.SessionRevoked, Expires: row.SessionExpires.Unix()}
 	}
 	if row.FileExists {
 		// The path nginx reads is built from the row, not from the request.

@@ -1,4 +1,4 @@
-// Package postgres stores users and files in PostgreSQL. Every method is one
+// Package postgres stores users, sessions and files in PostgreSQL. Every method is one
 // transaction (or one statement), and every committed change that can alter
 // an access decision is reported to the Invalidator before the method
 // returns, so no caller can forget it. Besides the codes each method names,
@@ -65,15 +65,19 @@ func (db *DB) Close() error {
 // Ping reports whether the database answers; used by /healthz.
 func (db *DB) Ping(ctx context.Context) error { return wrap("ping", db.db.PingContext(ctx)) }
 
+// userChanged and fileChanged tell the Invalidator about a committed
+// change. They run even when ctx was cancelled in the meantime: a client
+// that drops the connection right after a logout or an unsharing must not
+// leave the old decision cached.
 func (db *DB) userChanged(ctx context.Context, id int64) {
 	if db.Invalidator != nil {
-		db.Invalidator.UserChanged(ctx, id)
+		db.Invalidator.UserChanged(context.WithoutCancel(ctx), id)
 	}
 }
 
 func (db *DB) fileChanged(ctx context.Context, ownerID int64, storedName string) {
 	if db.Invalidator != nil {
-		db.Invalidator.FileChanged(ctx, ownerID, storedName)
+		db.Invalidator.FileChanged(context.WithoutCancel(ctx), ownerID, storedName)
 	}
 }
 

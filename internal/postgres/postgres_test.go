@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/postgres"
+	"github.com/filegate/filegate/internal/session"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
@@ -119,22 +121,32 @@ func TestFacts(t *testing.T) {
 	if err := db.CreateFile(ctx, &f, testenv.LargeQuota, func() error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.Facts(ctx, alice.ID, bob.ID, "a.pdf")
+	sess, hash := newSession(t, db, alice, time.Hour)
+	got, err := db.Facts(ctx, filegate.FactsKey{ViewerID: alice.ID, SessionHash: hash, OwnerID: bob.ID, StoredName: "a.pdf"})
 	want := filegate.Facts{
-		Viewer: filegate.Profile{ID: alice.ID, Exists: true},
-		Owner:  filegate.Profile{ID: bob.ID, Exists: true, Public: true},
-		File:   filegate.Target{Exists: true, Path: f.Path(), ContentType: "application/pdf", DisplayName: "Ä.pdf"},
+		Viewer:  filegate.Profile{ID: alice.ID, Exists: true},
+		Session: sess.State(),
+		Owner:   filegate.Profile{ID: bob.ID, Exists: true, Public: true},
+		File:    filegate.Target{Exists: true, Path: f.Path(), ContentType: "application/pdf", DisplayName: "Ä.pdf"},
 	}
 	if err != nil || got != want {
 		t.Errorf("Facts = %+v, %v\nwant %+v", got, err, want)
 	}
 	// The viewer's profile is complete too: the cache shares one entry per
-	// user, whichever side it was read on.
-	got, err = db.Facts(ctx, bob.ID, alice.ID, "none.pdf")
-	if err != nil || got.Viewer != (filegate.Profile{ID: bob.ID, Exists: true, Public: true}) {
-		t.Errorf("public viewer's profile = %+v, %v", got.Viewer, err)
+	// user, whichever side it was read on. A session is read whoever it
+	// belongs to; the policy compares.
+	got, err = db.Facts(ctx, filegate.FactsKey{ViewerID: bob.ID, SessionHash: hash, OwnerID: alice.ID, StoredName: "none.pdf"})
+	if err != nil || got.Viewer != (filegate.Profile{ID: bob.ID, Exists: true, Public: true}) || got.Session.UserID != alice.ID {
+		t.Errorf("public viewer's profile = %+v, session %+v, %v", got.Viewer, got.Session, err)
 	}
-	got, err = db.Facts(ctx, 999, 998, "nope")
+	if err := db.RevokeSession(ctx, alice.ID, sess.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err = db.Facts(ctx, filegate.FactsKey{ViewerID: alice.ID, SessionHash: hash, OwnerID: bob.ID, StoredName: "a.pdf"})
+	if err != nil || !got.Session.Revoked || !got.Session.Exists {
+		t.Errorf("revoked session = %+v, %v", got.Session, err)
+	}
+	got, err = db.Facts(ctx, filegate.FactsKey{ViewerID: 999, SessionHash: session.HashToken("nope"), OwnerID: 998, StoredName: "nope"})
 	want = filegate.Facts{Viewer: filegate.Profile{ID: 999}, Owner: filegate.Profile{ID: 998}}
 	if err != nil || got != want {
 		t.Errorf("Facts for unknowns = %+v, %v; want nothing exists", got, err)
@@ -147,7 +159,7 @@ func TestUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Facts(context.Background(), 1, 2, "a"); filegate.ErrorCode(err) != filegate.EUNAVAILABLE {
+	if _, err := db.Facts(context.Background(), filegate.FactsKey{ViewerID: 1, OwnerID: 2, StoredName: "a"}); filegate.ErrorCode(err) != filegate.EUNAVAILABLE {
 		t.Errorf("Facts with the database down: %v, want EUNAVAILABLE", err)
 	}
 	if err := db.Ping(context.Background()); filegate.ErrorCode(err) != filegate.EUNAVAILABLE {

@@ -2,9 +2,12 @@
 //
 // The cookie (named [CookieName]) is encoded with gorilla/securecookie:
 // HMAC-SHA256 for authentication and AES-256 for encryption, with a JSON
-// payload holding the user id and an expiry time (unix seconds). The expiry is
-// checked by this package against an injectable clock; securecookie's own
-// timestamp check is disabled.
+// payload holding the user id, the session's secret token and an expiry
+// time (unix seconds). The expiry is checked by this package against an
+// injectable clock; securecookie's own timestamp check is disabled. The
+// token names a server-side session record, which the store keeps under
+// HashToken(token) only; whether that session is still valid is for the
+// callers to check (docs/interface.md#session-cookie).
 //
 // Keys are supplied in the FILEGATE_SESSION_KEYS format: comma-separated
 // "hashkey:blockkey" pairs, hex-encoded. The first pair signs new cookies;
@@ -14,6 +17,7 @@ package session
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -42,23 +46,62 @@ const (
 var (
 	// ErrInvalid is returned for a cookie that is missing, malformed, has a
 	// bad signature, was signed with a key that is not (or no longer)
-	// configured, or carries an invalid payload (e.g. a user id <= 0).
+	// configured, or carries an invalid payload (e.g. a user id <= 0, or
+	// no session token, as in cookies issued before sessions were
+	// server-side records).
 	ErrInvalid = errors.New("session: invalid cookie")
 	// ErrExpired is returned for an authentic cookie whose expiry has passed.
 	ErrExpired = errors.New("session: expired")
 )
 
+// tokenBytes is the size of a session token: 128 bits from crypto/rand.
+const tokenBytes = 16
+
+// Claims are what a session cookie says: whose session, which one, and
+// until when.
+type Claims struct {
+	UserID  int64
+	Token   string // the session's secret token (NewToken); never logged
+	Expires time.Time
+}
+
 // payload is the JSON document stored inside the cookie.
 type payload struct {
-	UserID  int64 `json:"uid"`
-	Expires int64 `json:"exp"` // unix seconds
+	UserID  int64  `json:"uid"`
+	Token   string `json:"sid"`
+	Expires int64  `json:"exp"` // unix seconds
+}
+
+// NewToken returns a fresh session token: 128 bits from crypto/rand, as 32
+// lowercase hex digits.
+func NewToken() string {
+	b := make([]byte, tokenBytes)
+	// crypto/rand.Read never returns an error (it crashes the program if
+	// the system randomness source fails).
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// HashToken returns what the store keeps of a token: its SHA-256.
+func HashToken(token string) [32]byte { return sha256.Sum256([]byte(token)) }
+
+// validToken reports whether t has the shape NewToken gives.
+func validToken(t string) bool {
+	if len(t) != 2*tokenBytes {
+		return false
+	}
+	for _, c := range []byte(t) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Codec encodes and decodes session cookies. It is safe for concurrent use.
 type Codec struct {
 	codecs []securecookie.Codec // codecs[0] signs; all are accepted
 	secure bool
-	ttl    time.Duration
 	now    func() time.Time
 }
 
@@ -68,16 +111,14 @@ type Codec struct {
 // later pairs are still accepted when decoding, to allow key rotation.
 // Whitespace around pairs and keys is ignored.
 //
-// secure sets the Secure attribute on cookies written by Set and Clear. ttl is
-// the session lifetime and must be at least one second. now is the clock used
-// for issuing and checking expiry; nil means time.Now.
+// secure sets the Secure attribute on cookies written by Set and Clear. now
+// is the clock used for checking expiry and for the cookie's Max-Age; nil
+// means time.Now. The lifetime of a session is the caller's: it is in the
+// Claims.
 //
 // Errors name FILEGATE_SESSION_KEYS and say what is wrong, but never contain
 // key material.
-func New(keys string, secure bool, ttl time.Duration, now func() time.Time) (*Codec, error) {
-	if ttl < time.Second {
-		return nil, fmt.Errorf("session: ttl must be at least 1s, got %v", ttl)
-	}
+func New(keys string, secure bool, now func() time.Time) (*Codec, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -92,7 +133,7 @@ func New(keys string, secure bool, ttl time.Duration, now func() time.Time) (*Co
 		s.MaxAge(0)
 		s.SetSerializer(securecookie.JSONEncoder{})
 	}
-	return &Codec{codecs: codecs, secure: secure, ttl: ttl, now: now}, nil
+	return &Codec{codecs: codecs, secure: secure, now: now}, nil
 }
 
 // parseKeys decodes the FILEGATE_SESSION_KEYS format into a flat
@@ -151,17 +192,19 @@ func decodeKey(pair int, which, s string) ([]byte, error) {
 	return b, nil
 }
 
-// Encode returns a cookie value for userID, signed with the first key pair
-// and expiring ttl after now. userID must be positive.
-func (c *Codec) Encode(userID int64) (string, error) {
-	return c.encode(userID, c.now().Add(c.ttl))
-}
-
-func (c *Codec) encode(userID int64, expires time.Time) (string, error) {
-	if userID <= 0 {
-		return "", fmt.Errorf("session: user id must be positive, got %d", userID)
+// Encode returns a cookie value for cl, signed with the first key pair.
+// The user id must be positive, the token one from NewToken and the
+// expiry set; the expiry is kept in whole seconds.
+func (c *Codec) Encode(cl Claims) (string, error) {
+	switch {
+	case cl.UserID <= 0:
+		return "", fmt.Errorf("session: user id must be positive, got %d", cl.UserID)
+	case !validToken(cl.Token):
+		return "", errors.New("session: malformed session token")
+	case cl.Expires.Unix() <= 0:
+		return "", errors.New("session: no expiry")
 	}
-	p := payload{UserID: userID, Expires: expires.Unix()}
+	p := payload{UserID: cl.UserID, Token: cl.Token, Expires: cl.Expires.Unix()}
 	v, err := securecookie.EncodeMulti(CookieName, p, c.codecs[:1]...)
 	if err != nil {
 		return "", fmt.Errorf("session: encode: %w", err)
@@ -170,52 +213,63 @@ func (c *Codec) encode(userID int64, expires time.Time) (string, error) {
 }
 
 // Decode verifies a cookie value against all configured key pairs and returns
-// the user id. It returns an error wrapping ErrInvalid for anything that is
-// not an authentic, well-formed cookie with a positive user id, and one
-// wrapping ErrExpired for an authentic cookie whose expiry is not after now.
-// Decode never panics, whatever the input.
-func (c *Codec) Decode(value string) (int64, error) {
+// its claims. It returns an error wrapping ErrInvalid for anything that is
+// not an authentic, well-formed cookie with a positive user id and a
+// session token, and one wrapping ErrExpired for an authentic cookie whose
+// expiry is not after now. Decode never panics, whatever the input. The
+// claims are the cookie's word only: the session they name may have been
+// revoked since.
+func (c *Codec) Decode(value string) (Claims, error) {
 	if value == "" {
-		return 0, fmt.Errorf("%w: empty value", ErrInvalid)
+		return Claims{}, fmt.Errorf("%w: empty value", ErrInvalid)
 	}
 	var p payload
 	if err := securecookie.DecodeMulti(CookieName, value, &p, c.codecs...); err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return Claims{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if p.UserID <= 0 {
-		return 0, fmt.Errorf("%w: non-positive user id", ErrInvalid)
+		return Claims{}, fmt.Errorf("%w: non-positive user id", ErrInvalid)
+	}
+	if !validToken(p.Token) {
+		// Cookies from before server-side sessions have none.
+		return Claims{}, fmt.Errorf("%w: no session token", ErrInvalid)
 	}
 	if p.Expires <= 0 {
-		return 0, fmt.Errorf("%w: missing expiry", ErrInvalid)
+		return Claims{}, fmt.Errorf("%w: missing expiry", ErrInvalid)
 	}
 	if !c.now().Before(time.Unix(p.Expires, 0)) {
-		return 0, ErrExpired
+		return Claims{}, ErrExpired
 	}
-	return p.UserID, nil
+	return Claims{UserID: p.UserID, Token: p.Token, Expires: time.Unix(p.Expires, 0)}, nil
 }
 
 // FromRequest decodes the session cookie of r, as Decode does. A request
 // without the cookie yields an error wrapping ErrInvalid ("no cookie").
-func (c *Codec) FromRequest(r *http.Request) (int64, error) {
+func (c *Codec) FromRequest(r *http.Request) (Claims, error) {
 	ck, err := r.Cookie(CookieName)
 	if err != nil {
-		return 0, fmt.Errorf("%w: no cookie", ErrInvalid)
+		return Claims{}, fmt.Errorf("%w: no cookie", ErrInvalid)
 	}
 	return c.Decode(ck.Value)
 }
 
-// Set adds a Set-Cookie header carrying a fresh session for userID:
-// HttpOnly, SameSite=Lax, Path=/, Secure if configured, with Max-Age equal to
-// ttl and a matching Expires. It must be called before the response header
-// is written. Nothing is written if encoding fails.
-func (c *Codec) Set(w http.ResponseWriter, userID int64) error {
-	expires := c.now().Add(c.ttl)
-	v, err := c.encode(userID, expires)
+// Set adds a Set-Cookie header carrying cl: HttpOnly, SameSite=Lax, Path=/,
+// Secure if configured, with Expires at cl's expiry and Max-Age the whole
+// seconds until then, rounded up. It must be called before the response
+// header is written. Nothing is written if encoding fails or the expiry
+// is not in the future.
+func (c *Codec) Set(w http.ResponseWriter, cl Claims) error {
+	expires := time.Unix(cl.Expires.Unix(), 0)
+	left := expires.Sub(c.now())
+	if left <= 0 {
+		return errors.New("session: expiry is not in the future")
+	}
+	v, err := c.Encode(cl)
 	if err != nil {
 		return err
 	}
 	ck := c.cookie(v)
-	ck.MaxAge = int(c.ttl / time.Second)
+	ck.MaxAge = int((left + time.Second - 1) / time.Second)
 	ck.Expires = expires.UTC()
 	http.SetCookie(w, ck)
 	return nil

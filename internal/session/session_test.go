@@ -45,18 +45,25 @@ func newClock() *fakeClock {
 
 func mustNew(t testing.TB, keys string, secure bool, clk *fakeClock) *Codec {
 	t.Helper()
-	c, err := New(keys, secure, testTTL, clk.Now)
+	c, err := New(keys, secure, clk.Now)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return c
 }
 
+// claimsFor returns claims of a fresh session of uid, expiring testTTL
+// after clk's now.
+func claimsFor(uid int64, clk *fakeClock) Claims {
+	return Claims{UserID: uid, Token: NewToken(), Expires: clk.Now().Add(testTTL)}
+}
+
 func TestRoundTrip(t *testing.T) {
 	clk := newClock()
 	c := mustNew(t, pairA, false, clk)
 	for _, uid := range []int64{1, 42, 1 << 53, 1<<63 - 1} {
-		v, err := c.Encode(uid)
+		want := claimsFor(uid, clk)
+		v, err := c.Encode(want)
 		if err != nil {
 			t.Fatalf("Encode(%d): %v", uid, err)
 		}
@@ -64,34 +71,59 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Decode(Encode(%d)): %v", uid, err)
 		}
-		if got != uid {
-			t.Fatalf("Decode(Encode(%d)) = %d", uid, got)
+		if got.UserID != uid || got.Token != want.Token || !got.Expires.Equal(want.Expires) {
+			t.Fatalf("Decode(Encode(%+v)) = %+v", want, got)
 		}
 	}
 }
 
-func TestEncodeRejectsNonPositiveUserID(t *testing.T) {
-	c := mustNew(t, pairA, false, newClock())
-	for _, uid := range []int64{0, -1} {
-		if _, err := c.Encode(uid); err == nil {
-			t.Errorf("Encode(%d): want error", uid)
+func TestNewToken(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		tok := NewToken()
+		if !validToken(tok) || seen[tok] {
+			t.Fatalf("NewToken = %q: malformed or repeated", tok)
+		}
+		seen[tok] = true
+	}
+	if a, b := HashToken("a"), HashToken("b"); a == b || a == [32]byte{} {
+		t.Fatal("HashToken does not tell tokens apart")
+	}
+}
+
+func TestEncodeRejectsBadClaims(t *testing.T) {
+	clk := newClock()
+	c := mustNew(t, pairA, false, clk)
+	good := claimsFor(3, clk)
+	for name, cl := range map[string]Claims{
+		"zero user id":     {UserID: 0, Token: good.Token, Expires: good.Expires},
+		"negative user id": {UserID: -1, Token: good.Token, Expires: good.Expires},
+		"no token":         {UserID: 3, Expires: good.Expires},
+		"short token":      {UserID: 3, Token: good.Token[1:], Expires: good.Expires},
+		"uppercase token":  {UserID: 3, Token: strings.ToUpper(good.Token), Expires: good.Expires},
+		"no expiry":        {UserID: 3, Token: good.Token},
+	} {
+		if _, err := c.Encode(cl); err == nil {
+			t.Errorf("%s: Encode succeeded", name)
 		}
 		rec := httptest.NewRecorder()
-		if err := c.Set(rec, uid); err == nil {
-			t.Errorf("Set(%d): want error", uid)
+		if err := c.Set(rec, cl); err == nil {
+			t.Errorf("%s: Set succeeded", name)
 		}
 		if h := rec.Header().Values("Set-Cookie"); len(h) != 0 {
-			t.Errorf("Set(%d) wrote %q despite error", uid, h)
+			t.Errorf("%s: Set wrote %q despite error", name, h)
 		}
+	}
+	rec := httptest.NewRecorder()
+	past := Claims{UserID: 3, Token: good.Token, Expires: clk.Now()}
+	if err := c.Set(rec, past); err == nil || len(rec.Header().Values("Set-Cookie")) != 0 {
+		t.Errorf("Set of an expired session: %v, %q", err, rec.Header().Values("Set-Cookie"))
 	}
 }
 
 func TestTamperedValueRejected(t *testing.T) {
 	c := mustNew(t, pairA, false, newClock())
-	v, err := c.Encode(7)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustEncode(t, c, 7)
 
 	// Flip one bit of every byte of the (base64-decoded) cookie in turn.
 	raw, err := base64.URLEncoding.DecodeString(v)
@@ -136,18 +168,16 @@ func TestGarbageRejected(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	clk := newClock()
 	c := mustNew(t, pairA, false, clk)
-	v, err := c.Encode(9)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustEncode(t, c, 9)
 
 	clk.Advance(testTTL - time.Second)
-	if uid, err := c.Decode(v); err != nil || uid != 9 {
-		t.Fatalf("just before expiry: uid=%d err=%v, want 9, nil", uid, err)
+	if cl, err := c.Decode(v); err != nil || cl.UserID != 9 {
+		t.Fatalf("just before expiry: uid=%d err=%v, want 9, nil", cl.UserID, err)
 	}
 
 	clk.Advance(time.Second) // exactly at expiry
-	if _, err := c.Decode(v); !errors.Is(err, ErrExpired) {
+	_, err := c.Decode(v)
+	if !errors.Is(err, ErrExpired) {
 		t.Fatalf("at expiry: err = %v, want ErrExpired", err)
 	}
 	if errors.Is(err, ErrInvalid) {
@@ -189,8 +219,8 @@ func TestSecurecookieTimestampIgnored(t *testing.T) {
 	if err := sc.Decode(CookieName, resigned, &p); err == nil {
 		t.Fatal("default securecookie accepted a 60-day-old timestamp; test is not exercising MaxAge")
 	}
-	if uid, err := c.Decode(resigned); err != nil || uid != 5 {
-		t.Fatalf("uid=%d err=%v, want 5, nil", uid, err)
+	if cl, err := c.Decode(resigned); err != nil || cl.UserID != 5 {
+		t.Fatalf("uid=%d err=%v, want 5, nil", cl.UserID, err)
 	}
 }
 
@@ -201,14 +231,8 @@ func TestKeyRotation(t *testing.T) {
 	newOnly := mustNew(t, pairA, false, clk)
 	unrelated := mustNew(t, pairC, false, clk)
 
-	oldCookie, err := oldOnly.Encode(11)
-	if err != nil {
-		t.Fatal(err)
-	}
-	newCookie, err := rotated.Encode(12)
-	if err != nil {
-		t.Fatal(err)
-	}
+	oldCookie := mustEncode(t, oldOnly, 11)
+	newCookie := mustEncode(t, rotated, 12)
 
 	tests := []struct {
 		name    string
@@ -226,33 +250,40 @@ func TestKeyRotation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			uid, err := tt.codec.Decode(tt.value)
+			cl, err := tt.codec.Decode(tt.value)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tt.wantErr)
 				}
 				return
 			}
-			if err != nil || uid != tt.wantUID {
-				t.Fatalf("uid=%d err=%v, want %d, nil", uid, err, tt.wantUID)
+			if err != nil || cl.UserID != tt.wantUID {
+				t.Fatalf("uid=%d err=%v, want %d, nil", cl.UserID, err, tt.wantUID)
 			}
 		})
 	}
 }
 
-// Authentic cookies with a bad payload are still ErrInvalid.
+// Authentic cookies with a bad payload are still ErrInvalid. Cookies
+// issued before sessions were server-side records ({"uid", "exp"}, no
+// token) are among them: they end with the upgrade.
 func TestBadPayloadRejected(t *testing.T) {
 	clk := newClock()
 	c := mustNew(t, pairA, false, clk)
 	exp := clk.Now().Add(time.Hour).Unix()
+	tok := NewToken()
 	tests := []struct {
 		name  string
 		value any
 	}{
-		{"zero user id", payload{UserID: 0, Expires: exp}},
-		{"negative user id", payload{UserID: -3, Expires: exp}},
-		{"missing expiry", map[string]any{"uid": 3}},
-		{"wrong types", map[string]any{"uid": "3", "exp": exp}},
+		{"zero user id", payload{UserID: 0, Token: tok, Expires: exp}},
+		{"negative user id", payload{UserID: -3, Token: tok, Expires: exp}},
+		{"missing expiry", map[string]any{"uid": 3, "sid": tok}},
+		{"old cookie without a session", map[string]any{"uid": 3, "exp": exp}},
+		{"empty session token", payload{UserID: 3, Expires: exp}},
+		{"malformed session token", payload{UserID: 3, Token: "../../etc", Expires: exp}},
+		{"session token as a number", map[string]any{"uid": 3, "sid": 12345, "exp": exp}},
+		{"wrong types", map[string]any{"uid": "3", "sid": tok, "exp": exp}},
 		{"not an object", []int{1, 2}},
 	}
 	for _, tt := range tests {
@@ -263,8 +294,8 @@ func TestBadPayloadRejected(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if uid, err := c.Decode(v); !errors.Is(err, ErrInvalid) {
-				t.Fatalf("uid=%d err=%v, want ErrInvalid", uid, err)
+			if cl, err := c.Decode(v); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("claims=%+v err=%v, want ErrInvalid", cl, err)
 			}
 		})
 	}
@@ -295,7 +326,7 @@ func TestNewErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := New(tt.keys, false, testTTL, nil)
+			c, err := New(tt.keys, false, nil)
 			if err == nil {
 				t.Fatalf("New succeeded (%v), want error", c != nil)
 			}
@@ -319,16 +350,8 @@ func TestNewAccepts(t *testing.T) {
 		strings.Repeat("e6", 64) + ":" + blockA, // 64-byte hash key
 		GenerateKeys(),
 	} {
-		if _, err := New(keys, true, testTTL, nil); err != nil {
+		if _, err := New(keys, true, nil); err != nil {
 			t.Errorf("New(...): %v", err)
-		}
-	}
-}
-
-func TestNewRejectsBadTTL(t *testing.T) {
-	for _, ttl := range []time.Duration{0, -time.Hour, time.Millisecond} {
-		if _, err := New(pairA, false, ttl, nil); err == nil {
-			t.Errorf("New with ttl %v: want error", ttl)
 		}
 	}
 }
@@ -350,8 +373,8 @@ func TestGenerateKeys(t *testing.T) {
 		t.Fatalf("GenerateKeys format: got %d:%d hex digits, want 64:64", len(hashHex), len(blockHex))
 	}
 	c := mustNew(t, k1, false, newClock())
-	if uid, err := c.Decode(mustEncode(t, c, 3)); err != nil || uid != 3 {
-		t.Fatalf("round trip with generated keys: uid=%d err=%v", uid, err)
+	if cl, err := c.Decode(mustEncode(t, c, 3)); err != nil || cl.UserID != 3 {
+		t.Fatalf("round trip with generated keys: uid=%d err=%v", cl.UserID, err)
 	}
 }
 
@@ -380,7 +403,7 @@ func TestFromRequest(t *testing.T) {
 			for _, ck := range tt.cookies {
 				r.AddCookie(ck)
 			}
-			uid, err := c.FromRequest(r)
+			cl, err := c.FromRequest(r)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tt.wantErr)
@@ -390,8 +413,8 @@ func TestFromRequest(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || uid != tt.wantUID {
-				t.Fatalf("uid=%d err=%v, want %d, nil", uid, err, tt.wantUID)
+			if err != nil || cl.UserID != tt.wantUID {
+				t.Fatalf("uid=%d err=%v, want %d, nil", cl.UserID, err, tt.wantUID)
 			}
 		})
 	}
@@ -414,9 +437,12 @@ func TestSetAndClear(t *testing.T) {
 			clk := newClock()
 			c := mustNew(t, pairA, secure, clk)
 
-			// Set.
+			// Set, with an expiry a fraction of a second past a whole
+			// second: Max-Age rounds up, Expires is in whole seconds.
+			clk.Advance(300 * time.Millisecond)
+			want := claimsFor(77, clk)
 			rec := httptest.NewRecorder()
-			if err := c.Set(rec, 77); err != nil {
+			if err := c.Set(rec, want); err != nil {
 				t.Fatalf("Set: %v", err)
 			}
 			raw := rec.Header().Values("Set-Cookie")
@@ -428,15 +454,15 @@ func TestSetAndClear(t *testing.T) {
 			if ck.MaxAge != int(testTTL/time.Second) {
 				t.Errorf("MaxAge = %d, want %d", ck.MaxAge, int(testTTL/time.Second))
 			}
-			if want := clk.Now().Add(testTTL); !ck.Expires.Equal(want) {
-				t.Errorf("Expires = %v, want %v", ck.Expires, want)
+			if w := want.Expires.Truncate(time.Second); !ck.Expires.Equal(w) {
+				t.Errorf("Expires = %v, want %v", ck.Expires, w)
 			}
 
-			// The cookie the browser would send back authenticates the user.
+			// The cookie the browser would send back carries the claims.
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			r.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
-			if uid, err := c.FromRequest(r); err != nil || uid != 77 {
-				t.Fatalf("FromRequest after Set: uid=%d err=%v", uid, err)
+			if cl, err := c.FromRequest(r); err != nil || cl.UserID != 77 || cl.Token != want.Token {
+				t.Fatalf("FromRequest after Set: %+v err=%v", cl, err)
 			}
 
 			// Clear.
@@ -492,9 +518,11 @@ func onlyCookie(t *testing.T, rec *httptest.ResponseRecorder) *http.Cookie {
 	return cks[0]
 }
 
+// mustEncode returns a cookie value for a fresh session of uid, expiring
+// testTTL after the codec's now.
 func mustEncode(t testing.TB, c *Codec, uid int64) string {
 	t.Helper()
-	v, err := c.Encode(uid)
+	v, err := c.Encode(Claims{UserID: uid, Token: NewToken(), Expires: c.now().Add(testTTL)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -545,15 +573,15 @@ func FuzzDecode(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, value string) {
-		uid, err := c.Decode(value)
+		cl, err := c.Decode(value)
 		switch {
 		case err == nil:
-			if uid <= 0 {
-				t.Fatalf("Decode(%q) = %d, nil; want positive uid", value, uid)
+			if cl.UserID <= 0 || !validToken(cl.Token) {
+				t.Fatalf("Decode(%q) = %+v, nil; want positive uid and a token", value, cl)
 			}
 		case errors.Is(err, ErrInvalid), errors.Is(err, ErrExpired):
-			if uid != 0 {
-				t.Fatalf("Decode(%q) = %d, %v; want uid 0 on error", value, uid, err)
+			if cl != (Claims{}) {
+				t.Fatalf("Decode(%q) = %+v, %v; want zero claims on error", value, cl, err)
 			}
 		default:
 			t.Fatalf("Decode(%q) error %v is neither ErrInvalid nor ErrExpired", value, err)
@@ -563,16 +591,20 @@ func FuzzDecode(f *testing.F) {
 
 // The public format (docs/interface.md#session-cookie): any securecookie
 // codec with the first pair (HMAC-SHA256 + AES-256) and the JSON
-// serializer reads the user id and the expiry.
+// serializer reads the user id, the session token and the expiry.
 func TestPinnedFormat(t *testing.T) {
 	clk := newClock()
-	v := mustEncode(t, mustNew(t, pairA, false, clk), 42)
+	cl := claimsFor(42, clk)
+	v, err := mustNew(t, pairA, false, clk).Encode(cl)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var got map[string]any
 	sc := securecookie.New(mustHex(t, hashA), mustHex(t, blockA)).SetSerializer(securecookie.JSONEncoder{})
 	if err := sc.Decode(CookieName, v, &got); err != nil {
 		t.Fatalf("plain securecookie cannot decode: %v", err)
 	}
-	if got["uid"] != float64(42) || got["exp"] != float64(clk.Now().Add(testTTL).Unix()) {
-		t.Errorf("payload = %v, want uid 42 and exp now+ttl", got)
+	if len(got) != 3 || got["uid"] != float64(42) || got["sid"] != cl.Token || got["exp"] != float64(clk.Now().Add(testTTL).Unix()) {
+		t.Errorf("payload = %v, want exactly uid 42, sid and exp now+ttl", got)
 	}
 }

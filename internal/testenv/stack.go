@@ -3,7 +3,10 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,6 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/securecookie"
+
+	"github.com/filegate/filegate/internal/account"
+	"github.com/filegate/filegate/internal/cache"
+	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/session"
 )
 
@@ -38,7 +47,9 @@ type Options struct {
 
 // Stack is a running filegate: nginx in front of authz and the uploader,
 // on free ports, with a fresh database, a private Redis prefix and a
-// temporary private root. Everything stops when the test ends.
+// temporary private root. Everything stops when the test ends. Store is
+// the stack's database; like the uploader's, it tells the stack's cache
+// about every change it makes.
 type Stack struct {
 	URL         string // nginx, e.g. http://127.0.0.1:40123
 	AuthzURL    string
@@ -49,15 +60,16 @@ type Stack struct {
 	SessionKeys string
 	Env         []string // the stack's configuration, for the uploader CLI
 	Sessions    *session.Codec
+	Store       *postgres.DB
 	DBProxy     *Proxy // non-nil with Options.ProxyDatabase
 	RedisProxy  *Proxy // non-nil with Options.ProxyRedis
 
-	uploader *os.Process
+	procs map[string]*process // see Stop and UploaderPID
 }
 
 // UploaderPID is the process id of the stack's `uploader serve`, for
 // tests that read its memory from /proc.
-func (s *Stack) UploaderPID() int { return s.uploader.Pid }
+func (s *Stack) UploaderPID() int { return s.procs["uploader"].Pid }
 
 // RepoRoot is the repository's top folder.
 func RepoRoot() string {
@@ -153,9 +165,20 @@ func Start(t T, opt Options) *Stack {
 		opt.MaxBody = "3m"
 	}
 	var err error
-	if s.Sessions, err = session.New(s.SessionKeys, false, time.Hour, nil); err != nil {
+	if s.Sessions, err = session.New(s.SessionKeys, false, nil); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
+	// Neither opens a connection yet.
+	if s.Store, err = postgres.Open(s.DatabaseURL); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(func() { s.Store.Close() })
+	invalidator, err := cache.Open(RedisURL(), s.RedisPrefix, opt.CacheTTL, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(func() { invalidator.Close() })
+	s.Store.Invalidator = invalidator
 	addrs := FreeAddrs(t, 3)
 	authzAddr, uploaderAddr, nginxAddr := addrs[0], addrs[1], addrs[2]
 	s.AuthzURL, s.UploaderURL, s.URL = "http://"+authzAddr, "http://"+uploaderAddr, "http://"+nginxAddr
@@ -188,8 +211,10 @@ func Start(t T, opt Options) *Stack {
 		serveEnv = append(serveEnv, "REDIS_URL="+u.String())
 	}
 	s.CLI(t, "", "migrate")
-	startProcess(t, dir, "authz", authzEnv, Binary(t, "authz"))
-	s.uploader = startProcess(t, dir, "uploader", serveEnv, Binary(t, "uploader"), "serve")
+	s.procs = map[string]*process{
+		"authz":    startProcess(t, dir, "authz", authzEnv, Binary(t, "authz")),
+		"uploader": startProcess(t, dir, "uploader", serveEnv, Binary(t, "uploader"), "serve"),
+	}
 
 	prefix := filepath.Join(dir, "nginx")
 	if err := os.MkdirAll(filepath.Join(prefix, "logs"), 0o755); err != nil {
@@ -206,7 +231,7 @@ func Start(t T, opt Options) *Stack {
 	// test's TempDir, which Go makes 0700 for whoever runs the tests, so
 	// another worker user could not even reach the private root. The tests
 	// check the gate, not file permissions (docs/operating.md).
-	startProcess(t, dir, "nginx", nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
+	s.procs["nginx"] = startProcess(t, dir, "nginx", nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
 	for _, addr := range []string{authzAddr, uploaderAddr, nginxAddr} {
 		waitListening(t, dir, addr)
 	}
@@ -319,20 +344,101 @@ func (s *Stack) Command(t T, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// Cookie returns a valid session cookie for userID, as /login would set.
+// Cookie returns a session cookie for userID as /login would set it: it
+// starts a real session of that user, valid for an hour, through the
+// store. For a user that does not exist (or no longer does) it returns a
+// validly signed cookie naming a session that does not exist either.
 func (s *Stack) Cookie(t T, userID int64) *http.Cookie {
 	t.Helper()
-	v, err := s.Sessions.Encode(userID)
+	ctx := context.Background()
+	u, err := s.Store.UserByID(ctx, userID)
+	var claims session.Claims
+	switch filegate.ErrorCode(err) {
+	case "":
+		if claims, err = account.StartSession(ctx, s.Store, u, "testenv", time.Now(), time.Hour); err != nil {
+			t.Fatalf("testenv: start a session of user %d: %v", userID, err)
+		}
+	case filegate.ENOTFOUND:
+		claims = session.Claims{UserID: userID, Token: session.NewToken(), Expires: time.Now().Add(time.Hour)}
+	default:
+		t.Fatalf("testenv: user %d: %v", userID, err)
+	}
+	v, err := s.Sessions.Encode(claims)
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 	return &http.Cookie{Name: session.CookieName, Value: v}
 }
 
-// startProcess runs a service until the test ends and returns its
-// process; its output goes to dir/name.log, which is printed if the test
-// fails.
-func startProcess(t T, dir, name string, env []string, path string, args ...string) *os.Process {
+// LegacyCookie returns a cookie value as filegate wrote them before
+// sessions were server-side records: {"uid", "exp"} under the first key
+// pair of keys (FILEGATE_SESSION_KEYS), valid for an hour, and no
+// session token.
+func LegacyCookie(t T, keys string, userID int64) string {
+	t.Helper()
+	pair, _, _ := strings.Cut(keys, ",")
+	hashHex, blockHex, _ := strings.Cut(pair, ":")
+	hashKey, err1 := hex.DecodeString(hashHex)
+	blockKey, err2 := hex.DecodeString(blockHex)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("testenv: malformed session keys")
+	}
+	sc := securecookie.New(hashKey, blockKey).SetSerializer(securecookie.JSONEncoder{})
+	v, err := sc.Encode(session.CookieName, map[string]int64{"uid": userID, "exp": time.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return v
+}
+
+// Login logs name in with password through nginx, as a browser would
+// with userAgent as its User-Agent, and returns the session cookie the
+// uploader set; a refused login fails the test.
+func (s *Stack) Login(t T, name, password, userAgent string) *http.Cookie {
+	t.Helper()
+	form := url.Values{"username": {name}, "password": {password}}
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/login", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", userAgent)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("testenv: login: %v", err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == session.CookieName && c.Value != "" && resp.StatusCode == http.StatusSeeOther {
+			return &http.Cookie{Name: c.Name, Value: c.Value}
+		}
+	}
+	t.Fatalf("testenv: login of %q: %s without a session cookie", name, resp.Status)
+	return nil
+}
+
+// Stop stops one of the stack's processes ("authz", "uploader" or
+// "nginx") as an operator would, with SIGTERM, and waits until it has
+// exited. The test goes on without it.
+func (s *Stack) Stop(t T, name string) {
+	t.Helper()
+	p, ok := s.procs[name]
+	if !ok {
+		t.Fatalf("testenv: no process %q", name)
+	}
+	p.stop()
+}
+
+// process is a running service of the stack.
+type process struct {
+	*os.Process
+	stop func() // SIGTERM, then a kill after ten seconds; again: nothing
+}
+
+// startProcess runs a service until the test ends; its output goes to
+// dir/name.log, which is printed if the test fails.
+func startProcess(t T, dir, name string, env []string, path string, args ...string) *process {
 	t.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	logFile, err := os.Create(logPath)
@@ -350,7 +456,7 @@ func startProcess(t T, dir, name string, env []string, path string, args ...stri
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-done:
@@ -358,6 +464,9 @@ func startProcess(t T, dir, name string, env []string, path string, args ...stri
 			cmd.Process.Kill()
 			<-done
 		}
+	})
+	t.Cleanup(func() {
+		stop()
 		logFile.Close()
 		if t.Failed() {
 			if b, err := os.ReadFile(logPath); err == nil {
@@ -365,7 +474,7 @@ func startProcess(t T, dir, name string, env []string, path string, args ...stri
 			}
 		}
 	})
-	return cmd.Process
+	return &process{Process: cmd.Process, stop: stop}
 }
 
 func tail(b []byte, n int) []byte {

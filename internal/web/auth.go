@@ -8,51 +8,82 @@ import (
 
 	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/policy"
+	"github.com/filegate/filegate/internal/session"
 )
 
 type viewerKey struct{}
 
-// viewerFrom returns the logged-in user withViewer put into ctx, or nil.
-func viewerFrom(ctx context.Context) *filegate.User {
-	u, _ := ctx.Value(viewerKey{}).(*filegate.User)
-	return u
+// login is who is logged in, and with which session.
+type login struct {
+	user    filegate.User
+	session filegate.Session
 }
 
-// withViewer adapts h like handle, with the session's user, if any, in
-// the request context. A missing, bad or expired cookie, or one naming a
-// user that no longer exists, means nobody is logged in; a failing
-// database is an error (503), not an anonymous visitor.
+// loginFrom returns who withViewer found logged in, or nil.
+func loginFrom(ctx context.Context) *login {
+	l, _ := ctx.Value(viewerKey{}).(*login)
+	return l
+}
+
+// viewerFrom returns the logged-in user withViewer put into ctx, or nil.
+func viewerFrom(ctx context.Context) *filegate.User {
+	if l := loginFrom(ctx); l != nil {
+		return &l.user
+	}
+	return nil
+}
+
+// withViewer adapts h like handle, with the session and its user, if
+// any, in the request context. A missing, bad or expired cookie, or one
+// whose session is unknown, revoked, expired or another user's, means
+// nobody is logged in; a failing database is an error (503), not an
+// anonymous visitor.
 //
 // The look-up runs before handle, so that an error h returns is answered
 // with the request that carries the viewer: the error page then shows
 // who is logged in, like every other page.
 func (s *Server) withViewer(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		u, err := s.viewer(r)
+		l, err := s.viewer(r)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		if u != nil {
-			r = r.WithContext(context.WithValue(r.Context(), viewerKey{}, u))
+		if l != nil {
+			r = r.WithContext(context.WithValue(r.Context(), viewerKey{}, l))
 		}
 		s.handle(h)(w, r)
 	}
 }
 
-// viewer returns the session's user, or nil when nobody is logged in.
-func (s *Server) viewer(r *http.Request) (*filegate.User, error) {
-	id, err := s.Sessions.FromRequest(r)
+// viewer returns the valid session of r's cookie with its user, read in
+// one query, or nil when nobody is logged in. It notes the session's use.
+func (s *Server) viewer(r *http.Request) (*login, error) {
+	claims, err := s.Sessions.FromRequest(r)
 	if err != nil {
 		return nil, nil
 	}
-	u, err := s.Store.UserByID(r.Context(), id)
+	sess, u, err := s.Store.SessionByToken(r.Context(), session.HashToken(claims.Token))
 	if filegate.ErrorCode(err) == filegate.ENOTFOUND {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	return &u, nil
+	if !policy.SessionValid(sess.State(), claims.UserID, s.now()) {
+		return nil, nil
+	}
+	if s.Uses != nil {
+		s.Uses.Used(sess.ID)
+	}
+	return &login{user: u, session: sess}, nil
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 // viewerHandler is a handler that needs a logged-in viewer; see
@@ -134,7 +165,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		err = &retryError{after: wait, err: filegate.Errorf(filegate.ETHROTTLED,
 			"Too many failed logins; try again in %s.", plural(ceilDiv(wait, time.Minute), "minute"))}
 	} else if err == nil {
-		err = s.Sessions.Set(w, u.ID)
+		err = s.startSession(w, r, u)
 	}
 	if code := filegate.ErrorCode(err); code == filegate.EUNAUTHORIZED || code == filegate.ETHROTTLED {
 		// Shown on the form, with the username kept, rather than on the
@@ -148,10 +179,44 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// logout is POST /logout: it clears the session cookie and sends the
-// browser to /login. It needs no session: logging out twice is not an
-// error.
+// startSession records a session for u, who has just proved their
+// password, and sets its cookie. A session the browser was still logged
+// in with is revoked: its cookie is being replaced, and a copy of it must
+// not live on unseen.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u filegate.User) error {
+	if l := loginFrom(r.Context()); l != nil {
+		if err := s.Store.RevokeSession(r.Context(), l.user.ID, l.session.ID); err != nil {
+			return err
+		}
+	}
+	claims, err := account.StartSession(r.Context(), s.Store, u, r.UserAgent(), s.now(), s.SessionTTL)
+	if err != nil {
+		return err
+	}
+	return s.Sessions.Set(w, claims)
+}
+
+// logout is POST /logout: it revokes the cookie's session, or with the
+// form field everywhere=true every session of its user, clears the cookie
+// and sends the browser to /login. Without a valid session there is
+// nothing to revoke: logging out twice is not an error. If the database
+// fails, the error is answered and the cookie kept, so nobody believes a
+// session ended that did not.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	if err := parseSmallForm(w, r); err != nil {
+		return err
+	}
+	if l := loginFrom(r.Context()); l != nil {
+		var err error
+		if r.PostForm.Get("everywhere") == "true" {
+			_, err = s.Store.RevokeSessions(r.Context(), l.user.ID, 0)
+		} else {
+			err = s.Store.RevokeSession(r.Context(), l.user.ID, l.session.ID)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	s.Sessions.Clear(w)
 	seeOther(w, r, "/login") // pinned: docs/interface.md#web-app
 	return nil

@@ -59,9 +59,9 @@ func TestLogin(t *testing.T) {
 	if c == nil || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.MaxAge != 14*24*60*60 {
 		t.Fatalf("session cookie = %+v, want HttpOnly, SameSite=Lax, Path=/, 14 days", c)
 	}
-	id, err := a.sessions.Decode(c.Value)
-	if err != nil || id != alice.ID {
-		t.Fatalf("cookie decodes to %d, %v; want %d", id, err, alice.ID)
+	cl, err := a.sessions.Decode(c.Value)
+	if err != nil || cl.UserID != alice.ID {
+		t.Fatalf("cookie decodes to %d, %v; want %d", cl.UserID, err, alice.ID)
 	}
 }
 

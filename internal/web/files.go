@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -262,11 +260,10 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request, viewer filegat
 // a form (is_public=true or false).
 func parsePublic(w http.ResponseWriter, r *http.Request) (bool, error) {
 	bad := filegate.Errorf(filegate.EINVALID, "Send is_public as true or false.")
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/json" {
-		var body struct {
-			IsPublic *bool `json:"is_public"`
-		}
-		err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxFormSize)).Decode(&body)
+	var body struct {
+		IsPublic *bool `json:"is_public"`
+	}
+	if isJSON, err := jsonBody(w, r, &body); isJSON {
 		if err != nil || body.IsPublic == nil {
 			return false, bad
 		}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/ingest"
 	"github.com/filegate/filegate/internal/postgres"
@@ -50,15 +51,21 @@ var (
 )
 
 // testApp is the web handler on a fresh database and private root, with
-// the real store, ingester and session codec.
+// the real store, ingester and session codec, and a clock that stands
+// still unless a test moves it.
 type testApp struct {
 	t        *testing.T
 	db       *postgres.DB
 	in       *ingest.Ingester
 	sessions *session.Codec
+	clock    *testenv.Clock
+	uses     *account.Recorder
 	root     string
 	h        http.Handler
 }
+
+// sessionTTL is the apps' FILEGATE_SESSION_TTL: the default.
+const sessionTTL = 14 * 24 * time.Hour
 
 func newApp(t *testing.T) *testApp {
 	t.Helper()
@@ -69,7 +76,8 @@ func newApp(t *testing.T) *testApp {
 func newAppWithStore(t *testing.T, db *postgres.DB) *testApp {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(t.Output(), nil))
-	sessions, err := session.New(session.GenerateKeys(), false, 14*24*time.Hour, nil)
+	clk := testenv.NewClock()
+	sessions, err := session.New(session.GenerateKeys(), false, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +88,11 @@ func newAppWithStore(t *testing.T, db *postgres.DB) *testApp {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.Close() })
+	uses := account.NewRecorder(db, clk.Now)
 	srv := &web.Server{Store: db, Files: in, Sessions: sessions, Log: log,
-		PageSize: testPageSize}
+		PageSize: testPageSize, SessionTTL: sessionTTL, Uses: uses, Now: clk.Now}
 	srv.Throttle, srv.TrustedProxies = newThrottle(t, log), loopback
-	return &testApp{t: t, db: db, in: in, sessions: sessions, root: root, h: srv.Handler()}
+	return &testApp{t: t, db: db, in: in, sessions: sessions, clock: clk, uses: uses, root: root, h: srv.Handler()}
 }
 
 // addUser creates a user whose password is testPassword.
@@ -112,9 +121,23 @@ func (a *testApp) fileCount() int {
 	return len(files)
 }
 
+// cookie starts a session of u, as a login does, and returns its cookie.
+// When the store cannot start one (no such user, or no database) it
+// returns a validly signed cookie naming a session that does not exist.
 func (a *testApp) cookie(u filegate.User) *http.Cookie {
 	a.t.Helper()
-	v, err := a.sessions.Encode(u.ID)
+	claims, err := account.StartSession(context.Background(), a.db, u, "test", a.clock.Now(), sessionTTL)
+	if code := filegate.ErrorCode(err); code == filegate.EUNAUTHORIZED || code == filegate.EUNAVAILABLE {
+		claims = session.Claims{UserID: u.ID, Token: session.NewToken(), Expires: a.clock.Now().Add(time.Hour)}
+	} else if err != nil {
+		a.t.Fatal(err)
+	}
+	return a.encode(claims)
+}
+
+func (a *testApp) encode(claims session.Claims) *http.Cookie {
+	a.t.Helper()
+	v, err := a.sessions.Encode(claims)
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -124,7 +147,8 @@ func (a *testApp) cookie(u filegate.User) *http.Cookie {
 // request describes one request to the handler.
 type request struct {
 	method, target string
-	as             *filegate.User // logged in as; nil: no cookie
+	as             *filegate.User // logged in as, with a new session; nil: no cookie
+	cookie         *http.Cookie   // sent as is, instead of as
 	json           bool           // Accept: application/json
 	form           url.Values     // url-encoded body
 	body           io.Reader      // raw body, with contentType
@@ -161,7 +185,9 @@ func (a *testApp) do(rq request) response {
 	if rq.peer != "" {
 		r.RemoteAddr = rq.peer
 	}
-	if rq.as != nil {
+	if rq.cookie != nil {
+		r.AddCookie(rq.cookie)
+	} else if rq.as != nil {
 		r.AddCookie(a.cookie(*rq.as))
 	}
 	rec := httptest.NewRecorder()

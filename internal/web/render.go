@@ -39,7 +39,7 @@ var funcs = template.FuncMap{
 // every test rather than one request.
 var pages = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"error", "login", "files", "upload"} {
+	for _, name := range []string{"error", "login", "files", "upload", "account"} {
 		m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(embedded,
 			"templates/layout.html", "templates/"+name+".html"))
 	}

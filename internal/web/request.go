@@ -1,6 +1,8 @@
 package web
 
 import (
+	"encoding/json"
+	"mime"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -11,8 +13,8 @@ import (
 	"github.com/filegate/filegate/internal/filegate"
 )
 
-// maxFormSize bounds the url-encoded forms (login, delete, settings):
-// they hold a few short fields.
+// maxFormSize bounds the url-encoded forms and JSON bodies (login,
+// delete, settings, password): they hold a few short fields.
 const maxFormSize = 64 << 10
 
 // parseSmallForm reads an url-encoded POST body of at most maxFormSize
@@ -23,6 +25,20 @@ func parseSmallForm(w http.ResponseWriter, r *http.Request) error {
 		return filegate.Errorf(filegate.EINVALID, "The form could not be read.")
 	}
 	return nil
+}
+
+// jsonBody decodes r's body into dst when its Content-Type is
+// application/json, and reports whether it was: false leaves the body for
+// the caller to read as a form. A JSON body larger than maxFormSize or
+// one that does not decode is EINVALID.
+func jsonBody(w http.ResponseWriter, r *http.Request, dst any) (bool, error) {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		return false, nil
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxFormSize)).Decode(dst); err != nil {
+		return true, filegate.Errorf(filegate.EINVALID, "The JSON body could not be read.")
+	}
+	return true, nil
 }
 
 // localPath returns next when it is a path on this origin, else "/". It

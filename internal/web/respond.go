@@ -153,6 +153,7 @@ func seeOther(w http.ResponseWriter, r *http.Request, to string) {
 // link that makes the page say something else.
 var flashes = map[string]string{
 	"deleted": "File deleted.",
+	"passwd":  "Password changed. Every other session is logged out.",
 	"public":  "Your files are now public: anyone logged in can download all of them.",
 	"private": "Your files are now private: only you and staff can download them.",
 }

@@ -52,8 +52,8 @@ var (
 	throttled = "Too many failed logins; try again in 15 minutes."
 )
 
-// login posts the login form from c.
-func (a *testApp) login(c client, name, password string, json bool) response {
+// loginFrom posts the login form from c.
+func (a *testApp) loginFrom(c client, name, password string, json bool) response {
 	a.t.Helper()
 	rq := request{method: "POST", target: "/login", json: json, peer: c.peer,
 		form: url.Values{"username": {name}, "password": {password}}}
@@ -97,35 +97,35 @@ func TestLoginThrottle(t *testing.T) {
 	home, office := viaNginx("198.51.100.7"), viaNginx("198.51.100.8")
 
 	for i := range 5 {
-		wantStatus(t, a.login(home, "alice", "wrong-password", i%2 == 0), http.StatusUnauthorized)
+		wantStatus(t, a.loginFrom(home, "alice", "wrong-password", i%2 == 0), http.StatusUnauthorized)
 	}
-	wantThrottled(t, a.login(home, "alice", "wrong-password", true))
-	wantThrottled(t, a.login(home, "alice", testPassword, true)) // the right password too
-	r := a.login(home, " ALICE", testPassword, false)            // the name as login reads it
+	wantThrottled(t, a.loginFrom(home, "alice", "wrong-password", true))
+	wantThrottled(t, a.loginFrom(home, "alice", testPassword, true)) // the right password too
+	r := a.loginFrom(home, " ALICE", testPassword, false)            // the name as login reads it
 	wantThrottled(t, r)
 	if !strings.Contains(r.body, `value=" ALICE"`) {
 		t.Errorf("429 form does not keep the user name")
 	}
-	wantRedirect(t, a.login(home, "bob", testPassword, false), "/")
-	wantRedirect(t, a.login(office, "alice", testPassword, false), "/")
-	wantRedirect(t, a.login(viaNginx("2001:db8:7::1"), "alice", testPassword, false), "/")
+	wantRedirect(t, a.loginFrom(home, "bob", testPassword, false), "/")
+	wantRedirect(t, a.loginFrom(office, "alice", testPassword, false), "/")
+	wantRedirect(t, a.loginFrom(viaNginx("2001:db8:7::1"), "alice", testPassword, false), "/")
 
 	// Not from a trusted proxy: X-Real-IP is ignored, the peer is counted.
 	spoofer := direct("203.0.113.5")
 	for i := range 5 {
 		spoofer.realIP = fmt.Sprintf("192.0.2.%d", i+1)
-		wantStatus(t, a.login(spoofer, "bob", "wrong-password", true), http.StatusUnauthorized)
+		wantStatus(t, a.loginFrom(spoofer, "bob", "wrong-password", true), http.StatusUnauthorized)
 	}
 	spoofer.realIP = "198.51.100.99"
-	wantThrottled(t, a.login(spoofer, "bob", testPassword, true))
-	wantRedirect(t, a.login(viaNginx("198.51.100.99"), "bob", testPassword, false), "/")
+	wantThrottled(t, a.loginFrom(spoofer, "bob", testPassword, true))
+	wantRedirect(t, a.loginFrom(viaNginx("198.51.100.99"), "bob", testPassword, false), "/")
 
 	// A trusted proxy that sends no usable X-Real-IP is counted itself.
 	for _, bad := range []string{"", "not-an-address", "198.51.100.7, 10.0.0.1", strings.Repeat("1", 8<<10)} {
-		wantStatus(t, a.login(viaNginx(bad), "alice", "wrong-password", true), http.StatusUnauthorized)
+		wantStatus(t, a.loginFrom(viaNginx(bad), "alice", "wrong-password", true), http.StatusUnauthorized)
 	}
-	wantStatus(t, a.login(viaNginx("127.0.0.1"), "alice", "wrong-password", true), http.StatusUnauthorized)
-	wantThrottled(t, a.login(viaNginx("::ffff:127.0.0.1"), "alice", testPassword, true))
+	wantStatus(t, a.loginFrom(viaNginx("127.0.0.1"), "alice", "wrong-password", true), http.StatusUnauthorized)
+	wantThrottled(t, a.loginFrom(viaNginx("::ffff:127.0.0.1"), "alice", testPassword, true))
 }
 
 // countingStore is the real store, counting the user look-ups that come
@@ -159,7 +159,7 @@ func TestThrottledLoginSkipsBcrypt(t *testing.T) {
 	for range conns {
 		wg.Go(func() {
 			for range each {
-				r := a.login(direct("198.51.100.7"), "alice", "wrong-password", true)
+				r := a.loginFrom(direct("198.51.100.7"), "alice", "wrong-password", true)
 				n, _ := statuses.LoadOrStore(r.StatusCode, new(atomic.Int64))
 				n.(*atomic.Int64).Add(1)
 			}
@@ -182,7 +182,7 @@ func TestThrottledLoginSkipsBcrypt(t *testing.T) {
 	timed := func(c client, n int, want int) time.Duration {
 		start := time.Now()
 		for range n {
-			wantStatus(t, a.login(c, "alice", "wrong-password", true), want)
+			wantStatus(t, a.loginFrom(c, "alice", "wrong-password", true), want)
 		}
 		return time.Since(start) / time.Duration(n)
 	}

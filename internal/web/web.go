@@ -1,5 +1,6 @@
 // Package web is the uploader's web app (docs/interface.md#web-app):
-// login, the upload page and endpoint, file lists, delete, the
+// login and logout, the account page with its sessions and password
+// form, the upload page and endpoint, file lists, delete, the
 // public/private switch and the JSON API.
 //
 // Every endpoint answers HTML by default and JSON when the request's
@@ -23,18 +24,25 @@ import (
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/httpserver"
 	"github.com/filegate/filegate/internal/ingest"
+	"github.com/filegate/filegate/internal/session"
 )
 
 // Store is the part of the database the web app uses; implemented by
 // postgres.DB.
 type Store interface {
 	Ping(ctx context.Context) error
-	UserByID(ctx context.Context, id int64) (filegate.User, error)
 	UserBySlug(ctx context.Context, slug string) (filegate.User, error)
 	UpdateUser(ctx context.Context, id int64, upd filegate.UserUpdate) (filegate.User, error)
 	FileByID(ctx context.Context, id int64) (filegate.File, error)
 	VisibleFiles(ctx context.Context, viewerID int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error)
 	OwnerFiles(ctx context.Context, ownerID int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error)
+
+	CreateSession(ctx context.Context, s *filegate.Session, passwordHash []byte) error
+	SessionByToken(ctx context.Context, tokenHash [32]byte) (filegate.Session, filegate.User, error)
+	ActiveSessions(ctx context.Context, userID int64, now time.Time) ([]filegate.Session, error)
+	RevokeSession(ctx context.Context, userID, id int64) error
+	RevokeSessions(ctx context.Context, userID, keepID int64) (int64, error)
+	SetPassword(ctx context.Context, userID int64, oldHash, newHash []byte, keepID int64) (int64, error)
 }
 
 // Ingester stores and removes file bytes together with their rows;
@@ -49,9 +57,15 @@ type Ingester interface {
 // Sessions issues and reads the session cookie; implemented by
 // session.Codec.
 type Sessions interface {
-	Set(w http.ResponseWriter, userID int64) error
+	Set(w http.ResponseWriter, cl session.Claims) error
 	Clear(w http.ResponseWriter)
-	FromRequest(r *http.Request) (int64, error)
+	FromRequest(r *http.Request) (session.Claims, error)
+}
+
+// Uses notes that a session was used, without waiting for any I/O;
+// implemented by account.Recorder.
+type Uses interface {
+	Used(sessionID int64)
 }
 
 // Throttle limits failed guesses per client address; implemented by
@@ -83,6 +97,13 @@ type Server struct {
 	// TrustedProxies are the peers whose X-Real-IP header names the
 	// client (nginx); from anyone else the header is ignored.
 	TrustedProxies []netip.Prefix
+	// SessionTTL is how long a login lasts (FILEGATE_SESSION_TTL).
+	SessionTTL time.Duration
+	// Uses is told about every request made with a valid session; nil
+	// records nothing.
+	Uses Uses
+	// Now is the clock sessions start and expire by; nil means time.Now.
+	Now func() time.Time
 
 	// PageSize is the number of files per list page; 0 means
 	// DefaultPageSize.
@@ -103,7 +124,9 @@ func (s *Server) Handler() http.Handler {
 	r := httprouter.New()
 	r.HandlerFunc(http.MethodGet, "/login", s.withViewer(s.loginPage))
 	r.HandlerFunc(http.MethodPost, "/login", s.withViewer(s.login))
-	r.HandlerFunc(http.MethodPost, "/logout", s.handle(s.logout))
+	r.HandlerFunc(http.MethodPost, "/logout", s.withViewer(s.logout))
+	r.HandlerFunc(http.MethodGet, "/account", s.requireViewer(s.accountPage))
+	r.HandlerFunc(http.MethodPost, "/account/password", s.requireViewer(s.changePassword))
 	r.HandlerFunc(http.MethodGet, "/", s.requireViewer(s.home))
 	r.HandlerFunc(http.MethodGet, "/u/:slug", s.requireViewer(s.userFiles))
 	r.HandlerFunc(http.MethodGet, "/upload", s.requireViewer(s.uploadPage))

@@ -50,7 +50,7 @@ func TestAuthzHostIsFixed(t *testing.T) {
 func TestServedNameHasTypeExtension(t *testing.T) {
 	s := testenv.Start(t, testenv.Options{})
 	alice := s.AddUser(t, testenv.User{Name: "alice", Password: "alice-password"})
-	d := &demo{Stack: s, alice: alice}
+	d := &demo{Stack: s, alice: alice, cookies: map[int64]*http.Cookie{}}
 	pdf := []byte("%PDF-1.4\nnot a page\n%%EOF\n")
 	png := append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), make([]byte, 17)...)
 	for _, tt := range []struct {

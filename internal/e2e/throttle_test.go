@@ -209,7 +209,7 @@ func TestLoginThrottleThroughNginx(t *testing.T) {
 // Redis cut off from the web app: logins are still throttled, counted in
 // process, and other names still log in. Redis back: it counts again.
 func TestLoginThrottleRedisDown(t *testing.T) {
-	s := testenv.Start(t, testenv.Options{ProxyRedis: true})
+	s := testenv.Start(t, testenv.Options{ProxyUploaderRedis: true})
 	for _, name := range []string{"alice", "bob", "dave"} {
 		s.AddUser(t, testenv.User{Name: name, Password: name + "-password"})
 	}
@@ -223,7 +223,7 @@ func TestLoginThrottleRedisDown(t *testing.T) {
 		return len(keys)
 	}
 
-	s.RedisProxy.Cut()
+	s.UploaderRedisProxy.Cut()
 	for range 5 {
 		c.want(c.login("alice", "guess", true, ""), 401, 0)
 	}
@@ -233,7 +233,7 @@ func TestLoginThrottleRedisDown(t *testing.T) {
 		t.Fatalf("%d throttle keys reached Redis through a cut proxy", n)
 	}
 
-	s.RedisProxy.Restore()
+	s.UploaderRedisProxy.Restore()
 	for range 5 {
 		c.want(c.login("dave", "guess", true, ""), 401, 0)
 	}

@@ -40,9 +40,9 @@ type Options struct {
 	Env []string
 	// ProxyDatabase and ProxyRedis put a cuttable TCP proxy between authz
 	// and the service, so a test can take it away and bring it back.
-	// ProxyRedis cuts the web app (uploader serve) off too; CLI commands
-	// always reach both services.
-	ProxyDatabase, ProxyRedis bool
+	// ProxyUploaderRedis does the same between the web app (uploader
+	// serve) and Redis. CLI commands always reach both services.
+	ProxyDatabase, ProxyRedis, ProxyUploaderRedis bool
 }
 
 // Stack is a running filegate: nginx in front of authz and the uploader,
@@ -63,6 +63,8 @@ type Stack struct {
 	Store       *postgres.DB
 	DBProxy     *Proxy // non-nil with Options.ProxyDatabase
 	RedisProxy  *Proxy // non-nil with Options.ProxyRedis
+	// UploaderRedisProxy is non-nil with Options.ProxyUploaderRedis.
+	UploaderRedisProxy *Proxy
 
 	procs map[string]*process // see Stop and UploaderPID
 }
@@ -208,6 +210,11 @@ func Start(t T, opt Options) *Stack {
 		s.RedisProxy = NewProxy(t, u.Host)
 		u.Host = s.RedisProxy.Addr
 		authzEnv = append(authzEnv, "REDIS_URL="+u.String())
+	}
+	if opt.ProxyUploaderRedis {
+		u, _ := url.Parse(RedisURL())
+		s.UploaderRedisProxy = NewProxy(t, u.Host)
+		u.Host = s.UploaderRedisProxy.Addr
 		serveEnv = append(serveEnv, "REDIS_URL="+u.String())
 	}
 	s.CLI(t, "", "migrate")

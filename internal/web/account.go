@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/filegate/filegate/internal/account"
@@ -89,8 +90,16 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, viewer f
 	if err != nil {
 		return err
 	}
-	_, err = account.ChangePassword(r.Context(), s.Store, viewer, current, next, loginFrom(r.Context()).session.ID)
-	if code := filegate.ErrorCode(err); (code == filegate.EFORBIDDEN || code == filegate.EINVALID) && !wantsJSON(r) {
+	// Wrong current passwords are throttled like failed logins, so a
+	// stolen cookie cannot be used to guess the password behind it.
+	wait, err := s.Throttle.Guard(r.Context(), "password", strconv.FormatInt(viewer.ID, 10), s.clientAddr(r), func() error {
+		_, err := account.ChangePassword(r.Context(), s.Store, viewer, current, next, loginFrom(r.Context()).session.ID)
+		return err
+	})
+	if wait > 0 {
+		err = throttled(wait, "Too many wrong passwords")
+	}
+	if code := filegate.ErrorCode(err); (code == filegate.EFORBIDDEN || code == filegate.EINVALID || code == filegate.ETHROTTLED) && !wantsJSON(r) {
 		page, perr := s.account(r, viewer, filegate.ErrorMessage(err))
 		if perr != nil {
 			return perr

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -255,6 +256,35 @@ func TestChangePassword(t *testing.T) {
 	wantLoggedIn(t, a, third, false)
 	wantStatus(t, a.do(request{method: "POST", target: "/account/password", cookie: this, json: true,
 		contentType: "application/json", body: strings.NewReader(`{"current_password": `)}), http.StatusBadRequest)
+}
+
+// Wrong current passwords are throttled like failed logins: a stolen
+// cookie cannot be used to guess the password behind it. Once refused,
+// the right password is refused too, and no password is checked.
+func TestChangePasswordThrottled(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.addUser("alice", false, false)
+	this := a.login("alice", testPassword, "this")
+	change := func(json bool, current string) response {
+		return a.do(request{method: "POST", target: "/account/password", cookie: this, json: json,
+			form: url.Values{"current_password": {current}, "new_password": {"brand new password"}}})
+	}
+	for i := range 5 {
+		wantStatus(t, change(i%2 == 0, "guess "+strconv.Itoa(i)), http.StatusForbidden)
+	}
+	for _, json := range []bool{true, false} {
+		r := change(json, testPassword)
+		wantStatus(t, r, http.StatusTooManyRequests)
+		if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 || s > 15*60 {
+			t.Errorf("Retry-After = %q, want 1 to 900 seconds", r.Header.Get("Retry-After"))
+		}
+		if !strings.Contains(r.body, "Too many wrong passwords; try again in 15 minutes.") {
+			t.Errorf("throttled change (json %t): %.200s", json, r.body)
+		}
+	}
+	// The password did not change: the old one still logs in.
+	wantRedirect(t, a.do(request{method: "POST", target: "/login", form: url.Values{"username": {"alice"}, "password": {testPassword}}}), "/")
 }
 
 // Sessions end at their expiry, by the clock, even when the cookie says

@@ -162,8 +162,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	})
 	if wait > 0 {
-		err = &retryError{after: wait, err: filegate.Errorf(filegate.ETHROTTLED,
-			"Too many failed logins; try again in %s.", plural(ceilDiv(wait, time.Minute), "minute"))}
+		err = throttled(wait, "Too many failed logins")
 	} else if err == nil {
 		err = s.startSession(w, r, u)
 	}

@@ -87,6 +87,14 @@ func ceilDiv(d, unit time.Duration) int {
 	return int((d + unit - 1) / unit)
 }
 
+// throttled is the answer to an attempt the throttle refused for wait:
+// 429, Retry-After, and why, e.g. "Too many failed logins; try again in
+// 15 minutes.".
+func throttled(wait time.Duration, why string) error {
+	return &retryError{after: wait, err: filegate.Errorf(filegate.ETHROTTLED,
+		"%s; try again in %s.", why, plural(ceilDiv(wait, time.Minute), "minute"))}
+}
+
 // fail logs err once (logError) and answers it with its status and safe
 // sentence: {"error": msg} for JSON clients, else the form of a formError
 // or the error page; a retryError adds Retry-After. It is the one place

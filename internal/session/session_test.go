@@ -561,7 +561,13 @@ func assertNoKeyMaterial(t *testing.T, msg, keys string) {
 func FuzzDecode(f *testing.F) {
 	clk := newClock()
 	c := mustNew(f, pairA+","+pairB, false, clk)
-	valid := mustEncode(f, c, 1)
+	// Fixed claims: the fuzzing workers each run this setup, and an
+	// accepted value must say what every one of them encoded.
+	produced := Claims{UserID: 1, Token: strings.Repeat("ab", 16), Expires: clk.Now().Add(testTTL)}
+	valid, err := c.Encode(produced)
+	if err != nil {
+		f.Fatal(err)
+	}
 	other := mustEncode(f, mustNew(f, pairC, false, clk), 1)
 	for _, seed := range []string{
 		"", "x", "|", "||", "a|b|c", "====", valid, other,
@@ -572,17 +578,13 @@ func FuzzDecode(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	produced, err := c.Decode(valid)
-	if err != nil {
-		f.Fatal(err)
-	}
 	f.Fuzz(func(t *testing.T, value string) {
 		cl, err := c.Decode(value)
 		switch {
 		case err == nil:
 			// Only Encode's output can carry a good MAC: whatever the
 			// fuzzer made of it, an accepted value says what valid says.
-			if cl != produced {
+			if cl.UserID != produced.UserID || cl.Token != produced.Token || !cl.Expires.Equal(produced.Expires) {
 				t.Fatalf("Decode(%q) = %+v, nil; Encode produced only %+v", value, cl, produced)
 			}
 		case errors.Is(err, ErrInvalid), errors.Is(err, ErrExpired):

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +29,9 @@ type Options struct {
 	// ProxyRedis cuts the web app (uploader serve) off too; CLI commands
 	// always reach both services.
 	ProxyDatabase, ProxyRedis bool
+	// ProxyUploaderDatabase puts another one between the web app and
+	// PostgreSQL.
+	ProxyUploaderDatabase bool
 }
 
 // Stack is a running filegate: nginx in front of authz and the uploader,
@@ -47,6 +49,10 @@ type Stack struct {
 	Sessions    *session.Codec
 	DBProxy     *Proxy // non-nil with Options.ProxyDatabase
 	RedisProxy  *Proxy // non-nil with Options.ProxyRedis
+	// UploaderDBProxy is non-nil with Options.ProxyUploaderDatabase.
+	UploaderDBProxy *Proxy
+	// The processes, for tests that stop, kill or restart one.
+	Authz, Uploader, Nginx *Service
 }
 
 // RepoRoot is the repository's top folder.
@@ -166,6 +172,12 @@ func Start(t T, opt Options) *Stack {
 		u.Host = s.DBProxy.Addr
 		authzEnv = append(authzEnv, "DATABASE_URL="+u.String())
 	}
+	if opt.ProxyUploaderDatabase {
+		u, _ := url.Parse(s.DatabaseURL)
+		s.UploaderDBProxy = NewProxy(t, u.Host)
+		u.Host = s.UploaderDBProxy.Addr
+		serveEnv = append(serveEnv, "DATABASE_URL="+u.String())
+	}
 	if opt.ProxyRedis {
 		u, _ := url.Parse(RedisURL())
 		s.RedisProxy = NewProxy(t, u.Host)
@@ -174,8 +186,8 @@ func Start(t T, opt Options) *Stack {
 		serveEnv = append(serveEnv, "REDIS_URL="+u.String())
 	}
 	s.CLI(t, "", "migrate")
-	startProcess(t, dir, "authz", authzEnv, Binary(t, "authz"))
-	startProcess(t, dir, "uploader", serveEnv, Binary(t, "uploader"), "serve")
+	s.Authz = startService(t, dir, "authz", authzAddr, authzEnv, Binary(t, "authz"))
+	s.Uploader = startService(t, dir, "uploader", uploaderAddr, serveEnv, Binary(t, "uploader"), "serve")
 
 	prefix := filepath.Join(dir, "nginx")
 	if err := os.MkdirAll(filepath.Join(prefix, "logs"), 0o755); err != nil {
@@ -192,7 +204,7 @@ func Start(t T, opt Options) *Stack {
 	// test's TempDir, which Go makes 0700 for whoever runs the tests, so
 	// another worker user could not even reach the private root. The tests
 	// check the gate, not file permissions (docs/operating.md).
-	startProcess(t, dir, "nginx", nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
+	s.Nginx = startService(t, dir, "nginx", nginxAddr, nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
 	for _, addr := range []string{authzAddr, uploaderAddr, nginxAddr} {
 		waitListening(t, dir, addr)
 	}
@@ -313,43 +325,6 @@ func (s *Stack) Cookie(t T, userID int64) *http.Cookie {
 		t.Fatalf("testenv: %v", err)
 	}
 	return &http.Cookie{Name: session.CookieName, Value: v}
-}
-
-// startProcess runs a service until the test ends; its output goes to
-// dir/name.log, which is printed if the test fails.
-func startProcess(t T, dir, name string, env []string, path string, args ...string) {
-	t.Helper()
-	logPath := filepath.Join(dir, name+".log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Should the test binary die without cleaning up (a timeout, a kill),
-	// the kernel stops the service too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("testenv: start %s: %v", name, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		logFile.Close()
-		if t.Failed() {
-			if b, err := os.ReadFile(logPath); err == nil {
-				t.Logf("--- %s log ---\n%s", name, tail(b, 4000))
-			}
-		}
-	})
 }
 
 func tail(b []byte, n int) []byte {

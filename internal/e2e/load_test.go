@@ -1,0 +1,391 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math/rand/v2"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/filegate/filegate/internal/postgres"
+	"github.com/filegate/filegate/internal/testenv"
+)
+
+// loadDuration is how long TestLoad runs: FILEGATE_LOAD_DURATION (a Go
+// duration; `make chaos` sets 5m), else 20 seconds.
+func loadDuration(t *testing.T) time.Duration {
+	v := os.Getenv("FILEGATE_LOAD_DURATION")
+	if v == "" {
+		return 20 * time.Second
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		t.Fatalf("FILEGATE_LOAD_DURATION=%q: want a positive Go duration such as 5m", v)
+	}
+	return d
+}
+
+// The load's users with their first flags, and the names each uploads.
+var (
+	loadUsers = []struct {
+		name          string
+		public, staff bool
+	}{{"sam", false, true}, {"ann", true, false}, {"ben", false, false}, {"cal", false, false}, {"dee", true, false}}
+	loadNames = []string{"a.txt", "b.txt"}
+)
+
+const loadClients = 8
+
+// The model-checked load: loadClients clients download (GET and HEAD
+// through nginx; staff, owners, strangers, removed users and no cookie;
+// existing, deleted and never-existing files) while one goroutine keeps
+// changing what they may see: is_public flips (web and CLI), staff flips
+// (CLI), deletes (web, by the owner or by staff), uploads under a name
+// just deleted (web and `uploader put`), users removed and added again.
+// Every answer is checked against the states the database went through
+// (model_test.go): it must be the answer of some state current at an
+// instant between the request's start and its end. Any wrong 200, any
+// 5xx, any other wrong status (such as a 404 for a stored upload) fails.
+// At the end every file the model holds must download with its exact
+// bytes, and the rows and the disk must hold exactly the model's files.
+func TestLoad(t *testing.T) {
+	duration := loadDuration(t)
+	s := testenv.Start(t, testenv.Options{})
+	c := newChanger(t, s)
+	runs := startDownloads(s, c.tg, loadClients)
+	started := time.Now()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for time.Since(started) < duration {
+			c.step()
+		}
+	}()
+	<-done
+	obs := runs.stop()
+	elapsed := time.Since(started)
+
+	// Every file that should be there downloads, as its owner, with its
+	// bytes.
+	final := c.h.current()
+	client := newClient(1)
+	for _, url := range slices.Sorted(maps.Keys(final.files)) {
+		v := viewer(idOf(url))
+		obs = append(obs, download(client, s.URL, "GET", url, v, c.tg.cookies[v]))
+	}
+	verdict := c.h.judge(obs, nil)
+	t.Logf("load for %v with %d clients: %v; %.0f requests/s", elapsed.Round(time.Millisecond), loadClients, verdict,
+		float64(verdict.requests)/elapsed.Seconds())
+	t.Logf("%d changes %v; %d uploads got the URL of a deleted file back; %d states", c.total(), c.counts, c.reused, len(c.h.versions))
+	verdict.report(t, c.h)
+	for _, kind := range []string{"public (web)", "public (cli)", "staff (cli)", "delete (owner)", "upload (web)", "upload (cli)", "user remove", "user add"} {
+		if c.counts[kind] == 0 {
+			t.Errorf("no %q change in %v", kind, duration)
+		}
+	}
+	if c.reused == 0 {
+		t.Errorf("no upload reused a deleted file's URL")
+	}
+	c.checkStorage(final)
+}
+
+// changer makes the load's changes, one at a time, and records each in
+// the history: it knows the state because it is the only one changing it.
+type changer struct {
+	t   goT
+	s   *testenv.Stack
+	h   *history
+	tg  *targets
+	rng *rand.Rand
+	web *http.Client
+
+	ids     map[string]int64             // existing users by name
+	slots   map[string]map[string]string // user → upload name → its file's URL ("": none)
+	fileIDs map[string]int64             // URL → file id, where known
+	seq     int                          // uploads made, for unique bytes
+	counts  map[string]int               // changes by kind
+	reused  int                          // uploads that got back the URL of a deleted file
+}
+
+func newChanger(t *testing.T, s *testenv.Stack) *changer {
+	c := &changer{t: goT{t}, s: s, tg: newTargets(), rng: rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano()))),
+		web: newClient(1), ids: map[string]int64{}, slots: map[string]map[string]string{},
+		fileIDs: map[string]int64{}, counts: map[string]int{}}
+	c.h = newHistory(newState())
+	for _, u := range loadUsers {
+		c.addUser(u.name, u.public, u.staff)
+		for _, name := range loadNames {
+			c.upload(u.name, name, c.rng.IntN(2) == 0)
+		}
+	}
+	c.tg.never(fileURL(c.ids["ann"], "never.txt"), fileURL(c.ids["sam"], "a-9.txt"), "/files/999999/a.txt")
+	clear(c.counts)
+	c.reused = 0
+	return c
+}
+
+func (c *changer) total() int {
+	n := 0
+	for _, k := range c.counts {
+		n += k
+	}
+	return n
+}
+
+// record times call, a change of the given kind, and records the state
+// it leaves, which apply makes from the one before.
+func (c *changer) record(kind string, call func(), apply func(*state)) {
+	start := time.Now()
+	call()
+	end := time.Now()
+	next := c.h.current().with(apply)
+	c.h.changed(start, end, next)
+	c.tg.update(next, nil)
+	c.counts[kind]++
+}
+
+// step makes one random change.
+func (c *changer) step() {
+	u := loadUsers[c.rng.IntN(len(loadUsers))]
+	id, exists := c.ids[u.name]
+	if !exists {
+		c.addUser(u.name, c.rng.IntN(2) == 0, c.rng.IntN(5) == 0)
+		return
+	}
+	var live, missing []string
+	for _, name := range loadNames {
+		if c.slots[u.name][name] != "" {
+			live = append(live, name)
+		} else {
+			missing = append(missing, name)
+		}
+	}
+	cur := c.h.current().users[id]
+	switch r := c.rng.IntN(100); {
+	case r < 20:
+		c.setPublicWeb(u.name, !cur.public)
+	case r < 30:
+		c.setFlag(u.name, "public", !cur.public)
+	case r < 40:
+		c.setFlag(u.name, "staff", !cur.staff)
+	case r < 95 && len(missing) > 0 && (r >= 65 || len(live) == 0):
+		c.upload(u.name, missing[c.rng.IntN(len(missing))], c.rng.IntN(2) == 0)
+	case r < 95:
+		c.delete(u.name, live[c.rng.IntN(len(live))])
+	case len(c.ids) >= 3:
+		c.removeUser(u.name)
+	default:
+		c.setPublicWeb(u.name, !cur.public)
+	}
+}
+
+func (c *changer) addUser(name string, public, staff bool) {
+	var id int64
+	c.record("user add", func() {
+		id = c.s.AddUser(c.t, testenv.User{Name: name, Password: name + "-load-password", Public: public, Staff: staff})
+	}, func(s *state) { s.users[id] = user{public: public, staff: staff} })
+	c.ids[name] = id
+	c.slots[name] = map[string]string{}
+	c.tg.update(c.h.current(), map[viewer]*http.Cookie{viewer(id): c.s.Cookie(c.t, id)})
+}
+
+func (c *changer) removeUser(name string) {
+	id := c.ids[name]
+	c.record("user remove", func() {
+		c.s.CLI(c.t, "", "user", "remove", name)
+	}, func(s *state) {
+		delete(s.users, id)
+		for url := range s.files {
+			if idOf(url) == id {
+				delete(s.files, url)
+			}
+		}
+	})
+	delete(c.ids, name)
+	delete(c.slots, name)
+}
+
+// setFlag flips public or staff with `uploader user set`.
+func (c *changer) setFlag(name, flag string, value bool) {
+	id := c.ids[name]
+	c.record(flag+" (cli)", func() {
+		c.s.CLI(c.t, "", "user", "set", name, fmt.Sprintf("--%s=%t", flag, value))
+	}, func(s *state) {
+		u := s.users[id]
+		if flag == "public" {
+			u.public = value
+		} else {
+			u.staff = value
+		}
+		s.users[id] = u
+	})
+}
+
+// setPublicWeb flips public as the user does, with POST /settings.
+func (c *changer) setPublicWeb(name string, public bool) {
+	id := c.ids[name]
+	c.record("public (web)", func() {
+		c.post(id, "/settings", "application/json", strings.NewReader(fmt.Sprintf(`{"is_public": %t}`, public)), 200)
+	}, func(s *state) {
+		u := s.users[id]
+		u.public = public
+		s.users[id] = u
+	})
+}
+
+// upload stores new bytes under name for user, through the web app or
+// `uploader put`.
+func (c *changer) upload(userName, name string, web bool) {
+	c.seq++
+	data := fmt.Sprintf("%s's %s, upload %d, %x\n", userName, name, c.seq, c.rng.Uint64())
+	id := c.ids[userName]
+	var url string
+	kind := "upload (cli)"
+	if web {
+		kind = "upload (web)"
+	}
+	c.record(kind, func() {
+		if !web {
+			url = c.s.Put(c.t, userName, name, []byte(data))
+			return
+		}
+		body := &bytes.Buffer{}
+		mw := multipart.NewWriter(body)
+		part, _ := mw.CreateFormFile("file", name)
+		io.WriteString(part, data)
+		mw.Close()
+		answer := c.post(id, "/upload", mw.FormDataContentType(), body, 201)
+		var stored []struct {
+			ID  int64  `json:"id"`
+			URL string `json:"url"`
+		}
+		if err := json.Unmarshal(answer, &stored); err != nil || len(stored) != 1 {
+			c.t.Fatalf("upload answered %s", answer)
+		}
+		url = stored[0].URL
+		c.fileIDs[url] = stored[0].ID
+	}, func(s *state) { s.files[url] = file{bytes: data} })
+	if slices.Contains(c.tg.deleted, url) {
+		c.reused++
+	}
+	c.slots[userName][name] = url
+}
+
+// delete removes user's upload name with POST /delete/{id}, as its owner
+// or, now and then, as someone who is staff.
+func (c *changer) delete(userName, name string) {
+	url, owner := c.slots[userName][name], c.ids[userName]
+	fileID := c.fileID(userName, url)
+	as, kind := owner, "delete (owner)"
+	cur := c.h.current()
+	for _, other := range slices.Sorted(maps.Keys(cur.users)) {
+		if other != owner && cur.users[other].staff && c.rng.IntN(3) == 0 {
+			as, kind = other, "delete (staff)"
+			break
+		}
+	}
+	c.record(kind, func() {
+		c.post(as, "/delete/"+strconv.FormatInt(fileID, 10), "", nil, 200)
+	}, func(s *state) { delete(s.files, url) })
+	c.slots[userName][name] = ""
+	delete(c.fileIDs, url) // an upload may get the URL again, with a new id
+}
+
+// fileID returns the id of userName's file at url, asking the user's
+// list when an upload through the CLI did not tell.
+func (c *changer) fileID(userName, url string) int64 {
+	if id, ok := c.fileIDs[url]; ok {
+		return id
+	}
+	answer := c.request("GET", c.ids[userName], "/api/files?user="+userName, "", nil, 200)
+	var files []struct {
+		ID  int64  `json:"id"`
+		URL string `json:"url"`
+	}
+	json.Unmarshal(answer, &files)
+	for _, f := range files {
+		if f.URL == url {
+			c.fileIDs[url] = f.ID
+			return f.ID
+		}
+	}
+	c.t.Fatalf("%s is not in its owner's list: %s", url, answer)
+	return 0
+}
+
+// post sends a JSON-answered POST to the web app as user as, and fails
+// unless the answer has status want; it returns the answer's body.
+func (c *changer) post(as int64, path, contentType string, body io.Reader, want int) []byte {
+	return c.request("POST", as, path, contentType, body, want)
+}
+
+func (c *changer) request(method string, as int64, path, contentType string, body io.Reader, want int) []byte {
+	req, err := http.NewRequest(method, c.s.URL+path, body)
+	if err != nil {
+		c.t.Fatalf("%v", err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.AddCookie(c.s.Cookie(c.t, as))
+	resp, err := c.web.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != want {
+		c.t.Fatalf("%s %s as %d: %d %s (%v), want %d", method, path, as, resp.StatusCode, answer, err, want)
+	}
+	return answer
+}
+
+// checkStorage fails unless the database's rows and the private root's
+// files are exactly final's files, with their bytes, and no temp file is
+// left.
+func (c *changer) checkStorage(final *state) {
+	t := c.t.T
+	db, err := postgres.Open(c.s.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.AllFiles(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inDB, onDisk []string
+	for _, f := range rows {
+		inDB = append(inDB, f.URL())
+	}
+	owners, _ := os.ReadDir(c.s.PrivateRoot)
+	for _, o := range owners {
+		files, _ := os.ReadDir(filepath.Join(c.s.PrivateRoot, o.Name()))
+		for _, f := range files {
+			url := "/files/" + o.Name() + "/" + f.Name()
+			onDisk = append(onDisk, url)
+			b, _ := os.ReadFile(filepath.Join(c.s.PrivateRoot, o.Name(), f.Name()))
+			if want, ok := final.files[url]; ok && string(b) != want.bytes {
+				t.Errorf("%s holds %q, want %q", url, b, want.bytes)
+			}
+		}
+	}
+	want := slices.Sorted(maps.Keys(final.files))
+	slices.Sort(inDB)
+	slices.Sort(onDisk)
+	if !slices.Equal(inDB, want) || !slices.Equal(onDisk, want) {
+		t.Errorf("files in the model:\n%q\nrows:\n%q\non disk:\n%q", want, inDB, onDisk)
+	}
+}

@@ -66,6 +66,7 @@ func TestLoad(t *testing.T) {
 	runs := startDownloads(s, c.tg, loadClients)
 	started := time.Now()
 	done := make(chan struct{})
+	c.t = goT{t}
 	go func() {
 		defer close(done)
 		for time.Since(started) < duration {
@@ -73,6 +74,7 @@ func TestLoad(t *testing.T) {
 		}
 	}()
 	<-done
+	c.t = t
 	obs := runs.stop()
 	elapsed := time.Since(started)
 
@@ -97,13 +99,13 @@ func TestLoad(t *testing.T) {
 	if c.reused == 0 {
 		t.Errorf("no upload reused a deleted file's URL")
 	}
-	c.checkStorage(final)
+	c.checkStorage(t, final)
 }
 
 // changer makes the load's changes, one at a time, and records each in
 // the history: it knows the state because it is the only one changing it.
 type changer struct {
-	t   goT
+	t   testenv.T // the test's *testing.T, or a goT while changes run in a goroutine
 	s   *testenv.Stack
 	h   *history
 	tg  *targets
@@ -114,12 +116,13 @@ type changer struct {
 	slots   map[string]map[string]string // user → upload name → its file's URL ("": none)
 	fileIDs map[string]int64             // URL → file id, where known
 	seq     int                          // uploads made, for unique bytes
+	hand    []string                     // the rest of this round's deck
 	counts  map[string]int               // changes by kind
 	reused  int                          // uploads that got back the URL of a deleted file
 }
 
 func newChanger(t *testing.T, s *testenv.Stack) *changer {
-	c := &changer{t: goT{t}, s: s, tg: newTargets(), rng: rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano()))),
+	c := &changer{t: t, s: s, tg: newTargets(), rng: rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano()))),
 		web: newClient(1), ids: map[string]int64{}, slots: map[string]map[string]string{},
 		fileIDs: map[string]int64{}, counts: map[string]int{}}
 	c.h = newHistory(newState())
@@ -155,38 +158,57 @@ func (c *changer) record(kind string, call func(), apply func(*state)) {
 	c.counts[kind]++
 }
 
-// step makes one random change.
+// deck is the mix of changes: step deals them in a fresh random order
+// every round, so that even a slow run makes every kind.
+var deck = []string{"public (web)", "public (web)", "public (cli)", "staff (cli)",
+	"delete", "delete", "delete", "upload", "upload", "upload", "user remove", "user add"}
+
+// step makes the next change of the deck, to a random user it applies to.
 func (c *changer) step() {
-	u := loadUsers[c.rng.IntN(len(loadUsers))]
-	id, exists := c.ids[u.name]
-	if !exists {
-		c.addUser(u.name, c.rng.IntN(2) == 0, c.rng.IntN(5) == 0)
-		return
+	if len(c.hand) == 0 {
+		c.hand = slices.Clone(deck)
+		c.rng.Shuffle(len(c.hand), func(i, j int) { c.hand[i], c.hand[j] = c.hand[j], c.hand[i] })
 	}
-	var live, missing []string
-	for _, name := range loadNames {
-		if c.slots[u.name][name] != "" {
-			live = append(live, name)
-		} else {
-			missing = append(missing, name)
+	kind := c.hand[0]
+	c.hand = c.hand[1:]
+	var present, absent []string
+	var live, missing [][2]string // user and upload name
+	for _, u := range loadUsers {
+		if _, ok := c.ids[u.name]; !ok {
+			absent = append(absent, u.name)
+			continue
+		}
+		present = append(present, u.name)
+		for _, name := range loadNames {
+			if c.slots[u.name][name] != "" {
+				live = append(live, [2]string{u.name, name})
+			} else {
+				missing = append(missing, [2]string{u.name, name})
+			}
 		}
 	}
-	cur := c.h.current().users[id]
-	switch r := c.rng.IntN(100); {
-	case r < 20:
-		c.setPublicWeb(u.name, !cur.public)
-	case r < 30:
-		c.setFlag(u.name, "public", !cur.public)
-	case r < 40:
-		c.setFlag(u.name, "staff", !cur.staff)
-	case r < 95 && len(missing) > 0 && (r >= 65 || len(live) == 0):
-		c.upload(u.name, missing[c.rng.IntN(len(missing))], c.rng.IntN(2) == 0)
-	case r < 95:
-		c.delete(u.name, live[c.rng.IntN(len(live))])
-	case len(c.ids) >= 3:
-		c.removeUser(u.name)
+	pick := func(from []string) string { return from[c.rng.IntN(len(from))] }
+	pair := func(from [][2]string) [2]string { return from[c.rng.IntN(len(from))] }
+	switch {
+	case kind == "user add" && len(absent) > 0:
+		c.addUser(pick(absent), c.rng.IntN(2) == 0, c.rng.IntN(5) == 0)
+	case kind == "user remove" && len(present) >= 3:
+		c.removeUser(pick(present))
+	case kind == "delete" && len(live) > 0, kind == "upload" && len(missing) == 0 && len(live) > 0:
+		f := pair(live)
+		c.delete(f[0], f[1])
+	case kind == "upload" && len(missing) > 0, kind == "delete" && len(missing) > 0:
+		f := pair(missing)
+		c.upload(f[0], f[1], c.seq%2 == 0) // web and CLI by turns
+	case kind == "staff (cli)":
+		name := pick(present)
+		c.setFlag(name, "staff", !c.h.current().users[c.ids[name]].staff)
+	case kind == "public (cli)":
+		name := pick(present)
+		c.setFlag(name, "public", !c.h.current().users[c.ids[name]].public)
 	default:
-		c.setPublicWeb(u.name, !cur.public)
+		name := pick(present)
+		c.setPublicWeb(name, !c.h.current().users[c.ids[name]].public)
 	}
 }
 
@@ -355,8 +377,7 @@ func (c *changer) request(method string, as int64, path, contentType string, bod
 // checkStorage fails unless the database's rows and the private root's
 // files are exactly final's files, with their bytes, and no temp file is
 // left.
-func (c *changer) checkStorage(final *state) {
-	t := c.t.T
+func (c *changer) checkStorage(t *testing.T, final *state) {
 	db, err := postgres.Open(c.s.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)

@@ -338,10 +338,11 @@ func (tg *targets) pick(rng *rand.Rand) (viewer, *http.Cookie, string) {
 }
 
 // newClient is an HTTP client for n concurrent downloaders, keeping a
-// connection each; it never follows redirects.
+// connection each; it never follows redirects. Its timeout only ends a
+// request that would hang: nginx answers within seconds or not at all.
 func newClient(n int) *http.Client {
 	return &http.Client{
-		Timeout:       15 * time.Second,
+		Timeout:       time.Minute,
 		Transport:     &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: n},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,14 +10,12 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
@@ -99,7 +96,7 @@ func TestLoad(t *testing.T) {
 	if c.reused == 0 {
 		t.Errorf("no upload reused a deleted file's URL")
 	}
-	c.checkStorage(t, final)
+	checkStorage(t, s, final)
 }
 
 // changer makes the load's changes, one at a time, and records each in
@@ -372,41 +369,4 @@ func (c *changer) request(method string, as int64, path, contentType string, bod
 		c.t.Fatalf("%s %s as %d: %d %s (%v), want %d", method, path, as, resp.StatusCode, answer, err, want)
 	}
 	return answer
-}
-
-// checkStorage fails unless the database's rows and the private root's
-// files are exactly final's files, with their bytes, and no temp file is
-// left.
-func (c *changer) checkStorage(t *testing.T, final *state) {
-	db, err := postgres.Open(c.s.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.AllFiles(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inDB, onDisk []string
-	for _, f := range rows {
-		inDB = append(inDB, f.URL())
-	}
-	owners, _ := os.ReadDir(c.s.PrivateRoot)
-	for _, o := range owners {
-		files, _ := os.ReadDir(filepath.Join(c.s.PrivateRoot, o.Name()))
-		for _, f := range files {
-			url := "/files/" + o.Name() + "/" + f.Name()
-			onDisk = append(onDisk, url)
-			b, _ := os.ReadFile(filepath.Join(c.s.PrivateRoot, o.Name(), f.Name()))
-			if want, ok := final.files[url]; ok && string(b) != want.bytes {
-				t.Errorf("%s holds %q, want %q", url, b, want.bytes)
-			}
-		}
-	}
-	want := slices.Sorted(maps.Keys(final.files))
-	slices.Sort(inDB)
-	slices.Sort(onDisk)
-	if !slices.Equal(inDB, want) || !slices.Equal(onDisk, want) {
-		t.Errorf("files in the model:\n%q\nrows:\n%q\non disk:\n%q", want, inDB, onDisk)
-	}
 }

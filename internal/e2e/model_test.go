@@ -7,6 +7,8 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
@@ -19,6 +21,7 @@ import (
 	"github.com/filegate/filegate/internal/authz"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/policy"
+	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
@@ -411,6 +414,44 @@ func (d *downloads) stop() []observation {
 	d.cancel()
 	d.wg.Wait()
 	return d.obs
+}
+
+// checkStorage fails unless the files rows and the private root hold
+// exactly want's files, with their bytes: nothing of a failed upload, no
+// temp file.
+func checkStorage(t *testing.T, s *testenv.Stack, want *state) {
+	t.Helper()
+	db, err := postgres.Open(s.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.AllFiles(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inDB, onDisk []string
+	for _, f := range rows {
+		inDB = append(inDB, f.URL())
+	}
+	owners, _ := os.ReadDir(s.PrivateRoot)
+	for _, o := range owners {
+		files, _ := os.ReadDir(filepath.Join(s.PrivateRoot, o.Name()))
+		for _, f := range files {
+			url := "/files/" + o.Name() + "/" + f.Name()
+			onDisk = append(onDisk, url)
+			b, _ := os.ReadFile(filepath.Join(s.PrivateRoot, o.Name(), f.Name()))
+			if file, ok := want.files[url]; ok && string(b) != file.bytes {
+				t.Errorf("%s holds %q, want %q", url, b, file.bytes)
+			}
+		}
+	}
+	urls := slices.Sorted(maps.Keys(want.files))
+	slices.Sort(inDB)
+	slices.Sort(onDisk)
+	if !slices.Equal(inDB, urls) || !slices.Equal(onDisk, urls) {
+		t.Errorf("files in the model:\n%q\nrows:\n%q\non disk:\n%q", urls, inDB, onDisk)
+	}
 }
 
 // goT is the *testing.T of a goroutine other than the test's: Fatalf

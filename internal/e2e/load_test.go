@@ -60,7 +60,7 @@ func TestLoad(t *testing.T) {
 	duration := loadDuration(t)
 	s := testenv.Start(t, testenv.Options{})
 	c := newChanger(t, s)
-	runs := startDownloads(s, c.tg, loadClients)
+	run := startDownloads(s, c.tg, loadClients)
 	started := time.Now()
 	done := make(chan struct{})
 	c.t = goT{t}
@@ -72,7 +72,7 @@ func TestLoad(t *testing.T) {
 	}()
 	<-done
 	c.t = t
-	obs := runs.stop()
+	obs := run.stop()
 	elapsed := time.Since(started)
 
 	// Every file that should be there downloads, as its owner, with its

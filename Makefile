@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 
-.PHONY: all build test run stop bench deps
+.PHONY: all build test chaos run stop bench deps
 
 all: build
 
@@ -21,6 +21,14 @@ test: deps
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 8m ./...
+
+# The long checks, apart from `make test` (docs/reliability.md): the
+# model-checked load for five minutes, the fault tests, then the tests
+# built with the chaos tag.
+chaos:
+	.ci/deps
+	FILEGATE_LOAD_DURATION=5m $(GO) test -count=1 -timeout 20m -v -run '^(TestLoad|TestFault.*)$$' ./internal/e2e/
+	$(GO) test -count=1 -timeout 10m -v -tags chaos -run '^TestChangeSurvivesClientDrop$$' ./internal/e2e/
 
 # Starts nginx, authz and the uploader on http://127.0.0.1:8080 with demo
 # users and files; `make stop` stops them.

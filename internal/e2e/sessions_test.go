@@ -273,7 +273,7 @@ func TestSessionsThroughNginx(t *testing.T) {
 		for range downloads {
 			d.wantStatus(t, "download", c, "GET", d.bobURL, 200)
 		}
-		d.Stop(t, "authz") // it writes what it noted before it exits
+		d.Authz.Stop() // it writes what it noted before it exits
 		var writes int
 		if err := db.QueryRow(`SELECT count(*) FROM touches WHERE session_id = $1`, s.ID).Scan(&writes); err != nil {
 			t.Fatal(err)

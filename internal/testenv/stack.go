@@ -16,7 +16,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -43,6 +42,9 @@ type Options struct {
 	// ProxyUploaderRedis does the same between the web app (uploader
 	// serve) and Redis. CLI commands always reach both services.
 	ProxyDatabase, ProxyRedis, ProxyUploaderRedis bool
+	// ProxyUploaderDatabase puts another one between the web app and
+	// PostgreSQL.
+	ProxyUploaderDatabase bool
 }
 
 // Stack is a running filegate: nginx in front of authz and the uploader,
@@ -65,13 +67,15 @@ type Stack struct {
 	RedisProxy  *Proxy // non-nil with Options.ProxyRedis
 	// UploaderRedisProxy is non-nil with Options.ProxyUploaderRedis.
 	UploaderRedisProxy *Proxy
-
-	procs map[string]*process // see Stop and UploaderPID
+	// UploaderDBProxy is non-nil with Options.ProxyUploaderDatabase.
+	UploaderDBProxy *Proxy
+	// The processes, for tests that stop, kill or restart one.
+	Authz, Uploader, Nginx *Service
 }
 
 // UploaderPID is the process id of the stack's `uploader serve`, for
 // tests that read its memory from /proc.
-func (s *Stack) UploaderPID() int { return s.procs["uploader"].Pid }
+func (s *Stack) UploaderPID() int { return s.Uploader.PID() }
 
 // RepoRoot is the repository's top folder.
 func RepoRoot() string {
@@ -205,6 +209,12 @@ func Start(t T, opt Options) *Stack {
 		u.Host = s.DBProxy.Addr
 		authzEnv = append(authzEnv, "DATABASE_URL="+u.String())
 	}
+	if opt.ProxyUploaderDatabase {
+		u, _ := url.Parse(s.DatabaseURL)
+		s.UploaderDBProxy = NewProxy(t, u.Host)
+		u.Host = s.UploaderDBProxy.Addr
+		serveEnv = append(serveEnv, "DATABASE_URL="+u.String())
+	}
 	if opt.ProxyRedis {
 		u, _ := url.Parse(RedisURL())
 		s.RedisProxy = NewProxy(t, u.Host)
@@ -218,10 +228,8 @@ func Start(t T, opt Options) *Stack {
 		serveEnv = append(serveEnv, "REDIS_URL="+u.String())
 	}
 	s.CLI(t, "", "migrate")
-	s.procs = map[string]*process{
-		"authz":    startProcess(t, dir, "authz", authzEnv, Binary(t, "authz")),
-		"uploader": startProcess(t, dir, "uploader", serveEnv, Binary(t, "uploader"), "serve"),
-	}
+	s.Authz = startService(t, dir, "authz", authzAddr, authzEnv, Binary(t, "authz"))
+	s.Uploader = startService(t, dir, "uploader", uploaderAddr, serveEnv, Binary(t, "uploader"), "serve")
 
 	prefix := filepath.Join(dir, "nginx")
 	if err := os.MkdirAll(filepath.Join(prefix, "logs"), 0o755); err != nil {
@@ -238,7 +246,7 @@ func Start(t T, opt Options) *Stack {
 	// test's TempDir, which Go makes 0700 for whoever runs the tests, so
 	// another worker user could not even reach the private root. The tests
 	// check the gate, not file permissions (docs/operating.md).
-	s.procs["nginx"] = startProcess(t, dir, "nginx", nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
+	s.Nginx = startService(t, dir, "nginx", nginxAddr, nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
 	for _, addr := range []string{authzAddr, uploaderAddr, nginxAddr} {
 		waitListening(t, dir, addr)
 	}
@@ -423,65 +431,6 @@ func (s *Stack) Login(t T, name, password, userAgent string) *http.Cookie {
 	}
 	t.Fatalf("testenv: login of %q: %s without a session cookie", name, resp.Status)
 	return nil
-}
-
-// Stop stops one of the stack's processes ("authz", "uploader" or
-// "nginx") as an operator would, with SIGTERM, and waits until it has
-// exited. The test goes on without it.
-func (s *Stack) Stop(t T, name string) {
-	t.Helper()
-	p, ok := s.procs[name]
-	if !ok {
-		t.Fatalf("testenv: no process %q", name)
-	}
-	p.stop()
-}
-
-// process is a running service of the stack.
-type process struct {
-	*os.Process
-	stop func() // SIGTERM, then a kill after ten seconds; again: nothing
-}
-
-// startProcess runs a service until the test ends; its output goes to
-// dir/name.log, which is printed if the test fails.
-func startProcess(t T, dir, name string, env []string, path string, args ...string) *process {
-	t.Helper()
-	logPath := filepath.Join(dir, name+".log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Should the test binary die without cleaning up (a timeout, a kill),
-	// the kernel stops the service too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("testenv: start %s: %v", name, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	stop := sync.OnceFunc(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	t.Cleanup(func() {
-		stop()
-		logFile.Close()
-		if t.Failed() {
-			if b, err := os.ReadFile(logPath); err == nil {
-				t.Logf("--- %s log ---\n%s", name, tail(b, 4000))
-			}
-		}
-	})
-	return &process{Process: cmd.Process, stop: stop}
 }
 
 func tail(b []byte, n int) []byte {

@@ -15,9 +15,21 @@ import (
 	"github.com/filegate/filegate/internal/testenv"
 )
 
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// entryKey authenticates the entries of the caches tests open.
+var entryKey = []byte("0123456789abcdef0123456789abcdef")
+
 func open(t testing.TB, url string, ttl time.Duration) *cache.Cache {
 	t.Helper()
-	c, err := cache.Open(url, testenv.RedisPrefix(t), ttl, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return openAt(t, url, testenv.RedisPrefix(t), ttl)
+}
+
+// openAt opens a cache on the Redis at url with keys under prefix, closed
+// when the test ends.
+func openAt(t testing.TB, url, prefix string, ttl time.Duration) *cache.Cache {
+	t.Helper()
+	c, err := cache.Open(url, prefix, ttl, entryKey, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +179,7 @@ func TestRedisDown(t *testing.T) {
 // password, and the error ends up in the startup log.
 func TestOpenErrorHidesPassword(t *testing.T) {
 	for _, u := range []string{"redis://u:s3cret@host:xx/0", "redis://u:s3cret@host:1/zz", "http://u:s3cret@host/0"} {
-		_, err := cache.Open(u, "p:", time.Second, nil)
+		_, err := cache.Open(u, "p:", time.Second, entryKey, nil)
 		if err == nil {
 			t.Fatalf("Open(%q) succeeded", u)
 		}

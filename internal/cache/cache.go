@@ -328,7 +328,7 @@ func (c *Cache) put(ctx context.Context, tok tokens, f filegate.Facts) {
 // name and of e's JSON, then that JSON.
 func seal[T any](c *Cache, name string, e entry[T]) string {
 	body, _ := json.Marshal(e)
-	return string(c.mac(name, body)) + string(body)
+	return string(c.sum(signed(name, string(body)))) + string(body)
 }
 
 // read fills dst from the value raw that Redis holds under the key name,
@@ -340,12 +340,17 @@ func read[T any](c *Cache, name string, raw any, gen string, dst *T) bool {
 	if !ok {
 		return false
 	}
-	if len(s) < sha256.Size || !hmac.Equal([]byte(s[:sha256.Size]), c.mac(name, []byte(s[sha256.Size:]))) {
+	if len(s) < sha256.Size {
+		c.forged(name)
+		return false
+	}
+	msg := signed(name, s[sha256.Size:])
+	if !hmac.Equal([]byte(s[:sha256.Size]), c.sum(msg)) {
 		c.forged(name)
 		return false
 	}
 	var e entry[T]
-	if err := json.Unmarshal([]byte(s[sha256.Size:]), &e); err != nil || e.Gen == "" || e.Gen != gen ||
+	if err := json.Unmarshal(msg[8+len(name):], &e); err != nil || e.Gen == "" || e.Gen != gen ||
 		c.now().UnixMilli()-e.Written > c.ttl.Milliseconds() {
 		return false
 	}
@@ -353,18 +358,23 @@ func read[T any](c *Cache, name string, raw any, gen string, dst *T) bool {
 	return true
 }
 
-// mac authenticates body as the value of the key name. The name's length
-// comes first, so no two (name, body) pairs hash the same bytes.
-func (c *Cache) mac(name string, body []byte) []byte {
+// signed returns what the MAC of the entry body under the key name
+// covers: the name's length (so that no two name, body pairs give the
+// same bytes), the name and the body, with room left for the MAC.
+func signed(name, body string) []byte {
+	msg := make([]byte, 8, 8+len(name)+len(body)+sha256.Size)
+	binary.BigEndian.PutUint64(msg, uint64(len(name)))
+	msg = append(msg, name...)
+	return append(msg, body...)
+}
+
+// sum returns the MAC of msg, written in the room signed leaves after it.
+func (c *Cache) sum(msg []byte) []byte {
 	h := c.macs.Get().(hash.Hash)
 	defer c.macs.Put(h)
 	h.Reset()
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(name)))
-	h.Write(n[:])
-	h.Write([]byte(name))
-	h.Write(body)
-	return h.Sum(nil)
+	h.Write(msg)
+	return h.Sum(msg[len(msg):])
 }
 
 // forged counts an entry that failed authentication and warns, at most

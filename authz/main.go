@@ -57,6 +57,10 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	cacheKey, err := session.CacheKey(cfg.SessionKeys)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
@@ -67,7 +71,7 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
-	factsCache, err := cache.Open(cfg.RedisURL, cfg.RedisPrefix, cfg.CacheTTL, log)
+	factsCache, err := cache.Open(cfg.RedisURL, cfg.RedisPrefix, cfg.CacheTTL, cacheKey, log)
 	if err != nil {
 		return err
 	}

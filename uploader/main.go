@@ -119,8 +119,9 @@ func run(args []string, log *slog.Logger) (err error) {
 		return err
 	}
 	defer a.db.Close()
-	// Every command that changes data tells authz's cache through the store.
-	if a.cache, err = cache.Open(cfg.RedisURL, cfg.RedisPrefix, cfg.CacheTTL, log); err != nil {
+	// Every command that changes data tells authz's cache through the
+	// store. The uploader only invalidates, so it needs no entry key.
+	if a.cache, err = cache.Open(cfg.RedisURL, cfg.RedisPrefix, cfg.CacheTTL, nil, log); err != nil {
 		return err
 	}
 	defer a.cache.Close()

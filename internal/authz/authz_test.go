@@ -78,14 +78,19 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	db := testenv.OpenDB(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cache, err := cache.Open(testenv.RedisURL(), testenv.RedisPrefix(t), 30*time.Second, log)
+	keys := session.GenerateKeys()
+	cacheKey, err := session.CacheKey(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := cache.Open(testenv.RedisURL(), testenv.RedisPrefix(t), 30*time.Second, cacheKey, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cache.Close() })
 	db.Invalidator = cache
 	clk := testenv.NewClock()
-	codec, err := session.New(session.GenerateKeys(), false, clk.Now)
+	codec, err := session.New(keys, false, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +321,7 @@ func TestCacheRaceWithInvalidation(t *testing.T) {
 func TestAuthDegraded(t *testing.T) {
 	f := newFixture(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	deadRedis, err := cache.Open("redis://127.0.0.1:1/0", "x:", time.Minute, log)
+	deadRedis, err := cache.Open("redis://127.0.0.1:1/0", "x:", time.Minute, make([]byte, cache.MinKeySize), log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,7 +185,7 @@ func TestSessionsDegraded(t *testing.T) {
 	ctx := context.Background()
 	claims, cookie := f.login(t, f.alice, time.Hour)
 	f.expect(t, "cached", cookie, f.aliceFile.URL(), 200)
-	deadRedis, err := cache.Open("redis://127.0.0.1:1/0", "x:", time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	deadRedis, err := cache.Open("redis://127.0.0.1:1/0", "x:", time.Minute, make([]byte, cache.MinKeySize), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

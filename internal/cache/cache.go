@@ -15,27 +15,54 @@
 // miss. A cookie naming another user than its session's is refused by the
 // policy whatever is cached, so the tag only matters for the right user.
 //
-// Entries expire after the TTL, which bounds staleness when Redis missed an
-// invalidation. Generation keys outlive entries (genTTL > 2×TTL), so when a
-// generation key expires no entry tagged before it can still exist.
+// Redis is not trusted with decisions. Each entry carries an HMAC-SHA256,
+// under a key Redis never sees, of its key name, its tag, the time it was
+// written and its facts: an entry written by anyone else, or moved to
+// another key, is a miss and counted (BadEntries). A missing generation key
+// (expired, evicted, deleted) is created with a fresh token before the
+// database is read, so no entry is ever tagged with an empty token and a
+// lost generation key cannot bring old entries back. An entry older than
+// the TTL is a miss whatever Redis says about its expiry.
+//
+// Entries expire after the TTL, which bounds staleness when Redis missed
+// an invalidation. A change whose invalidation Redis refused is retried:
+// at once, then in the background until the TTL has passed, after which
+// every entry it should have dropped has expired anyway.
 package cache
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/filegate/filegate/internal/filegate"
+)
+
+// MinKeySize is the shortest key Open accepts for authenticating entries.
+const MinKeySize = 32
+
+const (
+	// bumpPatience bounds how long a change waits for Redis to take its
+	// invalidation before it is left to the background retry.
+	bumpPatience = time.Second
+	// maxPending bounds the invalidations waiting for the background
+	// retry; beyond it a change's stale entries simply expire.
+	maxPending = 10000
 )
 
 // Cache is a decision-facts cache in Redis. It is safe for concurrent use.
@@ -47,9 +74,19 @@ type Cache struct {
 	ttl    time.Duration
 	genTTL time.Duration
 	log    *slog.Logger
-	// lastWarn (unix nanoseconds) rate-limits the warning for a failing
-	// Redis: during an outage every request would log otherwise.
-	lastWarn atomic.Int64
+	now    func() time.Time // entries' write times; tests set it
+
+	// macs holds HMAC-SHA256 states under the entry key, ready for Reset;
+	// nil when the cache has no key and only invalidates.
+	macs *sync.Pool
+	bad  atomic.Uint64 // entries that failed authentication
+
+	// lastWarn and lastBad (unix nanoseconds) rate-limit the warnings for
+	// a failing Redis and for forged entries: either could otherwise log
+	// on every request.
+	lastWarn, lastBad atomic.Int64
+
+	retry retrier
 }
 
 // go-redis logs pool errors through its own global logger, once per failed
@@ -63,28 +100,48 @@ func (silent) Printf(context.Context, string, ...any) {}
 // unreachable logs a Redis failure on the request path at most every ten
 // seconds.
 func (c *Cache) unreachable(ctx context.Context, op string, err error) {
-	now, last := time.Now().UnixNano(), c.lastWarn.Load()
-	if now-last > int64(10*time.Second) && c.lastWarn.CompareAndSwap(last, now) {
+	if rateLimit(&c.lastWarn) {
 		c.log.WarnContext(ctx, "redis unreachable; deciding from PostgreSQL", "op", op, "err", err)
 	}
 }
 
-// Open returns a Cache on the Redis at rawURL (redis://host:port/db). Keys
-// start with prefix, so tests and several deployments can share a server.
-// It does not check the connection: Redis may come and go, and the cache
+// rateLimit reports whether ten seconds have passed since it last said
+// yes for last.
+func rateLimit(last *atomic.Int64) bool {
+	now, prev := time.Now().UnixNano(), last.Load()
+	return now-prev > int64(10*time.Second) && last.CompareAndSwap(prev, now)
+}
+
+// Open returns a Cache on the Redis at rawURL (redis://[:password@]host:port/db).
+// Keys start with prefix, so tests and several deployments can share a
+// server. key authenticates entries: at least MinKeySize secret bytes
+// that every authz replica shares and Redis never sees
+// (session.CacheKey). A nil key makes a cache that only invalidates, as
+// the uploader needs: its Facts always loads and stores nothing. Open
+// does not check the connection: Redis may come and go, and the cache
 // recovers by itself.
-func Open(rawURL, prefix string, ttl time.Duration, log *slog.Logger) (*Cache, error) {
+func Open(rawURL, prefix string, ttl time.Duration, key []byte, log *slog.Logger) (*Cache, error) {
+	if key != nil && len(key) < MinKeySize {
+		return nil, fmt.Errorf("cache: entry key of %d bytes; at least %d needed", len(key), MinKeySize)
+	}
 	client, err := NewClient(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	return &Cache{
+	c := &Cache{
 		client: client,
 		prefix: prefix,
 		ttl:    ttl,
 		genTTL: max(2*ttl+time.Minute, 24*time.Hour),
 		log:    log,
-	}, nil
+		now:    time.Now,
+	}
+	if key != nil {
+		key = append([]byte(nil), key...)
+		c.macs = &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}
+	}
+	c.retry.init()
+	return c, nil
 }
 
 // NewClient returns a client for the Redis at rawURL
@@ -110,8 +167,18 @@ func NewClient(rawURL string) (*goredis.Client, error) {
 	return goredis.NewClient(opt), nil
 }
 
-// Close closes the connection pool.
-func (c *Cache) Close() error { return c.client.Close() }
+// Close stops the background retry and closes the connection pool.
+// Invalidations still waiting for Redis are given up: their stale entries
+// expire with the TTL.
+func (c *Cache) Close() error {
+	c.retry.close()
+	return c.client.Close()
+}
+
+// BadEntries is how many entries have failed authentication since Open:
+// written into Redis by someone without the key, moved between keys, or
+// written under a key that has since been rotated.
+func (c *Cache) BadEntries() uint64 { return c.bad.Load() }
 
 // tokens are the generations read by a lookup. put tags entries with them,
 // so facts read from the database after a lookup are dropped if a change
@@ -119,12 +186,16 @@ func (c *Cache) Close() error { return c.client.Close() }
 type tokens struct {
 	key                 filegate.FactsKey
 	viewer, owner, file string
-	read                bool // the MGET succeeded; the tokens are real
+	read                bool // the tokens are real: read or created in Redis
 }
 
+// entry is the authenticated part of a cached value: the generation it
+// is tagged with, when it was written (unix milliseconds) and the facts.
+// In Redis it follows its MAC (see seal).
 type entry[T any] struct {
-	Gen   string `json:"g"`
-	Value T      `json:"v"`
+	Gen     string `json:"g"`
+	Written int64  `json:"t"`
+	Value   T      `json:"v"`
 }
 
 func (c *Cache) userGen(id int64) string   { return c.prefix + "g:u:" + strconv.FormatInt(id, 10) }
@@ -143,15 +214,18 @@ func (c *Cache) sessionEntry(hash [32]byte) string {
 }
 
 // Facts returns the decision facts for one request: from Redis when all
-// of them are cached and current, else from load, whose facts are then
-// stored tagged with the generations read before load ran. A change that
-// commits while load reads the database bumps a generation, so those facts
-// are never used. Nothing is stored when load fails (its error is returned
-// as is) or when Redis could not be read (there is nothing to tag with).
-// Redis errors are logged, never returned. Cached facts are as they were
-// read: a session's expiry is for the caller to check against its clock,
-// so an entry never outlives its session.
+// of them are cached, current and authentic, else from load, whose facts
+// are then stored tagged with the generations read before load ran. A
+// change that commits while load reads the database bumps a generation,
+// so those facts are never used. Nothing is stored when load fails (its
+// error is returned as is) or when Redis could not be read (there is
+// nothing to tag with). Redis errors are logged, never returned. Cached
+// facts are as they were read: a session's expiry is for the caller to
+// check against its clock, so an entry never outlives its session.
 func (c *Cache) Facts(ctx context.Context, key filegate.FactsKey, load func() (filegate.Facts, error)) (filegate.Facts, error) {
+	if c.macs == nil {
+		return load()
+	}
 	f, tok, ok := c.get(ctx, key)
 	if ok {
 		return f, nil
@@ -165,25 +239,65 @@ func (c *Cache) Facts(ctx context.Context, key filegate.FactsKey, load func() (f
 }
 
 // get returns the cached facts for one request and whether all of them
-// were present and current. The tokens are valid even on a miss and must be
-// passed to put. A Redis error is a miss.
+// were present, current and authentic. The tokens are valid even on a
+// miss and must be passed to put. A Redis error is a miss.
 func (c *Cache) get(ctx context.Context, key filegate.FactsKey) (filegate.Facts, tokens, bool) {
-	vals, err := c.client.MGet(ctx,
-		c.userGen(key.ViewerID), c.userGen(key.OwnerID), c.fileGen(key.OwnerID, key.StoredName),
-		c.userEntry(key.ViewerID), c.sessionEntry(key.SessionHash), c.userEntry(key.OwnerID),
-		c.fileEntry(key.OwnerID, key.StoredName)).Result()
+	gens := [3]string{c.userGen(key.ViewerID), c.userGen(key.OwnerID), c.fileGen(key.OwnerID, key.StoredName)}
+	names := [4]string{c.userEntry(key.ViewerID), c.sessionEntry(key.SessionHash), c.userEntry(key.OwnerID),
+		c.fileEntry(key.OwnerID, key.StoredName)}
+	vals, err := c.client.MGet(ctx, gens[0], gens[1], gens[2], names[0], names[1], names[2], names[3]).Result()
 	tok := tokens{key: key}
 	if err != nil {
 		c.unreachable(ctx, "get", err)
 		return filegate.Facts{}, tok, false
 	}
 	tok.viewer, tok.owner, tok.file, tok.read = str(vals[0]), str(vals[1]), str(vals[2]), true
+	// Every entry is checked, so that each forged one is counted.
 	var f filegate.Facts
-	ok := decode(vals[3], tok.viewer, &f.Viewer) &&
-		decode(vals[4], tok.viewer, &f.Session) &&
-		decode(vals[5], tok.owner, &f.Owner) &&
-		decode(vals[6], tok.file, &f.File)
-	return f, tok, ok
+	ok := read(c, names[0], vals[3], tok.viewer, &f.Viewer)
+	ok = read(c, names[1], vals[4], tok.viewer, &f.Session) && ok
+	ok = read(c, names[2], vals[5], tok.owner, &f.Owner) && ok
+	ok = read(c, names[3], vals[6], tok.file, &f.File) && ok
+	if ok {
+		return f, tok, true
+	}
+	if tok.viewer == "" || tok.owner == "" || tok.file == "" {
+		if err := c.createGens(ctx, gens, &tok); err != nil {
+			c.unreachable(ctx, "create generations", err)
+			tok.read = false
+		}
+	}
+	return filegate.Facts{}, tok, false
+}
+
+// createGens gives every generation key of gens that tok found empty a
+// fresh token, unless another process was quicker, and fills tok with
+// the tokens Redis now holds. It runs before the database is read, as
+// every tagging token must.
+func (c *Cache) createGens(ctx context.Context, gens [3]string, tok *tokens) error {
+	have := [3]*string{&tok.viewer, &tok.owner, &tok.file}
+	cmds := map[string]*goredis.StringCmd{}
+	_, err := c.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, name := range gens {
+			if *have[i] == "" && cmds[name] == nil {
+				p.SetNX(ctx, name, newToken(), c.genTTL)
+				cmds[name] = p.Get(ctx, name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, name := range gens {
+		if *have[i] == "" {
+			*have[i] = cmds[name].Val()
+		}
+	}
+	if tok.viewer == "" || tok.owner == "" || tok.file == "" {
+		return errors.New("a generation key vanished as it was created")
+	}
+	return nil
 }
 
 // put stores facts read from the database for the request get was asked
@@ -195,16 +309,98 @@ func (c *Cache) put(ctx context.Context, tok tokens, f filegate.Facts) {
 		return
 	}
 	k := tok.key
+	at := c.now().UnixMilli()
+	viewer, session, owner, file := c.userEntry(k.ViewerID), c.sessionEntry(k.SessionHash), c.userEntry(k.OwnerID),
+		c.fileEntry(k.OwnerID, k.StoredName)
 	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		p.Set(ctx, c.userEntry(k.ViewerID), encode(tok.viewer, f.Viewer), c.ttl)
-		p.Set(ctx, c.sessionEntry(k.SessionHash), encode(tok.viewer, f.Session), c.ttl)
-		p.Set(ctx, c.userEntry(k.OwnerID), encode(tok.owner, f.Owner), c.ttl)
-		p.Set(ctx, c.fileEntry(k.OwnerID, k.StoredName), encode(tok.file, f.File), c.ttl)
+		p.Set(ctx, viewer, seal(c, viewer, entry[filegate.Profile]{tok.viewer, at, f.Viewer}), c.ttl)
+		p.Set(ctx, session, seal(c, session, entry[filegate.SessionState]{tok.viewer, at, f.Session}), c.ttl)
+		p.Set(ctx, owner, seal(c, owner, entry[filegate.Profile]{tok.owner, at, f.Owner}), c.ttl)
+		p.Set(ctx, file, seal(c, file, entry[filegate.Target]{tok.file, at, f.File}), c.ttl)
 		return nil
 	})
 	if err != nil {
 		c.unreachable(ctx, "put", err)
 	}
+}
+
+// seal returns what Redis keeps under the key name for e: the MAC of
+// name and of e's JSON, then that JSON.
+func seal[T any](c *Cache, name string, e entry[T]) string {
+	body, _ := json.Marshal(e)
+	return string(c.sum(signed(name, string(body)))) + string(body)
+}
+
+// read fills dst from the value raw that Redis holds under the key name,
+// if it is there, authentic, tagged with the current generation gen and
+// younger than the TTL. An entry that fails authentication is counted
+// and logged.
+func read[T any](c *Cache, name string, raw any, gen string, dst *T) bool {
+	s, ok := raw.(string)
+	if !ok {
+		return false
+	}
+	if len(s) < sha256.Size {
+		c.forged(name)
+		return false
+	}
+	msg := signed(name, s[sha256.Size:])
+	if !hmac.Equal([]byte(s[:sha256.Size]), c.sum(msg)) {
+		c.forged(name)
+		return false
+	}
+	var e entry[T]
+	if err := json.Unmarshal(msg[8+len(name):], &e); err != nil || e.Gen == "" || e.Gen != gen ||
+		c.now().UnixMilli()-e.Written > c.ttl.Milliseconds() {
+		return false
+	}
+	*dst = e.Value
+	return true
+}
+
+// signed returns what the MAC of the entry body under the key name
+// covers: the name's length (so that no two name, body pairs give the
+// same bytes), the name and the body, with room left for the MAC.
+func signed(name, body string) []byte {
+	msg := make([]byte, 8, 8+len(name)+len(body)+sha256.Size)
+	binary.BigEndian.PutUint64(msg, uint64(len(name)))
+	msg = append(msg, name...)
+	return append(msg, body...)
+}
+
+// sum returns the MAC of msg, written in the room signed leaves after it.
+func (c *Cache) sum(msg []byte) []byte {
+	h := c.macs.Get().(hash.Hash)
+	defer c.macs.Put(h)
+	h.Reset()
+	h.Write(msg)
+	return h.Sum(msg[len(msg):])
+}
+
+// forged counts an entry that failed authentication and warns, at most
+// every ten seconds. The key name is not logged: a session's names the
+// hash of its token.
+func (c *Cache) forged(name string) {
+	n := c.bad.Add(1)
+	if rateLimit(&c.lastBad) {
+		c.log.Warn("cache entry failed authentication (written without the key, moved, or from before a key change); reading PostgreSQL instead",
+			"kind", kind(c.prefix, name), "bad_entries", n)
+	}
+}
+
+// kind names what the entry under name holds: user, session or file.
+func kind(prefix, name string) string {
+	if len(name) >= len(prefix)+3 {
+		switch name[len(prefix):][:3] {
+		case "c:u":
+			return "user"
+		case "c:s":
+			return "session"
+		case "c:f":
+			return "file"
+		}
+	}
+	return "unknown"
 }
 
 // UserChanged implements filegate.Invalidator. It drops the user's
@@ -218,9 +414,157 @@ func (c *Cache) FileChanged(ctx context.Context, ownerID int64, storedName strin
 	c.bump(ctx, c.fileGen(ownerID, storedName))
 }
 
-func (c *Cache) bump(ctx context.Context, key string) {
-	if err := c.client.Set(ctx, key, newToken(), c.genTTL).Err(); err != nil {
-		c.log.WarnContext(ctx, "cache invalidation failed; stale decisions expire with the TTL", "key", key, "ttl", c.ttl, "err", err)
+// bump writes a fresh token to the generation key name, after a change
+// committed. It tries again at once (a pooled connection Redis closed
+// fails only its first use), then with a short backoff for up to
+// bumpPatience in all. While earlier invalidations are still waiting for
+// Redis, it does not wait: Redis is down, and every change would pay the
+// full patience. What it could not write is left to the background retry.
+func (c *Cache) bump(ctx context.Context, name string) {
+	ctx, cancel := context.WithTimeout(ctx, bumpPatience)
+	defer cancel()
+	var err error
+	for attempt, wait := 0, 25*time.Millisecond; ; attempt++ {
+		if err = c.client.Set(ctx, name, newToken(), c.genTTL).Err(); err == nil {
+			return
+		}
+		if attempt == 0 {
+			continue
+		}
+		if c.retry.waiting() {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+			wait *= 2
+			continue
+		case <-ctx.Done():
+			t.Stop()
+		}
+		break
+	}
+	queued := c.retry.add(c, name)
+	c.log.WarnContext(ctx, "cache invalidation failed; stale decisions expire with the TTL", "key", name, "ttl", c.ttl,
+		"retrying", queued, "err", err)
+}
+
+// retrier writes the generation tokens that bump could not, until Redis
+// takes them or the TTL has passed since the change (its stale entries
+// have expired by then). One goroutine does it for every key, running
+// only while some wait; at most maxPending wait.
+type retrier struct {
+	mu      sync.Mutex
+	keys    map[string]pending
+	seq     uint64
+	running bool
+	stop    chan struct{} // closed by close
+}
+
+// pending is one generation key waiting for a fresh token: until when it
+// is worth writing, and which failure it stands for.
+type pending struct {
+	until time.Time
+	seq   uint64
+}
+
+func (r *retrier) init() {
+	r.keys = map[string]pending{}
+	r.stop = make(chan struct{})
+}
+
+// waiting reports whether invalidations are waiting for Redis.
+func (r *retrier) waiting() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.keys) > 0
+}
+
+// add queues name for c's retry loop and reports whether it was queued:
+// not when c is closed or maxPending keys wait already.
+func (r *retrier) add(c *Cache, name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	select {
+	case <-r.stop:
+		return false
+	default:
+	}
+	if _, ok := r.keys[name]; !ok && len(r.keys) >= maxPending {
+		return false
+	}
+	r.seq++
+	r.keys[name] = pending{until: time.Now().Add(c.ttl), seq: r.seq}
+	if !r.running {
+		r.running = true
+		go r.run(c)
+	}
+	return true
+}
+
+func (r *retrier) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	select {
+	case <-r.stop:
+	default:
+		close(r.stop)
+	}
+}
+
+// run writes every waiting key in one pipeline, backing off from 100 ms
+// to a second while Redis refuses, and returns once none waits or the
+// cache is closed.
+func (r *retrier) run(c *Cache) {
+	wait := 100 * time.Millisecond
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-time.After(wait):
+		}
+		r.mu.Lock()
+		now, batch := time.Now(), map[string]pending{}
+		for name, p := range r.keys {
+			if now.After(p.until) {
+				delete(r.keys, name)
+			} else {
+				batch[name] = p
+			}
+		}
+		if len(batch) == 0 {
+			r.running = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+
+		ctx, cancel := context.WithTimeout(context.Background(), bumpPatience)
+		cmds := map[string]*goredis.StatusCmd{}
+		c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for name := range batch {
+				cmds[name] = p.Set(ctx, name, newToken(), c.genTTL)
+			}
+			return nil
+		})
+		cancel()
+		done := 0
+		r.mu.Lock()
+		for name, cmd := range cmds {
+			// A key that failed again meanwhile stands for a change that
+			// may have committed after this write: it stays.
+			if cmd.Err() == nil && r.keys[name].seq == batch[name].seq {
+				delete(r.keys, name)
+				done++
+			}
+		}
+		r.mu.Unlock()
+		if done > 0 {
+			c.log.Info("cache invalidations written after Redis came back", "count", done)
+			wait = 100 * time.Millisecond
+		} else {
+			wait = min(2*wait, time.Second)
+		}
 	}
 }
 
@@ -233,24 +577,4 @@ func newToken() string {
 func str(v any) string {
 	s, _ := v.(string)
 	return s
-}
-
-func encode[T any](gen string, v T) string {
-	b, _ := json.Marshal(entry[T]{Gen: gen, Value: v})
-	return string(b)
-}
-
-// decode fills dst from a cached entry if it exists and carries the current
-// generation token.
-func decode[T any](raw any, gen string, dst *T) bool {
-	s, ok := raw.(string)
-	if !ok {
-		return false
-	}
-	var e entry[T]
-	if err := json.Unmarshal([]byte(s), &e); err != nil || e.Gen != gen {
-		return false
-	}
-	*dst = e.Value
-	return true
 }

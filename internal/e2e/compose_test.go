@@ -1,6 +1,10 @@
 package e2e
 
 import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -108,4 +112,101 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf(".ci/dev does not replace %s in filegate-http.conf", e[1])
 		}
 	}
+}
+
+// No password is written in compose.yaml: PostgreSQL's and Redis's come
+// from the environment (FILEGATE_POSTGRES_PASSWORD, FILEGATE_REDIS_PASSWORD),
+// compose refuses to start without them, and once filled in, the URLs
+// authz and the uploader get carry the passwords the servers require.
+func TestComposePasswords(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	literal := func(v string) bool { return !strings.HasPrefix(v, "${") && !strings.HasPrefix(v, "$$") }
+	for _, m := range regexp.MustCompile(`(?im)^\s*-?\s*"?(\w*password\w*)"?\s*[:=]\s*"?([^\s"#]+)`).FindAllStringSubmatch(string(raw), -1) {
+		if literal(m[2]) {
+			t.Errorf("compose.yaml sets %s to a literal", m[1])
+		}
+	}
+	for _, m := range regexp.MustCompile(`\w+://[^:/@\s]*:(\$\{[^}]*\}|[^@\s]*)@`).FindAllStringSubmatch(string(raw), -1) {
+		if literal(m[1]) {
+			t.Errorf("compose.yaml has a URL with a literal password: %s", m[0])
+		}
+	}
+	for _, m := range regexp.MustCompile(`requirepass\s+(\S+)`).FindAllStringSubmatch(string(raw), -1) {
+		if literal(m[1]) {
+			t.Error("compose.yaml gives redis-server a literal password")
+		}
+	}
+
+	env := map[string]string{"FILEGATE_SESSION_KEYS": "keys", "FILEGATE_POSTGRES_PASSWORD": "pgpass0123", "FILEGATE_REDIS_PASSWORD": "redispass0123"}
+	for name := range env {
+		if name == "FILEGATE_SESSION_KEYS" {
+			continue
+		}
+		without := maps.Clone(env)
+		delete(without, name)
+		if _, err := interpolate(string(raw), without); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("without %s, compose would start (or not say why): %v", name, err)
+		}
+	}
+	filled, err := interpolate(string(raw), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Command     any               `yaml:"command"`
+			Environment map[string]string `yaml:"environment"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal([]byte(filled), &compose); err != nil {
+		t.Fatalf("compose.yaml, filled in, does not parse: %v", err)
+	}
+	if got := compose.Services["postgres"].Environment["POSTGRES_PASSWORD"]; got != env["FILEGATE_POSTGRES_PASSWORD"] {
+		t.Errorf("PostgreSQL's password is %q", got)
+	}
+	redisCmd, _ := yaml.Marshal(compose.Services["redis"].Command)
+	redisPass := compose.Services["redis"].Environment["REDIS_PASSWORD"]
+	if redisPass != env["FILEGATE_REDIS_PASSWORD"] || !strings.Contains(string(redisCmd), "requirepass $REDIS_PASSWORD") {
+		t.Errorf("Redis does not require FILEGATE_REDIS_PASSWORD: password %q, command %s", redisPass, redisCmd)
+	}
+	for _, svc := range []string{"authz", "uploader"} {
+		e := compose.Services[svc].Environment
+		for name, want := range map[string]string{"DATABASE_URL": env["FILEGATE_POSTGRES_PASSWORD"], "REDIS_URL": env["FILEGATE_REDIS_PASSWORD"]} {
+			u, err := url.Parse(e[name])
+			if err != nil {
+				t.Errorf("%s: %s: %v", svc, name, err)
+				continue
+			}
+			if got, _ := u.User.Password(); got != want {
+				t.Errorf("%s: %s carries password %q, want %q", svc, name, got, want)
+			}
+		}
+	}
+}
+
+// interpolate fills in s as compose does: $$ is a dollar sign, ${NAME}
+// and ${NAME:-default} take env's value, and ${NAME:?message} is an error
+// when NAME is unset or empty.
+func interpolate(s string, env map[string]string) (string, error) {
+	var err error
+	out := regexp.MustCompile(`\$\$|\$\{(\w+)(?::([-?])([^}]*))?\}`).ReplaceAllStringFunc(s, func(m string) string {
+		if m == "$$" {
+			return "$"
+		}
+		p := regexp.MustCompile(`^\$\{(\w+)(?::([-?])([^}]*))?\}$`).FindStringSubmatch(m)
+		v := env[p[1]]
+		switch {
+		case v != "":
+			return v
+		case p[2] == "?":
+			err = errors.Join(err, fmt.Errorf("%s: %s", p[1], p[3]))
+		case p[2] == "-":
+			return p[3]
+		}
+		return ""
+	})
+	return out, err
 }

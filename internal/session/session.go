@@ -16,6 +16,7 @@
 package session
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -293,6 +294,22 @@ func (c *Codec) cookie(value string) *http.Cookie {
 		Secure:   c.secure,
 		SameSite: http.SameSiteLaxMode,
 	}
+}
+
+// CacheKey derives from keys, in the FILEGATE_SESSION_KEYS format, the
+// key that authenticates authz's cached entries (docs/interface.md#cache):
+// the HMAC-SHA256 of a fixed label under the first pair's hash key. Every
+// authz replica derives the same key, Redis never sees it, and it reveals
+// nothing about the cookie keys. It changes with the first pair: after a
+// rotation every entry cached before it is a miss once.
+func CacheKey(keys string) ([]byte, error) {
+	pairs, err := parseKeys(keys)
+	if err != nil {
+		return nil, err
+	}
+	m := hmac.New(sha256.New, pairs[0])
+	m.Write([]byte("filegate cache entries v1"))
+	return m.Sum(nil), nil
 }
 
 // GenerateKeys returns a fresh random key pair in the FILEGATE_SESSION_KEYS

@@ -616,3 +616,31 @@ func TestPinnedFormat(t *testing.T) {
 		t.Errorf("payload = %v, want exactly uid 42, sid and exp now+ttl", got)
 	}
 }
+
+// The cache's entry key follows the first pair only, is the same for the
+// same keys (every replica agrees), is not the hash key itself, and is
+// refused for keys New would refuse.
+func TestCacheKey(t *testing.T) {
+	a, err := CacheKey(pairA + "," + pairB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := CacheKey(" " + pairA + " ")
+	rotated, _ := CacheKey(pairC + "," + pairA)
+	hashKey, _ := hex.DecodeString(hashA)
+	switch {
+	case len(a) != sha256.Size:
+		t.Errorf("key of %d bytes", len(a))
+	case !bytes.Equal(a, again):
+		t.Error("the same first pair gave another key")
+	case bytes.Equal(a, rotated):
+		t.Error("a new first pair kept the key")
+	case bytes.Contains(a, hashKey[:8]):
+		t.Error("the key shows the hash key")
+	}
+	for _, bad := range []string{"", "zz:" + blockA, hashA[:10] + ":" + blockA} {
+		if _, err := CacheKey(bad); err == nil {
+			t.Errorf("CacheKey(%.20q) succeeded", bad)
+		}
+	}
+}

@@ -179,7 +179,7 @@ func Start(t T, opt Options) *Stack {
 		t.Fatalf("testenv: %v", err)
 	}
 	t.Cleanup(func() { s.Store.Close() })
-	invalidator, err := cache.Open(RedisURL(), s.RedisPrefix, opt.CacheTTL, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	invalidator, err := cache.Open(RedisURL(), s.RedisPrefix, opt.CacheTTL, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}

@@ -1,7 +1,9 @@
 //go:build chaos
 
-// These tests show a known hole and run only in `make chaos` (build tag
-// chaos) until the fix lands; then the tag goes and they join `make test`.
+// The long version of TestChangeReachesCacheWhenClientLeaves: the hang-ups
+// land while the web app's database answers slowly, so they fall inside
+// the change's statements. It takes about a minute, so it runs in `make
+// chaos` (build tag chaos) only.
 
 package e2e
 

@@ -23,6 +23,8 @@ const fileColumns = `id, owner_id, stored_name, display_name, content_type, size
 // ECONFLICT for a stored name this owner already uses; place is called in
 // none of these cases.
 func (db *DB) CreateFile(ctx context.Context, f *filegate.File, q filegate.Quota, place func() error) error {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	err := db.inTx(ctx, "create file", func(tx *sqlx.Tx) error {
 		// The check and the count are one statement on the owner's row,
 		// whose lock makes concurrent uploads of one user take turns: two
@@ -89,6 +91,8 @@ func (db *DB) FileByID(ctx context.Context, id int64) (filegate.File, error) {
 // (bytes without a row are never served, and sweep finds them).
 // ENOTFOUND when there is no such file.
 func (db *DB) DeleteFile(ctx context.Context, id int64) (filegate.File, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	var f filegate.File
 	err := db.inTx(ctx, "delete file", func(tx *sqlx.Tx) error {
 		// Lock the owner's row first, as CreateFile does, so that a

@@ -11,6 +11,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"sync/atomic"
@@ -64,6 +65,19 @@ func (db *DB) Close() error {
 
 // Ping reports whether the database answers; used by /healthz.
 func (db *DB) Ping(ctx context.Context) error { return wrap("ping", db.db.PingContext(ctx)) }
+
+// changeTimeout bounds a change that has no client left to wait for it.
+const changeTimeout = 10 * time.Second
+
+// detach returns the context a change runs in: the caller's values, but
+// not its cancellation, and changeTimeout. A change that can alter an
+// access decision, once asked for, is carried out to a known end whatever
+// the client does: a client hanging up mid-statement must not leave a
+// change committed that the store believes failed, and so never reports
+// to the Invalidator (docs/interface.md#cache).
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), changeTimeout)
+}
 
 // userChanged and fileChanged tell the Invalidator about a committed
 // change. They run even when ctx was cancelled in the meantime: a client
@@ -120,7 +134,10 @@ func unavailable(err error) bool {
 	var pqErr *pq.Error
 	switch {
 	case errors.Is(err, driver.ErrBadConn), errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, syscall.ECONNRESET), errors.Is(err, context.DeadlineExceeded):
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, context.DeadlineExceeded),
+		// A connection accepted and closed at once (a proxy or pooler
+		// whose server is gone) ends in EOF.
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return true
 	case errors.As(err, &netErr):
 		return true

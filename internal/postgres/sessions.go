@@ -85,6 +85,8 @@ const revokeSessions = `UPDATE sessions SET revoked_at = now()
 // revoked, gone or someone else's is left alone. authz learns of it
 // before it returns.
 func (db *DB) RevokeSession(ctx context.Context, userID, id int64) error {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	_, err := db.db.ExecContext(ctx, `UPDATE sessions SET revoked_at = now()
 		WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`, id, userID)
 	if err != nil {
@@ -99,6 +101,8 @@ func (db *DB) RevokeSession(ctx context.Context, userID, id int64) error {
 // it returns: the sessions' cached facts are tagged with their user's
 // generation, so one bump reaches all of them.
 func (db *DB) RevokeSessions(ctx context.Context, userID, keepID int64) (int64, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	res, err := db.db.ExecContext(ctx, revokeSessions, userID, keepID)
 	if err != nil {
 		return 0, wrap("revoke sessions", err)
@@ -115,6 +119,8 @@ func (db *DB) RevokeSessions(ctx context.Context, userID, keepID int64) (int64, 
 // longer oldHash: of two changes checked against the same password, only
 // the first succeeds.
 func (db *DB) SetPassword(ctx context.Context, userID int64, oldHash, newHash []byte, keepID int64) (int64, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	var revoked int64
 	err := db.inTx(ctx, "set password", func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $2

@@ -294,3 +294,30 @@ func TestInvalidationOutlivesTheRequest(t *testing.T) {
 		db.Invalidator = nil
 	}
 }
+
+// A change asked for by a client that is already gone is carried out and
+// reported all the same: its outcome is never left unknown to the store,
+// which would then not tell the cache (see detach).
+func TestChangeOutlivesItsClient(t *testing.T) {
+	t.Parallel()
+	db, ch := open(t)
+	alice := user(t, db, "alice")
+	f := testenv.AddFileRow(t, db, alice.ID, "a.pdf", "a.pdf", "")
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	*ch = nil
+	yes := true
+	if _, err := db.UpdateUser(gone, alice.ID, filegate.UserUpdate{IsPublic: &yes}); err != nil {
+		t.Fatalf("update with the client gone: %v", err)
+	}
+	if _, err := db.DeleteFile(gone, f.ID); err != nil {
+		t.Fatalf("delete with the client gone: %v", err)
+	}
+	want := fmt.Sprintf("[user %d file %d/a.pdf]", alice.ID, alice.ID)
+	if got := fmt.Sprint(*ch); got != want {
+		t.Errorf("invalidations = %s, want %s", got, want)
+	}
+	if u, err := db.UserByID(context.Background(), alice.ID); err != nil || !u.IsPublic {
+		t.Errorf("after the update: %+v, %v; want public", u, err)
+	}
+}

@@ -15,6 +15,8 @@ const userColumns = `id, username, slug, display_name, password_hash, is_public,
 // CreateUser inserts u and fills in its ID and CreatedAt. A taken username
 // or slug is ECONFLICT.
 func (db *DB) CreateUser(ctx context.Context, u *filegate.User) error {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	err := db.db.QueryRowxContext(ctx, `INSERT INTO users (username, slug, display_name, password_hash, is_public, is_staff)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at`,
 		u.Username, u.Slug, u.DisplayName, u.PasswordHash, u.IsPublic, u.IsStaff).Scan(&u.ID, &u.CreatedAt)
@@ -48,6 +50,8 @@ func (db *DB) userWhere(ctx context.Context, where string, arg any) (filegate.Us
 // UpdateUser changes the given fields of user id and returns the result.
 // ENOTFOUND when there is no such user.
 func (db *DB) UpdateUser(ctx context.Context, id int64, upd filegate.UserUpdate) (filegate.User, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	var u filegate.User
 	err := db.inTx(ctx, "update user", func(tx *sqlx.Tx) error {
 		err := tx.GetContext(ctx, &u, `UPDATE users SET
@@ -75,6 +79,8 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, upd filegate.UserUpdate)
 // files; the caller removes their bytes. ENOTFOUND when there is no such
 // user. authz learns of the user and of each file before it returns.
 func (db *DB) DeleteUser(ctx context.Context, id int64) ([]filegate.File, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	files := []filegate.File{}
 	err := db.inTx(ctx, "delete user", func(tx *sqlx.Tx) error {
 		// The user's row before any file's, in the order every change of

@@ -16,6 +16,9 @@ type memory struct {
 	mu      sync.Mutex
 	logs    map[string][]entry // oldest first
 	maxKeys int
+	// subjects are the keys of logs per subject and address, the first
+	// to go when the table is full.
+	subjects map[string]bool
 	// swept is when stale logs were last dropped; full is when the table,
 	// found full of live logs, will next have room.
 	swept, full time.Time
@@ -27,16 +30,19 @@ type entry struct {
 }
 
 func newMemory(maxKeys int) *memory {
-	return &memory{logs: map[string][]entry{}, maxKeys: maxKeys}
+	return &memory{logs: map[string][]entry{}, maxKeys: maxKeys, subjects: map[string]bool{}}
 }
 
 // reserve is reserveScript in process: it returns 0 and records the
 // attempt, or the time until the fuller log lets one more entry in.
 //
 // When the table is full of live logs (many addresses failing while Redis
-// is down), an attempt that needs a new log is refused until one expires:
-// the alternative, forgetting a log, would let whoever fills the table
-// reset everyone's count.
+// is down), the logs per subject are forgotten first: each address keeps
+// its own count (PerAddress), so a flood cannot refuse everyone who has
+// not failed yet, and forgetting gives a guesser at most PerAddress
+// attempts per window. Only a table full of address logs alone refuses an
+// attempt that needs a new log, until one expires: forgetting those would
+// let whoever fills the table reset every address's count.
 func (m *memory) reserve(k keys, id string, now time.Time, l Limits) time.Duration {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -66,6 +72,18 @@ func (m *memory) reserve(k keys, id string, now time.Time, l Limits) time.Durati
 		}
 		next := m.sweep(now, l.Window)
 		if len(m.logs)+fresh > m.maxKeys {
+			for key := range m.subjects {
+				delete(m.logs, key)
+			}
+			clear(m.subjects)
+			fresh = 0
+			for _, key := range []string{k.subject, k.addr} {
+				if m.logs[key] == nil {
+					fresh++
+				}
+			}
+		}
+		if len(m.logs)+fresh > m.maxKeys {
 			m.full = next
 			return next.Sub(now)
 		}
@@ -73,6 +91,7 @@ func (m *memory) reserve(k keys, id string, now time.Time, l Limits) time.Durati
 	for _, key := range []string{k.subject, k.addr} {
 		m.logs[key] = append(m.logs[key], entry{now, id})
 	}
+	m.subjects[k.subject] = true
 	return 0
 }
 
@@ -126,6 +145,11 @@ func (m *memory) sweep(now time.Time, window time.Duration) time.Time {
 			if end := log[len(log)-1].at.Add(window); next.IsZero() || end.Before(next) {
 				next = end
 			}
+		}
+	}
+	for key := range m.subjects {
+		if m.logs[key] == nil {
+			delete(m.subjects, key)
 		}
 	}
 	if next.IsZero() {

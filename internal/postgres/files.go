@@ -25,6 +25,7 @@ const fileColumns = `id, owner_id, stored_name, display_name, content_type, size
 func (db *DB) CreateFile(ctx context.Context, f *filegate.File, q filegate.Quota, place func() error) error {
 	ctx, cancel := detach(ctx)
 	defer cancel()
+	committing := false // place succeeded: only the commit is left
 	err := db.inTx(ctx, "create file", func(tx *sqlx.Tx) error {
 		// The check and the count are one statement on the owner's row,
 		// whose lock makes concurrent uploads of one user take turns: two
@@ -45,14 +46,17 @@ func (db *DB) CreateFile(ctx context.Context, f *filegate.File, q filegate.Quota
 		if err != nil {
 			return wrap("create file", err)
 		}
-		return place()
+		if err := place(); err != nil {
+			return err // before the commit: certainly rolled back
+		}
+		committing = true
+		return nil
 	})
-	if err != nil {
-		return err
-	}
 	// authz may have cached "no such file" for this name.
-	db.fileChanged(ctx, f.OwnerID, f.StoredName)
-	return nil
+	if err == nil || (committing && uncertain(err)) {
+		db.fileChanged(ctx, f.OwnerID, f.StoredName)
+	}
+	return err
 }
 
 // overQuota explains why CreateFile's quota statement changed no row:
@@ -94,11 +98,11 @@ func (db *DB) DeleteFile(ctx context.Context, id int64) (filegate.File, error) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
 	var f filegate.File
+	var owner int64
 	err := db.inTx(ctx, "delete file", func(tx *sqlx.Tx) error {
 		// Lock the owner's row first, as CreateFile does, so that a
 		// delete and an upload of the same user never wait on each other
 		// in opposite orders (a deadlock).
-		var owner int64
 		err := tx.GetContext(ctx, &owner, `SELECT u.id FROM files f JOIN users u ON u.id = f.owner_id
 			WHERE f.id = $1 FOR NO KEY UPDATE OF u`, id)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -108,7 +112,8 @@ func (db *DB) DeleteFile(ctx context.Context, id int64) (filegate.File, error) {
 		}
 		// No row when another delete took the file while we waited.
 		err = tx.GetContext(ctx, &f, `WITH gone AS (DELETE FROM files WHERE id = $1 RETURNING `+fileColumns+`)
-			UPDATE users u SET used_bytes = u.used_bytes - gone.size, used_files = u.used_files - 1
+			UPDATE users u SET used_bytes = GREATEST(u.used_bytes - gone.size, 0),
+				used_files = GREATEST(u.used_files - 1, 0)
 			FROM gone WHERE u.id = gone.owner_id
 			RETURNING gone.*`, id)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -117,6 +122,11 @@ func (db *DB) DeleteFile(ctx context.Context, id int64) (filegate.File, error) {
 		return wrap("delete file", err)
 	})
 	if err != nil {
+		if uncertain(err) && owner != 0 {
+			// Which file is not known for sure; its owner's generation
+			// stales every decision about their files.
+			db.userChanged(ctx, owner)
+		}
 		return filegate.File{}, err
 	}
 	db.fileChanged(ctx, f.OwnerID, f.StoredName)

@@ -79,6 +79,17 @@ func detach(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), changeTimeout)
 }
 
+// uncertain reports whether err may have come after PostgreSQL committed
+// the change anyway: a lost reply to COMMIT, the change timeout. Only a
+// refusal with a domain code (not found, conflict, quota, invalid) is
+// certain. Callers tell the Invalidator of an uncertain change all the
+// same: an invalidation too many costs one cache miss, one too few a
+// stale decision.
+func uncertain(err error) bool {
+	code := filegate.ErrorCode(err)
+	return code == filegate.EINTERNAL || code == filegate.EUNAVAILABLE
+}
+
 // userChanged and fileChanged tell the Invalidator about a committed
 // change. They run even when ctx was cancelled in the meantime: a client
 // that drops the connection right after a logout or an unsharing must not

@@ -89,11 +89,10 @@ func (db *DB) RevokeSession(ctx context.Context, userID, id int64) error {
 	defer cancel()
 	_, err := db.db.ExecContext(ctx, `UPDATE sessions SET revoked_at = now()
 		WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`, id, userID)
-	if err != nil {
-		return wrap("revoke session", err)
+	if err == nil || uncertain(err) {
+		db.userChanged(ctx, userID)
 	}
-	db.userChanged(ctx, userID)
-	return nil
+	return wrap("revoke session", err)
 }
 
 // RevokeSessions revokes every live session of userID except keepID (0:
@@ -104,10 +103,12 @@ func (db *DB) RevokeSessions(ctx context.Context, userID, keepID int64) (int64, 
 	ctx, cancel := detach(ctx)
 	defer cancel()
 	res, err := db.db.ExecContext(ctx, revokeSessions, userID, keepID)
+	if err == nil || uncertain(err) {
+		db.userChanged(ctx, userID)
+	}
 	if err != nil {
 		return 0, wrap("revoke sessions", err)
 	}
-	db.userChanged(ctx, userID)
 	n, err := res.RowsAffected()
 	return n, wrap("revoke sessions", err)
 }
@@ -139,10 +140,12 @@ func (db *DB) SetPassword(ctx context.Context, userID int64, oldHash, newHash []
 		revoked, err = res.RowsAffected()
 		return wrap("set password: revoke sessions", err)
 	})
+	if err == nil || uncertain(err) {
+		db.userChanged(ctx, userID)
+	}
 	if err != nil {
 		return 0, err
 	}
-	db.userChanged(ctx, userID)
 	return revoked, nil
 }
 

@@ -68,10 +68,12 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, upd filegate.UserUpdate)
 		_, err = tx.ExecContext(ctx, `UPDATE files SET owner_public = $2 WHERE owner_id = $1 AND owner_public <> $2`, id, u.IsPublic)
 		return wrap("update user: files", err)
 	})
+	if err == nil || uncertain(err) {
+		db.userChanged(ctx, id)
+	}
 	if err != nil {
 		return filegate.User{}, err
 	}
-	db.userChanged(ctx, id)
 	return u, nil
 }
 
@@ -105,6 +107,12 @@ func (db *DB) DeleteUser(ctx context.Context, id int64) ([]filegate.File, error)
 		return nil
 	})
 	if err != nil {
+		if uncertain(err) {
+			// The owner's generation alone stales every decision
+			// about their files: a cached decision needs the owner's
+			// entry too.
+			db.userChanged(ctx, id)
+		}
 		return nil, err
 	}
 	db.userChanged(ctx, id)

@@ -15,7 +15,10 @@ type Clock struct {
 // NewClock returns a Clock standing at the current time, cut to whole
 // microseconds as PostgreSQL keeps times, so a time that went through the
 // database compares equal.
-func NewClock() *Clock { return &Clock{t: time.Now().Truncate(time.Microsecond)} }
+func NewClock() *Clock { return NewClockAt(time.Now().Truncate(time.Microsecond)) }
+
+// NewClockAt returns a Clock standing at t.
+func NewClockAt(t time.Time) *Clock { return &Clock{t: t} }
 
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {

@@ -20,24 +20,6 @@ import (
 	"github.com/filegate/filegate/internal/throttle"
 )
 
-// clock is the injected time.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // unreachable is a Redis nobody listens on: the throttle counts in
 // process.
 const unreachable = "redis://127.0.0.1:1/0"
@@ -50,9 +32,9 @@ var backends = []struct{ name, url string }{{"redis", testenv.RedisURL()}, {"red
 // and its clock. On the test Redis, the throttle must never have fallen
 // back to memory (a broken script would hide behind the fallback), unless
 // the test says it expects to with *fallback.
-func open(t *testing.T, url, prefix string) (thr *throttle.Throttle, c *clock, fallback *bool) {
+func open(t *testing.T, url, prefix string) (thr *throttle.Throttle, c *testenv.Clock, fallback *bool) {
 	t.Helper()
-	c = &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	c = testenv.NewClockAt(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	var logs bytes.Buffer
 	thr, err := throttle.Open(url, prefix, throttle.DefaultLimits, c.Now, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
@@ -124,18 +106,18 @@ func TestSubjectLimit(t *testing.T) {
 			thr, c, _ := open(t, b.url, testenv.RedisPrefix(t))
 			for range 5 { // at t0, t0+1m, ..., t0+4m
 				wantAdmitted(t, thr, 1, "alice", addrA, wrong)
-				c.Add(time.Minute)
+				c.Advance(time.Minute)
 			}
 			wantRefused(t, thr, "alice", addrA, 10*time.Minute) // t0+5m: the first failure leaves at t0+15m
 			wantAdmitted(t, thr, 1, "bob", addrA, nil)
 			wantAdmitted(t, thr, 1, "alice", addrB, nil)
 
-			c.Add(10*time.Minute - time.Millisecond)
+			c.Advance(10*time.Minute - time.Millisecond)
 			wantRefused(t, thr, "alice", addrA, time.Millisecond)
-			c.Add(time.Millisecond) // t0+15m: the first failure has left
+			c.Advance(time.Millisecond) // t0+15m: the first failure has left
 			wantAdmitted(t, thr, 1, "alice", addrA, wrong)
 			wantRefused(t, thr, "alice", addrA, time.Minute) // the second leaves at t0+16m
-			c.Add(time.Minute)
+			c.Advance(time.Minute)
 			wantAdmitted(t, thr, 1, "alice", addrA, nil)
 		})
 	}
@@ -171,7 +153,7 @@ func TestAddressLimit(t *testing.T) {
 				wantAdmitted(t, thr, 1, fmt.Sprintf("user%d", i), addrA, wrong)
 				wantAdmitted(t, thr, 1, "mallory", addrA, nil)
 			}
-			c.Add(time.Minute)
+			c.Advance(time.Minute)
 			wantAdmitted(t, thr, 1, "user49", addrA, wrong)
 			wantRefused(t, thr, "never-tried", addrA, 14*time.Minute)
 			wantRefused(t, thr, "mallory", addrA, 14*time.Minute)

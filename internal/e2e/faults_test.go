@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -492,18 +491,14 @@ type slowUpload struct {
 }
 
 func startSlowUpload(s *testenv.Stack, cookie *http.Cookie, name string, data []byte) *slowUpload {
-	body := &bytes.Buffer{}
-	mw := multipart.NewWriter(body)
-	part, _ := mw.CreateFormFile("file", name)
-	part.Write(data)
-	mw.Close()
+	contentType, body := multipartFiles(upload{name, data})
 	pr, pw := io.Pipe()
 	req, err := http.NewRequest("POST", s.URL+"/upload", pr)
 	if err != nil {
 		panic(err)
 	}
 	req.ContentLength = int64(body.Len())
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Accept", "application/json")
 	req.AddCookie(cookie)
 	u := &slowUpload{body: body.Bytes(), pw: pw, result: make(chan answer, 1)}

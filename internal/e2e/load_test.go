@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"math/rand/v2"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"slices"
@@ -279,12 +277,8 @@ func (c *changer) upload(userName, name string, web bool) {
 			url = c.s.Put(c.t, userName, name, []byte(data))
 			return
 		}
-		body := &bytes.Buffer{}
-		mw := multipart.NewWriter(body)
-		part, _ := mw.CreateFormFile("file", name)
-		io.WriteString(part, data)
-		mw.Close()
-		answer := c.post(id, "/upload", mw.FormDataContentType(), body, 201)
+		contentType, body := multipartFiles(upload{name, []byte(data)})
+		answer := c.post(id, "/upload", contentType, body, 201)
 		var stored []struct {
 			ID  int64  `json:"id"`
 			URL string `json:"url"`

@@ -262,7 +262,7 @@ func (c *Cache) get(ctx context.Context, key filegate.FactsKey) (filegate.Facts,
 		return f, tok, true
 	}
 	if tok.viewer == "" || tok.owner == "" || tok.file == "" {
-		if err := c.createGens(ctx, gens, &tok); err != nil {
+		if err := c.createGens(ctx, gens[:], []*string{&tok.viewer, &tok.owner, &tok.file}); err != nil {
 			c.unreachable(ctx, "create generations", err)
 			tok.read = false
 		}
@@ -270,12 +270,11 @@ func (c *Cache) get(ctx context.Context, key filegate.FactsKey) (filegate.Facts,
 	return filegate.Facts{}, tok, false
 }
 
-// createGens gives every generation key of gens that tok found empty a
-// fresh token, unless another process was quicker, and fills tok with
-// the tokens Redis now holds. It runs before the database is read, as
-// every tagging token must.
-func (c *Cache) createGens(ctx context.Context, gens [3]string, tok *tokens) error {
-	have := [3]*string{&tok.viewer, &tok.owner, &tok.file}
+// createGens gives every generation key of gens whose token in have is
+// empty a fresh token, unless another process was quicker, and fills
+// have with the tokens Redis now holds. It runs before the database is
+// read, as every tagging token must.
+func (c *Cache) createGens(ctx context.Context, gens []string, have []*string) error {
 	cmds := map[string]*goredis.StringCmd{}
 	_, err := c.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, name := range gens {
@@ -293,9 +292,9 @@ func (c *Cache) createGens(ctx context.Context, gens [3]string, tok *tokens) err
 		if *have[i] == "" {
 			*have[i] = cmds[name].Val()
 		}
-	}
-	if tok.viewer == "" || tok.owner == "" || tok.file == "" {
-		return errors.New("a generation key vanished as it was created")
+		if *have[i] == "" {
+			return errors.New("a generation key vanished as it was created")
+		}
 	}
 	return nil
 }
@@ -388,7 +387,8 @@ func (c *Cache) forged(name string) {
 	}
 }
 
-// kind names what the entry under name holds: user, session or file.
+// kind names what the entry under name holds: user, session, file or
+// link.
 func kind(prefix, name string) string {
 	if len(name) >= len(prefix)+3 {
 		switch name[len(prefix):][:3] {
@@ -398,6 +398,8 @@ func kind(prefix, name string) string {
 			return "session"
 		case "c:f":
 			return "file"
+		case "c:l":
+			return "link"
 		}
 	}
 	return "unknown"

@@ -21,6 +21,7 @@ const (
 	EUNAVAILABLE  = "unavailable"
 	ETHROTTLED    = "throttled" // too many failed attempts; try again later
 	EQUOTA        = "quota_exceeded"
+	EGONE         = "gone" // existed, but no longer usable: an expired, revoked or used-up share link
 )
 
 // Error is an error meant for the user. Message is a human sentence that

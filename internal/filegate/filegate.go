@@ -132,6 +132,12 @@ type Target struct {
 	DisplayName string `json:"name,omitempty"`
 }
 
+// Target returns f as authz serves it. The path comes from the row, never
+// from a request.
+func (f File) Target() Target {
+	return Target{Exists: true, Path: f.Path(), ContentType: f.ContentType, DisplayName: f.DisplayName}
+}
+
 // Session is one login: the server-side record a session cookie names
 // (docs/interface.md#session-cookie). The cookie carries a secret token;
 // the store keeps only its SHA-256 (TokenHash), so a copy of the table
@@ -188,4 +194,6 @@ type Invalidator interface {
 	// UserChanged: the user, or any of the user's sessions, changed.
 	UserChanged(ctx context.Context, userID int64)
 	FileChanged(ctx context.Context, ownerID int64, storedName string)
+	// LinkChanged: the share link was created, revoked or deleted.
+	LinkChanged(ctx context.Context, linkID int64)
 }

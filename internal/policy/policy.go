@@ -18,6 +18,7 @@ const (
 	Allow                           // 200
 	Unauthenticated                 // no valid session, or its user is gone: 401
 	NotFound                        // no such file: 404
+	Gone                            // a share link that expired, was revoked or is used up: 410
 )
 
 func (d Decision) String() string {
@@ -28,6 +29,8 @@ func (d Decision) String() string {
 		return "unauthenticated"
 	case NotFound:
 		return "not_found"
+	case Gone:
+		return "gone"
 	default:
 		return "deny"
 	}

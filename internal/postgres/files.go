@@ -90,15 +90,17 @@ func (db *DB) FileByID(ctx context.Context, id int64) (filegate.File, error) {
 	return f, wrap("file", err)
 }
 
-// DeleteFile removes the row of file id, gives its size back to the
-// owner's quota, and returns it; the caller removes the bytes afterwards
-// (bytes without a row are never served, and sweep finds them).
-// ENOTFOUND when there is no such file.
+// DeleteFile removes the row of file id and its share links, gives its
+// size back to the owner's quota, and returns it; the caller removes the
+// bytes afterwards (bytes without a row are never served, and sweep finds
+// them). ENOTFOUND when there is no such file. authz learns of the file
+// and of each link before it returns.
 func (db *DB) DeleteFile(ctx context.Context, id int64) (filegate.File, error) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
 	var f filegate.File
 	var owner int64
+	var links []int64
 	err := db.inTx(ctx, "delete file", func(tx *sqlx.Tx) error {
 		// Lock the owner's row first, as CreateFile does, so that a
 		// delete and an upload of the same user never wait on each other
@@ -109,6 +111,11 @@ func (db *DB) DeleteFile(ctx context.Context, id int64) (filegate.File, error) {
 			return filegate.Errorf(filegate.ENOTFOUND, "No such file.")
 		} else if err != nil {
 			return wrap("delete file: lock owner", err)
+		}
+		// The cascade deletes the links; CreateLink share-locks the
+		// owner, so none can be added after this read.
+		if links, err = linkIDs(ctx, tx, "f.id = $1", id); err != nil {
+			return wrap("delete file: links", err)
 		}
 		// No row when another delete took the file while we waited.
 		err = tx.GetContext(ctx, &f, `WITH gone AS (DELETE FROM files WHERE id = $1 RETURNING `+fileColumns+`)
@@ -126,10 +133,12 @@ func (db *DB) DeleteFile(ctx context.Context, id int64) (filegate.File, error) {
 			// Which file is not known for sure; its owner's generation
 			// stales every decision about their files.
 			db.userChanged(ctx, owner)
+			db.linksChanged(ctx, links)
 		}
 		return filegate.File{}, err
 	}
 	db.fileChanged(ctx, f.OwnerID, f.StoredName)
+	db.linksChanged(ctx, links)
 	return f, nil
 }
 
@@ -218,8 +227,8 @@ func (db *DB) Facts(ctx context.Context, key filegate.FactsKey) (filegate.Facts,
 	}
 	if row.FileExists {
 		// The path nginx reads is built from the row, not from the request.
-		f := filegate.File{OwnerID: row.FileOwner, StoredName: row.StoredName}
-		facts.File = filegate.Target{Exists: true, Path: f.Path(), ContentType: row.ContentType, DisplayName: row.DisplayName}
+		f := filegate.File{OwnerID: row.FileOwner, StoredName: row.StoredName, ContentType: row.ContentType, DisplayName: row.DisplayName}
+		facts.File = f.Target()
 	}
 	return facts, nil
 }

@@ -23,6 +23,9 @@ func (c *changes) UserChanged(_ context.Context, id int64) {
 func (c *changes) FileChanged(_ context.Context, owner int64, name string) {
 	*c = append(*c, fmt.Sprintf("file %d/%s", owner, name))
 }
+func (c *changes) LinkChanged(_ context.Context, id int64) {
+	*c = append(*c, fmt.Sprintf("link %d", id))
+}
 
 func open(t *testing.T) (*postgres.DB, *changes) {
 	t.Helper()

@@ -54,10 +54,14 @@ func (db *DB) SessionByToken(ctx context.Context, tokenHash [32]byte) (filegate.
 
 // qualified returns the comma-separated columns of the table aliased t,
 // named so that sqlx fills the struct field tagged t: "s.id AS "s.id"".
-func qualified(t, columns string) string {
+func qualified(t, columns string) string { return qualifiedAs(t, columns, t+".") }
+
+// qualifiedAs returns the comma-separated columns of the table aliased
+// t, each named prefix and its own name: "l.id AS "id"" for prefix "".
+func qualifiedAs(t, columns, prefix string) string {
 	cols := strings.Split(columns, ", ")
 	for i, c := range cols {
-		cols[i] = t + "." + c + ` AS "` + t + "." + c + `"`
+		cols[i] = t + "." + c + ` AS "` + prefix + c + `"`
 	}
 	return strings.Join(cols, ", ")
 }

@@ -259,6 +259,13 @@ func (l *leaving) FileChanged(ctx context.Context, owner int64, name string) {
 	}
 }
 
+func (l *leaving) LinkChanged(ctx context.Context, id int64) {
+	l.cancel()
+	if ctx.Err() != nil {
+		l.lost = append(l.lost, fmt.Sprintf("link %d", id))
+	}
+}
+
 // A logout whose client is gone by the time the revocation commits still
 // reaches the cache: the invalidation does not depend on the request.
 func TestInvalidationOutlivesTheRequest(t *testing.T) {

@@ -77,19 +77,27 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, upd filegate.UserUpdate)
 	return u, nil
 }
 
-// DeleteUser deletes user id and every file row of it, and returns those
-// files; the caller removes their bytes. ENOTFOUND when there is no such
-// user. authz learns of the user and of each file before it returns.
+// DeleteUser deletes user id, every file row of it and every link to
+// those files, and returns the files; the caller removes their bytes.
+// ENOTFOUND when there is no such user. authz learns of the user and of
+// each file and link before it returns.
 func (db *DB) DeleteUser(ctx context.Context, id int64) ([]filegate.File, error) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
 	files := []filegate.File{}
+	var links []int64
 	err := db.inTx(ctx, "delete user", func(tx *sqlx.Tx) error {
 		// The user's row before any file's, in the order every change of
 		// a user's files takes them (CreateFile, DeleteFile, UpdateUser),
 		// so that removing a user never deadlocks with their own changes.
 		if _, err := tx.ExecContext(ctx, `SELECT FROM users WHERE id = $1 FOR UPDATE`, id); err != nil {
 			return wrap("delete user: lock", err)
+		}
+		// The cascade deletes the links; CreateLink share-locks the
+		// owner, so none can be added after this read.
+		var err error
+		if links, err = linkIDs(ctx, tx, "f.owner_id = $1", id); err != nil {
+			return wrap("delete user: links", err)
 		}
 		// Explicitly rather than by cascade, to learn which files went.
 		if err := tx.SelectContext(ctx, &files, `DELETE FROM files WHERE owner_id = $1 RETURNING `+fileColumns, id); err != nil {
@@ -112,10 +120,12 @@ func (db *DB) DeleteUser(ctx context.Context, id int64) ([]filegate.File, error)
 			// about their files: a cached decision needs the owner's
 			// entry too.
 			db.userChanged(ctx, id)
+			db.linksChanged(ctx, links)
 		}
 		return nil, err
 	}
 	db.userChanged(ctx, id)
+	db.linksChanged(ctx, links)
 	for _, f := range files {
 		db.fileChanged(ctx, f.OwnerID, f.StoredName)
 	}

@@ -101,9 +101,10 @@ func validToken(t string) bool {
 
 // Codec encodes and decodes session cookies. It is safe for concurrent use.
 type Codec struct {
-	codecs []securecookie.Codec // codecs[0] signs; all are accepted
-	secure bool
-	now    func() time.Time
+	codecs   []securecookie.Codec // codecs[0] signs; all are accepted
+	linkKeys [][]byte             // linkKeys[0] makes link tokens; all are accepted (link.go)
+	secure   bool
+	now      func() time.Time
 }
 
 // New parses keys in the FILEGATE_SESSION_KEYS format (comma-separated,
@@ -134,7 +135,11 @@ func New(keys string, secure bool, now func() time.Time) (*Codec, error) {
 		s.MaxAge(0)
 		s.SetSerializer(securecookie.JSONEncoder{})
 	}
-	return &Codec{codecs: codecs, secure: secure, now: now}, nil
+	var linkKeys [][]byte
+	for i := 0; i < len(pairs); i += 2 {
+		linkKeys = append(linkKeys, derive(pairs[i], linkTokenLabel))
+	}
+	return &Codec{codecs: codecs, linkKeys: linkKeys, secure: secure, now: now}, nil
 }
 
 // parseKeys decodes the FILEGATE_SESSION_KEYS format into a flat
@@ -307,9 +312,16 @@ func CacheKey(keys string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := hmac.New(sha256.New, pairs[0])
-	m.Write([]byte("filegate cache entries v1"))
-	return m.Sum(nil), nil
+	return derive(pairs[0], "filegate cache entries v1"), nil
+}
+
+// derive returns a key for one purpose, named by label, from a hash key:
+// the HMAC-SHA256 of label. Keys for different labels reveal nothing
+// about each other or the hash key.
+func derive(hashKey []byte, label string) []byte {
+	m := hmac.New(sha256.New, hashKey)
+	m.Write([]byte(label))
+	return m.Sum(nil)
 }
 
 // GenerateKeys returns a fresh random key pair in the FILEGATE_SESSION_KEYS

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/internal/account"
+	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/authz"
 	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/config"
@@ -34,7 +35,7 @@ var (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprint(os.Stderr, "Usage: authz\n\nAnswers nginx's auth_request subrequests for /files/ downloads.\n\n")
+		fmt.Fprint(os.Stderr, "Usage: authz\n\nAnswers nginx's auth_request subrequests for /files/ and /s/ (share link) downloads.\n\n")
 		config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_SESSION_KEYS",
 			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_CACHE_TTL", "AUTHZ_HIDE_PRIVATE")
 	}
@@ -95,6 +96,9 @@ func run(log *slog.Logger) error {
 		StoreTimeout: 3 * time.Second,
 		Uses:         uses,
 		Log:          log,
+		// The audit log is JSON lines on standard output, apart from the
+		// diagnostics on standard error.
+		Audit: audit.New(os.Stdout),
 	}
 	err = httpserver.Run(ctx, "authz", cfg.AuthzAddr, srv.Handler(), log)
 	return errors.Join(err, uses.Close())

@@ -6,6 +6,8 @@
 //     alternative of an app server behind nginx that checks access and
 //     streams the bytes itself (the same check in Go, the copy done
 //     through the app and proxied by nginx);
+//   - share-link downloads (no session; each GET counts a download in
+//     PostgreSQL) against /files/ downloads of the same file;
 //   - authz decisions answered from the Redis cache against uncached ones;
 //   - the uploader's peak memory for a tiny and a large upload.
 //
@@ -80,8 +82,12 @@ func run(t *runner) {
 	fmt.Printf("filegate benchmark: %d cores shared by nginx, authz, PostgreSQL, Redis and the load generator\n", runtime.NumCPU())
 	fmt.Printf("%d concurrent clients, %s per measurement\n\n", concurrency, duration)
 
+	var smallGated result
 	for _, f := range []struct{ label, url string }{{"1 MiB file", large}, {"4 KiB file", small}} {
 		gated := load(t, s.URL+f.url, cookie.String(), concurrency, duration)
+		if f.url == small {
+			smallGated = gated
+		}
 		streamed := load(t, app+f.url, cookie.String(), concurrency, duration)
 		fmt.Printf("downloads, %s:\n", f.label)
 		fmt.Printf("  %-38s %s\n", "filegate (nginx sendfile, authz gate)", gated)
@@ -89,6 +95,21 @@ func run(t *runner) {
 		fmt.Printf("  ratio filegate/app: throughput x%.2f, p50 latency x%.2f\n\n",
 			gated.rps()/streamed.rps(), gated.p(50).Seconds()/streamed.p(50).Seconds())
 	}
+
+	// Every GET of a link without Range counts a download: one UPDATE of
+	// the link's row, which concurrent downloads of one link take turns
+	// at; a limited link's UPDATE also checks the limit and grants the
+	// client its later ranges.
+	_, unlimited := s.AddLink(t, small, testenv.Link{})
+	_, limited := s.AddLink(t, small, testenv.Link{MaxDownloads: 1 << 40})
+	free := load(t, s.URL+unlimited, "", concurrency, duration)
+	counted := load(t, s.URL+limited, "", concurrency, duration)
+	fmt.Println("share-link downloads, 4 KiB file (no session; every GET counts in PostgreSQL):")
+	fmt.Printf("  %-38s %s\n", "/files/ (session, decision from Redis)", smallGated)
+	fmt.Printf("  %-38s %s\n", "link without a limit", free)
+	fmt.Printf("  %-38s %s\n", "link with a limit (+ a grant upsert)", counted)
+	fmt.Printf("  ratio link/files: throughput x%.2f without a limit, x%.2f with one\n\n",
+		free.rps()/smallGated.rps(), counted.rps()/smallGated.rps())
 
 	hit := decisions(t, s, cookie.String(), func(int) string { return large })
 	miss := decisions(t, s, cookie.String(), func(i int) string { return fmt.Sprintf("/files/%d/missing-%d.pdf", bob, i) })
@@ -284,7 +305,9 @@ func load(t *runner, url, cookie string, c int, d time.Duration) result {
 	defer cl.CloseIdleConnections()
 	return hammer(c, d, func(int) (int64, bool) {
 		req, _ := http.NewRequest("GET", url, nil)
-		req.Header.Set("Cookie", cookie)
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
 		resp, err := cl.Do(req)
 		if err != nil {
 			return 0, false

@@ -1,41 +1,69 @@
 // Package authz is the auth_request endpoint nginx calls before every
-// download (docs/interface.md#downloads). It answers with headers only: a status, and on 200
-// the path, type and disposition nginx serves the file with.
+// download (docs/interface.md#downloads), of a file at /files/ or through a
+// share link at /s/ (docs/interface.md#share-links, link.go). It answers
+// with headers only: a status, and on 200 the path, type and disposition
+// nginx serves the file with.
 package authz
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/httpserver"
 	"github.com/filegate/filegate/internal/policy"
 	"github.com/filegate/filegate/internal/session"
 )
 
-// Headers of the contract with nginx/filegate.conf.
+// Headers of the contract with nginx/filegate.conf. The request also
+// carries the client's cookies, and nginx's $request_id in
+// audit.HeaderRequestID.
 const (
-	HeaderURI         = "X-Filegate-URI"         // request: the normalized original $uri
+	HeaderURI = "X-Filegate-URI" // request: the normalized original $uri
+	// The auth subrequest is always a GET; share links count downloads by
+	// the client's method and Range (policy.LinkUse) and grant later
+	// ranges per client address.
+	HeaderMethod      = "X-Filegate-Method"      // request: the client's $request_method
+	HeaderRange       = "X-Filegate-Range"       // request: the client's Range header, if any
+	HeaderClient      = "X-Filegate-Client"      // request: the client's address, $remote_addr
 	HeaderPath        = "X-Filegate-Path"        // answer: file path below the private root
 	HeaderType        = "X-Filegate-Type"        // answer: Content-Type to serve
 	HeaderDisposition = "X-Filegate-Disposition" // answer: Content-Disposition to serve
-	HeaderStatus      = "X-Filegate-Status"      // answer: "404" on a 403 that means not found
+	// answer: "404" or "410" on a 403 that means not found or gone
+	HeaderStatus = "X-Filegate-Status"
 )
 
-// Store reads decision facts; implemented by postgres.DB.
+// Store reads decision facts and counts link downloads; implemented by
+// postgres.DB.
 type Store interface {
 	Facts(ctx context.Context, key filegate.FactsKey) (filegate.Facts, error)
+	// LinkFacts returns Exists false for an unknown link, not an error.
+	LinkFacts(ctx context.Context, id int64) (filegate.LinkFacts, error)
+	// CountLinkDownload counts one download unless the link is gone,
+	// revoked, expired or used up, and reports whether it did; a limited
+	// link grants client later ranges until grantUntil.
+	CountLinkDownload(ctx context.Context, id int64, client netip.Addr, now, grantUntil time.Time) (bool, error)
+	// LinkProgress is ENOTFOUND for an unknown link.
+	LinkProgress(ctx context.Context, id int64, client netip.Addr, now time.Time) (filegate.LinkProgress, error)
 	Ping(ctx context.Context) error
 }
 
-// Sessions decodes the session cookie; implemented by session.Codec.
+// Sessions decodes the session cookie, link tokens and link cookies;
+// implemented by session.Codec.
 type Sessions interface {
 	FromRequest(r *http.Request) (session.Claims, error)
+	// ParseLinkToken is not ok for any token its keys did not make.
+	ParseLinkToken(token string) (id int64, nonce []byte, ok bool)
+	// LinkUnlocked reports whether r carries a valid cookie of a password
+	// link.
+	LinkUnlocked(r *http.Request, id int64, nonce []byte) bool
 }
 
 // Uses notes that a session was used, without waiting for any I/O;
@@ -53,6 +81,9 @@ type Cache interface {
 	// not keep facts from a load that raced with a change, so that every
 	// change shows on the next request.
 	Facts(ctx context.Context, key filegate.FactsKey, load func() (filegate.Facts, error)) (filegate.Facts, error)
+	// Link is Facts for the facts of share link id, with the same
+	// guarantees. A link's download count is never cached.
+	Link(ctx context.Context, id int64, load func() (filegate.LinkFacts, error)) (filegate.LinkFacts, error)
 }
 
 // NoCache keeps nothing: every request reads the store.
@@ -60,6 +91,11 @@ type NoCache struct{}
 
 // Facts implements Cache by calling load.
 func (NoCache) Facts(_ context.Context, _ filegate.FactsKey, load func() (filegate.Facts, error)) (filegate.Facts, error) {
+	return load()
+}
+
+// Link implements Cache by calling load.
+func (NoCache) Link(_ context.Context, _ int64, load func() (filegate.LinkFacts, error)) (filegate.LinkFacts, error) {
 	return load()
 }
 
@@ -79,9 +115,11 @@ type Server struct {
 	// Uses is told about every request made with a valid session; nil
 	// records nothing.
 	Uses Uses
-	// Now is the clock sessions expire by; nil means time.Now.
+	// Now is the clock sessions and links expire by; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
+	// Audit gets one line per share-link decision; nil writes none.
+	Audit *audit.Logger
 }
 
 // Handler returns the routes: /auth for nginx and /healthz.
@@ -91,7 +129,11 @@ func (s *Server) Handler() http.Handler {
 	// Redis is not checked: without it authz answers from PostgreSQL.
 	r.HandlerFunc(http.MethodGet, "/healthz", httpserver.Healthz(s.Store.Ping, s.Log))
 	r.PanicHandler = func(w http.ResponseWriter, r *http.Request, v any) {
-		s.Log.ErrorContext(r.Context(), "panic", "panic", v, "uri", r.Header.Get(HeaderURI))
+		uri := r.Header.Get(HeaderURI)
+		if strings.HasPrefix(uri, linkPrefix) {
+			uri = linkPrefix + "…" // a link's token opens it: secrets never reach the log
+		}
+		s.Log.ErrorContext(r.Context(), "panic", "panic", v, "uri", uri)
 		answer(w, http.StatusServiceUnavailable)
 	}
 	return r
@@ -100,9 +142,14 @@ func (s *Server) Handler() http.Handler {
 // auth decides one download. Any doubt is a denial: a broken store is a
 // 503, never a 200.
 func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
+	uri := r.Header.Get(HeaderURI)
+	if token, ok := strings.CutPrefix(uri, linkPrefix); ok {
+		s.link(w, r, token)
+		return
+	}
 	// A path that cannot name a file parses as owner 0, who never exists:
 	// it is a 404, once the session is known to be valid (else 401).
-	ownerID, name, _ := ParseFileURI(r.Header.Get(HeaderURI))
+	ownerID, name, _ := ParseFileURI(uri)
 	// Without a cookie that decodes, the facts stay zero: no session, 401.
 	var facts filegate.Facts
 	if claims, err := s.Sessions.FromRequest(r); err == nil {
@@ -117,12 +164,18 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	if decision != policy.Unauthenticated && s.Uses != nil {
 		s.Uses.Used(facts.Session.ID)
 	}
+	s.answerDecision(w, decision, facts.File)
+}
+
+// answerDecision writes the answer for decision; on Allow, nginx serves
+// file with the answer's headers.
+func (s *Server) answerDecision(w http.ResponseWriter, decision policy.Decision, file filegate.Target) {
 	switch decision {
 	case policy.Allow:
 		h := w.Header()
-		h.Set(HeaderPath, facts.File.Path)
-		h.Set(HeaderType, facts.File.ContentType)
-		h.Set(HeaderDisposition, Disposition(s.dispositionType(facts.File.ContentType), ServedName(facts.File.DisplayName, facts.File.ContentType)))
+		h.Set(HeaderPath, file.Path)
+		h.Set(HeaderType, file.ContentType)
+		h.Set(HeaderDisposition, Disposition(s.dispositionType(file.ContentType), ServedName(file.DisplayName, file.ContentType)))
 		answer(w, http.StatusOK)
 	case policy.Unauthenticated:
 		answer(w, http.StatusUnauthorized)
@@ -130,6 +183,10 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 		// auth_request passes only 2xx, 401 and 403; nginx turns this
 		// 403 into a 404 with error_page.
 		w.Header().Set(HeaderStatus, "404")
+		answer(w, http.StatusForbidden)
+	case policy.Gone:
+		// Likewise, into a 410.
+		w.Header().Set(HeaderStatus, "410")
 		answer(w, http.StatusForbidden)
 	default:
 		answer(w, http.StatusForbidden)
@@ -148,15 +205,26 @@ func (s *Server) dispositionType(contentType string) DispositionType {
 // facts returns the decision inputs, from the cache or the store. Only the
 // store's error is returned.
 func (s *Server) facts(ctx context.Context, key filegate.FactsKey) (filegate.Facts, error) {
-	cache := s.Cache
-	if cache == nil {
-		cache = NoCache{}
-	}
-	return cache.Facts(ctx, key, func() (filegate.Facts, error) {
-		ctx, cancel := context.WithTimeout(ctx, s.StoreTimeout)
-		defer cancel()
+	return s.cache().Facts(ctx, key, load(ctx, s.StoreTimeout, func(ctx context.Context) (filegate.Facts, error) {
 		return s.Store.Facts(ctx, key)
-	})
+	}))
+}
+
+func (s *Server) cache() Cache {
+	if s.Cache == nil {
+		return NoCache{}
+	}
+	return s.Cache
+}
+
+// load returns the cache's load function for a store read: read, bounded
+// by timeout.
+func load[T any](ctx context.Context, timeout time.Duration, read func(context.Context) (T, error)) func() (T, error) {
+	return func() (T, error) {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return read(ctx)
+	}
 }
 
 func (s *Server) now() time.Time {

@@ -106,6 +106,30 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// deadCache returns a cache on a Redis that never answers, closed when
+// the test ends.
+func deadCache(t *testing.T) *cache.Cache {
+	t.Helper()
+	c, err := cache.Open("redis://127.0.0.1:1/0", "x:", time.Minute, make([]byte, cache.MinKeySize), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// deadStore returns a store on a PostgreSQL that never answers, closed
+// when the test ends.
+func deadStore(t *testing.T) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open("postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 func (f *fixture) addFile(t *testing.T, owner int64, name string) filegate.File {
 	t.Helper()
 	return testenv.AddFileRow(t, f.db, owner, name, "Ünïcode "+name, "")
@@ -169,8 +193,13 @@ func (f *fixture) askWith(t *testing.T, cookie, uri string) *httptest.ResponseRe
 
 // status folds authz's 403 + X-Filegate-Status into what nginx shows.
 func status(w *httptest.ResponseRecorder) int {
-	if w.Code == http.StatusForbidden && w.Header().Get(authz.HeaderStatus) == "404" {
-		return http.StatusNotFound
+	if w.Code == http.StatusForbidden {
+		switch w.Header().Get(authz.HeaderStatus) {
+		case "404":
+			return http.StatusNotFound
+		case "410":
+			return http.StatusGone
+		}
 	}
 	return w.Code
 }
@@ -320,12 +349,7 @@ func TestCacheRaceWithInvalidation(t *testing.T) {
 // nothing cached it answers 503, never 200.
 func TestAuthDegraded(t *testing.T) {
 	f := newFixture(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	deadRedis, err := cache.Open("redis://127.0.0.1:1/0", "x:", time.Minute, make([]byte, cache.MinKeySize), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer deadRedis.Close()
+	deadRedis := deadCache(t)
 	f.srv.Cache = deadRedis
 	if got := status(f.ask(t, f.alice.ID, f.bobFile.URL())); got != 200 {
 		t.Errorf("redis down: status %d, want 200 from PostgreSQL", got)
@@ -334,12 +358,7 @@ func TestAuthDegraded(t *testing.T) {
 		t.Errorf("redis down: status %d, want 403 from PostgreSQL", got)
 	}
 
-	deadDB, err := postgres.Open("postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer deadDB.Close()
-	f.srv.Store = deadDB
+	f.srv.Store = deadStore(t)
 	f.h = f.srv.Handler()
 	for _, c := range []authz.Cache{deadRedis, f.cache, authz.NoCache{}, nil} {
 		f.srv.Cache = c

@@ -2,15 +2,12 @@ package authz_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/authz"
-	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/session"
@@ -129,12 +126,7 @@ func TestExpiredSession(t *testing.T) {
 
 	// From here the database is gone: whatever answers comes from the
 	// cache and the clock.
-	dead, err := postgres.Open("postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dead.Close()
-	f.srv.Store = dead
+	f.srv.Store = deadStore(t)
 	f.expect(t, "cached, still valid", short, f.aliceFile.URL(), 200)
 	f.clock.Advance(time.Second)
 	f.expect(t, "cached, expired", short, f.aliceFile.URL(), 401)
@@ -185,11 +177,7 @@ func TestSessionsDegraded(t *testing.T) {
 	ctx := context.Background()
 	claims, cookie := f.login(t, f.alice, time.Hour)
 	f.expect(t, "cached", cookie, f.aliceFile.URL(), 200)
-	deadRedis, err := cache.Open("redis://127.0.0.1:1/0", "x:", time.Minute, make([]byte, cache.MinKeySize), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer deadRedis.Close()
+	deadRedis := deadCache(t)
 	f.srv.Cache = deadRedis
 	s, _, _ := f.db.SessionByToken(ctx, session.HashToken(claims.Token))
 	f.db.Invalidator = nil // the change reaches PostgreSQL only
@@ -199,12 +187,7 @@ func TestSessionsDegraded(t *testing.T) {
 	f.expect(t, "revoked, Redis down", cookie, f.aliceFile.URL(), 401)
 
 	_, fresh := f.login(t, f.alice, time.Hour)
-	dead, err := postgres.Open("postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dead.Close()
-	f.srv.Store = dead
+	f.srv.Store = deadStore(t)
 	for _, c := range []authz.Cache{deadRedis, f.cache} {
 		f.srv.Cache = c
 		f.expect(t, "uncached session, PostgreSQL down", fresh, f.aliceFile.URL(), 503)

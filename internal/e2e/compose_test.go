@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -110,6 +111,16 @@ func TestComposeFile(t *testing.T) {
 		}
 		if !strings.Contains(string(dev), "s|"+e[1]+"|") {
 			t.Errorf(".ci/dev does not replace %s in filegate-http.conf", e[1])
+		}
+	}
+	// nginx reaches authz and the uploader by their service names, on the
+	// ports they listen on.
+	for svc, edit := range map[string]struct{ value, addrVar string }{
+		"authz": {"127.0.0.1:8081", "AUTHZ_ADDR"}, "uploader": {"127.0.0.1:8082", "UPLOADER_ADDR"},
+	} {
+		_, port, err := net.SplitHostPort(compose.Services[svc].Environment[edit.addrVar])
+		if want := "s|" + edit.value + "|" + svc + ":" + port + "|"; err != nil || !strings.Contains(string(nginxCmd), want) {
+			t.Errorf("compose nginx command does not point filegate-http.conf at %s: no %s", svc, want)
 		}
 	}
 }

@@ -187,7 +187,8 @@ func startNameProbe(t *testing.T) *nameProbe {
 	}))
 	t.Cleanup(authz.Close)
 
-	testenv.RenderHTTPConf(t, dir, strings.TrimPrefix(authz.URL, "http://"), root)
+	// Nothing here reaches the uploader: any address will do.
+	testenv.RenderHTTPConf(t, dir, strings.TrimPrefix(authz.URL, "http://"), testenv.FreeAddr(t), root)
 	addr := testenv.FreeAddr(t)
 	conf := fmt.Sprintf(`pid nginx.pid;
 error_log error.log;

@@ -79,3 +79,12 @@ func (l Link) Facts(f File) LinkFacts {
 	}
 	return lf
 }
+
+// LinkProgress is where a link's downloads stand for one client address:
+// what authz asks the store, uncached, for a request that may not count
+// (policy.LinkUse).
+type LinkProgress struct {
+	Downloads int64 `db:"downloads"`
+	Max       int64 `db:"max"`     // 0: no limit
+	Granted   bool  `db:"granted"` // the client holds an unexpired grant
+}

@@ -127,22 +127,15 @@ func (db *DB) CountLinkDownload(ctx context.Context, id int64, client netip.Addr
 	return counted, wrap("count link download", err)
 }
 
-// LinkProgress is where a link's downloads stand for one client address.
-type LinkProgress struct {
-	Downloads int64 `db:"downloads"`
-	Max       int64 `db:"max"`     // 0: no limit
-	Granted   bool  `db:"granted"` // the client holds an unexpired grant
-}
-
 // LinkProgress returns link id's count and whether client holds a grant
 // at now. An unknown link is ENOTFOUND.
-func (db *DB) LinkProgress(ctx context.Context, id int64, client netip.Addr, now time.Time) (LinkProgress, error) {
+func (db *DB) LinkProgress(ctx context.Context, id int64, client netip.Addr, now time.Time) (filegate.LinkProgress, error) {
 	var addr *string
 	if client.IsValid() {
 		s := client.Unmap().String()
 		addr = &s
 	}
-	var p LinkProgress
+	var p filegate.LinkProgress
 	err := db.db.GetContext(ctx, &p, `SELECT l.downloads, COALESCE(l.max_downloads, 0) AS max,
 		EXISTS (SELECT FROM link_grants g WHERE g.link_id = l.id AND g.client = $2::inet AND g.expires_at > $3) AS granted
 		FROM links l WHERE l.id = $1`, id, addr, now)

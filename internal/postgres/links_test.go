@@ -65,7 +65,7 @@ func TestLinks(t *testing.T) {
 		}
 	}
 	p, err := db.LinkProgress(ctx, l.ID, me, t0.Add(59*time.Minute))
-	if err != nil || p != (postgres.LinkProgress{Downloads: 2, Max: 2, Granted: true}) {
+	if err != nil || p != (filegate.LinkProgress{Downloads: 2, Max: 2, Granted: true}) {
 		t.Errorf("progress = %+v, %v", p, err)
 	}
 	if p, _ := db.LinkProgress(ctx, l.ID, other, t0); p.Granted {

@@ -2,14 +2,18 @@ package testenv
 
 import (
 	"context"
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/postgres"
+	"github.com/filegate/filegate/internal/session"
 )
 
 // User describes a user a test needs. Tests never assume ids: every
@@ -103,4 +107,73 @@ func (s *Stack) Put(t T, user, name string, data []byte) string {
 		t.Fatalf("testenv: put printed no URL: %s", out)
 	}
 	return u
+}
+
+// Link describes a share link a test needs.
+type Link struct {
+	// Created is when the link was made: the clock the test gives authz
+	// (default: now). Expires defaults to a week after it; a time before
+	// now makes an expired link.
+	Created, Expires time.Time
+	MaxDownloads     int64  // 0: no limit
+	Password         string // "": none (with one, bcrypt at its usual cost)
+}
+
+// AddLink stores a link to file, made by its owner, in db through the
+// store, as `uploader link create` would, and returns the stored link and
+// its URL (/s/{token}) with a token of codec's keys.
+func AddLink(t T, db *postgres.DB, codec *session.Codec, file filegate.File, o Link) (filegate.Link, string) {
+	t.Helper()
+	if o.Created.IsZero() {
+		o.Created = time.Now()
+	}
+	if o.Expires.IsZero() {
+		o.Expires = o.Created.Add(7 * 24 * time.Hour)
+	}
+	l := filegate.Link{FileID: file.ID, CreatedBy: file.OwnerID, Nonce: make([]byte, session.LinkNonceSize),
+		ExpiresAt: o.Expires, CreatedAt: o.Created}
+	rand.Read(l.Nonce)
+	if o.MaxDownloads > 0 {
+		l.MaxDownloads = &o.MaxDownloads
+	}
+	if o.Password != "" {
+		hash, err := account.HashPassword(o.Password)
+		if err != nil {
+			t.Fatalf("testenv: %v", err)
+		}
+		l.PasswordHash = hash
+	}
+	if err := db.CreateLink(context.Background(), &l); err != nil {
+		t.Fatalf("testenv: create a link to file %d: %v", file.ID, err)
+	}
+	return l, filegate.LinkURL(codec.LinkToken(l.ID, l.Nonce))
+}
+
+// AddLink stores a link to the file at the download URL fileURL (as Put
+// returns it) and returns it and its URL, as the package's AddLink does.
+func (s *Stack) AddLink(t T, fileURL string, o Link) (filegate.Link, string) {
+	t.Helper()
+	return AddLink(t, s.Store, s.Sessions, s.File(t, fileURL), o)
+}
+
+// File returns the row of the file at the download URL fileURL, one of
+// its owner's newest thousand.
+func (s *Stack) File(t T, fileURL string) filegate.File {
+	t.Helper()
+	ownerID, name, _ := strings.Cut(strings.TrimPrefix(fileURL, "/files/"), "/")
+	owner, ok := filegate.ParseID(ownerID)
+	if !ok {
+		t.Fatalf("testenv: %q is no download URL", fileURL)
+	}
+	files, err := s.Store.OwnerFiles(context.Background(), owner, filegate.Cursor{}, 1000)
+	if err != nil {
+		t.Fatalf("testenv: files of user %d: %v", owner, err)
+	}
+	for _, f := range files {
+		if f.StoredName == name {
+			return f.File
+		}
+	}
+	t.Fatalf("testenv: no file at %s", fileURL)
+	return filegate.File{}
 }

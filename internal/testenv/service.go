@@ -71,6 +71,17 @@ func (p *Service) start(t T) {
 	}()
 }
 
+// Output returns what the process (every run of it) has written to its
+// standard output and error so far.
+func (p *Service) Output(t T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(p.dir, p.name+".log"))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return b
+}
+
 // PID is the process id of the running (or last) process.
 func (p *Service) PID() int {
 	p.mu.Lock()

@@ -256,8 +256,9 @@ func Start(t T, opt Options) *Stack {
 // RenderNginx writes the config `make run` and compose render too:
 // prefix/nginx.conf from nginx/example.conf with its {{NAME}} placeholders
 // filled in (NGINX_DIR is always the repository's nginx folder), and next
-// to it the filegate-http.conf it includes (RenderHTTPConf with AUTHZ_ADDR
-// and PRIVATE_ROOT). It returns nginx.conf's path.
+// to it the filegate-http.conf it includes (RenderHTTPConf with
+// AUTHZ_ADDR, UPLOADER_ADDR and PRIVATE_ROOT). It returns nginx.conf's
+// path.
 func RenderNginx(t T, prefix string, vars map[string]string) string {
 	t.Helper()
 	nginxDir := filepath.Join(RepoRoot(), "nginx")
@@ -272,7 +273,7 @@ func RenderNginx(t T, prefix string, vars map[string]string) string {
 	if i := strings.Index(conf, "{{"); i >= 0 {
 		t.Fatalf("testenv: nginx/example.conf: placeholder left unfilled near %q", conf[i:min(len(conf), i+30)])
 	}
-	RenderHTTPConf(t, prefix, vars["AUTHZ_ADDR"], vars["PRIVATE_ROOT"])
+	RenderHTTPConf(t, prefix, vars["AUTHZ_ADDR"], vars["UPLOADER_ADDR"], vars["PRIVATE_ROOT"])
 	path := filepath.Join(prefix, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatalf("testenv: %v", err)
@@ -281,22 +282,23 @@ func RenderNginx(t T, prefix string, vars map[string]string) string {
 }
 
 // RenderHTTPConf writes prefix/filegate-http.conf: nginx/filegate-http.conf
-// with the two values an operator edits (lines marked EDIT) replaced by
-// authzAddr and privateRoot.
-func RenderHTTPConf(t T, prefix, authzAddr, privateRoot string) {
+// with the three values an operator edits (lines marked EDIT) replaced by
+// authzAddr, uploaderAddr and privateRoot.
+func RenderHTTPConf(t T, prefix, authzAddr, uploaderAddr, privateRoot string) {
 	t.Helper()
-	if authzAddr == "" || privateRoot == "" {
-		t.Fatalf("testenv: filegate-http.conf needs authz's address and the private root")
+	if authzAddr == "" || uploaderAddr == "" || privateRoot == "" {
+		t.Fatalf("testenv: filegate-http.conf needs authz's and the uploader's addresses and the private root")
 	}
 	b, err := os.ReadFile(filepath.Join(RepoRoot(), "nginx", "filegate-http.conf"))
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 	conf := string(b)
-	// The EDIT values are the defaults of AUTHZ_ADDR and
+	// The EDIT values are the defaults of AUTHZ_ADDR, UPLOADER_ADDR and
 	// FILEGATE_PRIVATE_ROOT. Each appears once, so replacing it touches
 	// nothing else.
-	for _, edit := range [][2]string{{"127.0.0.1:8081", authzAddr}, {"/var/lib/filegate/private", privateRoot}} {
+	edits := [][2]string{{"127.0.0.1:8081", authzAddr}, {"127.0.0.1:8082", uploaderAddr}, {"/var/lib/filegate/private", privateRoot}}
+	for _, edit := range edits {
 		if strings.Count(conf, edit[0]) != 1 {
 			t.Fatalf("testenv: nginx/filegate-http.conf: %s is not there exactly once", edit[0])
 		}
@@ -307,12 +309,22 @@ func RenderHTTPConf(t T, prefix, authzAddr, privateRoot string) {
 	}
 }
 
-// NginxPath finds nginx, installing it with the project's one installer
-// (.ci/deps) when it is missing: a test that needs nginx never skips.
+var installing sync.Mutex
+
+// NginxPath finds nginx (Tool).
 func NginxPath(t T) string {
 	t.Helper()
+	return Tool(t, "nginx")
+}
+
+// Tool finds the program name that .ci/deps installs (nginx, curl, wget,
+// aria2c), on PATH or in /usr/sbin, where Debian puts nginx. When it is
+// missing, it installs it with the project's one installer, .ci/deps: a
+// test that needs one never skips.
+func Tool(t T, name string) string {
+	t.Helper()
 	find := func() string {
-		for _, p := range []string{"nginx", "/usr/sbin/nginx"} {
+		for _, p := range []string{name, "/usr/sbin/" + name} {
 			if path, err := exec.LookPath(p); err == nil {
 				return path
 			}
@@ -322,10 +334,16 @@ func NginxPath(t T) string {
 	if path := find(); path != "" {
 		return path
 	}
-	t.Logf("testenv: nginx missing; running .ci/deps")
+	// One apt at a time: parallel tests would fight over its lock.
+	installing.Lock()
+	defer installing.Unlock()
+	if path := find(); path != "" {
+		return path
+	}
+	t.Logf("testenv: %s missing; running .ci/deps", name)
 	deps := exec.Command(filepath.Join(RepoRoot(), ".ci", "deps"))
 	if out, err := deps.CombinedOutput(); err != nil || find() == "" {
-		t.Fatalf("testenv: nginx is not installed and .ci/deps could not install it: %v\n%s", err, out)
+		t.Fatalf("testenv: %s is not installed and .ci/deps could not install it: %v\n%s", name, err, out)
 	}
 	return find()
 }

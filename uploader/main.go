@@ -60,6 +60,9 @@ var commands = []command{
 	{"user logout", "NAME", "log out every session of a user", (*app).userLogout},
 	{"put", "NAME FILE...", "store files for NAME, as a web upload would", (*app).put},
 	{"sweep", "[--apply]", "report (and remove) files without rows, rows without files, and expired or revoked sessions", (*app).sweep},
+	{"link create", "NAME STORED_NAME [--expires-in D] [--max-downloads N] [--password-stdin]", "share a file of NAME by a link and print its URL; a password is the first line of standard input", (*app).linkCreate},
+	{"link list", "NAME", "list the share links NAME made, with their state and downloads", (*app).linkList},
+	{"link revoke", "ID", "revoke a share link; its next download is refused", (*app).linkRevoke},
 }
 
 func main() {

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"time"
 
 	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/httpserver"
-	"github.com/filegate/filegate/internal/session"
 	"github.com/filegate/filegate/internal/throttle"
 	"github.com/filegate/filegate/internal/web"
 )
@@ -26,7 +26,9 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if len(pos) > 0 {
 		return usageError("serve: takes no arguments")
 	}
-	sessions, err := session.New(a.cfg.SessionKeys, a.cfg.CookieSecure, nil)
+	// Audit lines go to standard output, apart from the log on standard
+	// error.
+	links, sessions, err := a.links(os.Stdout)
 	if err != nil {
 		return err
 	}
@@ -51,6 +53,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		Store:          a.db,
 		Files:          in,
 		Sessions:       sessions,
+		Links:          links,
 		Throttle:       thr,
 		Log:            a.log,
 		TrustedProxies: a.cfg.TrustedProxies,

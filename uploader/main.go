@@ -8,16 +8,19 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/filegate/filegate/internal/account"
+	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/config"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/ingest"
+	"github.com/filegate/filegate/internal/link"
 	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/session"
 	"github.com/filegate/filegate/internal/throttle"
@@ -36,6 +39,9 @@ var (
 	_ account.Touches      = (*postgres.DB)(nil)
 	_ account.Stale        = (*postgres.DB)(nil)
 	_ web.Uses             = (*account.Recorder)(nil)
+	_ web.Links            = (*link.Service)(nil)
+	_ link.Store           = (*postgres.DB)(nil)
+	_ link.Tokens          = (*session.Codec)(nil)
 	_ filegate.Invalidator = (*cache.Cache)(nil)
 )
 
@@ -54,6 +60,9 @@ var commands = []command{
 	{"user logout", "NAME", "log out every session of a user", (*app).userLogout},
 	{"put", "NAME FILE...", "store files for NAME, as a web upload would", (*app).put},
 	{"sweep", "[--apply]", "report (and remove) files without rows, rows without files, and expired or revoked sessions", (*app).sweep},
+	{"link create", "NAME STORED_NAME [--expires-in D] [--max-downloads N] [--password-stdin]", "share a file of NAME by a link and print its URL; a password is the first line of standard input", (*app).linkCreate},
+	{"link list", "NAME", "list the share links NAME made, with their state and downloads", (*app).linkList},
+	{"link revoke", "ID", "revoke a share link; its next download is refused", (*app).linkRevoke},
 }
 
 func main() {
@@ -79,7 +88,7 @@ func printUsage() {
 	config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_PRIVATE_ROOT",
 		"FILEGATE_SESSION_KEYS", "FILEGATE_COOKIE_SECURE", "FILEGATE_MAX_UPLOAD", "FILEGATE_ALLOWED_TYPES", "UPLOADER_ADDR",
 		"AUTHZ_CACHE_TTL", "FILEGATE_SESSION_TTL", "FILEGATE_TRUSTED_PROXIES",
-		"FILEGATE_MAX_FILES_PER_REQUEST", "FILEGATE_QUOTA", "FILEGATE_QUOTA_FILES")
+		"FILEGATE_MAX_FILES_PER_REQUEST", "FILEGATE_QUOTA", "FILEGATE_QUOTA_FILES", "FILEGATE_LINK_MAX_TTL")
 }
 
 // app is what every command may use: the store and the cache are opened
@@ -138,6 +147,18 @@ func run(args []string, log *slog.Logger) (err error) {
 		return err
 	}
 	return cmd.run(a, ctx, rest)
+}
+
+// links returns the share links of the session keys' tokens, for serve
+// and the link commands: its audit lines go to w.
+func (a *app) links(w io.Writer) (*link.Service, *session.Codec, error) {
+	codec, err := session.New(a.cfg.SessionKeys, a.cfg.CookieSecure, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	links := link.New(a.db, codec, a.cfg.LinkMaxTTL)
+	links.Audit = audit.New(w)
+	return links, codec, nil
 }
 
 // ingester opens the private root on first use, for the commands that

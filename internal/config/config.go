@@ -35,6 +35,8 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Real-IP names the client: the
 	// nginx in front of the uploader.
 	TrustedProxies []netip.Prefix
+	// LinkMaxTTL is the longest a share link may be made to last.
+	LinkMaxTTL time.Duration
 }
 
 // Var documents one environment variable for -h.
@@ -62,6 +64,7 @@ var Vars = []Var{
 	{"FILEGATE_QUOTA", "1GiB", "bytes each user may store"},
 	{"FILEGATE_QUOTA_FILES", "10000", "files each user may store"},
 	{"FILEGATE_TRUSTED_PROXIES", "127.0.0.1/32,::1/128", "comma-separated addresses or CIDR prefixes whose X-Real-IP header names the client"},
+	{"FILEGATE_LINK_MAX_TTL", "2160h", "longest a share link may be made to last"},
 }
 
 // Load reads the configuration through getenv (os.Getenv in main). An
@@ -117,6 +120,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.TrustedProxies, err = prefixes(get("FILEGATE_TRUSTED_PROXIES")); err != nil {
 		return c, fmt.Errorf("FILEGATE_TRUSTED_PROXIES: %w", err)
+	}
+	if c.LinkMaxTTL, err = time.ParseDuration(get("FILEGATE_LINK_MAX_TTL")); err != nil || c.LinkMaxTTL < time.Hour {
+		return c, fmt.Errorf("FILEGATE_LINK_MAX_TTL: want a duration of at least 1h like 2160h, got %q", get("FILEGATE_LINK_MAX_TTL"))
 	}
 	return c, nil
 }

@@ -27,6 +27,9 @@ func TestLoadDefaults(t *testing.T) {
 	if len(c.TrustedProxies) != 2 || c.TrustedProxies[0].String() != "127.0.0.1/32" || c.TrustedProxies[1].String() != "::1/128" {
 		t.Errorf("TrustedProxies = %v", c.TrustedProxies)
 	}
+	if c.LinkMaxTTL != 2160*time.Hour {
+		t.Errorf("LinkMaxTTL = %v, want 2160h", c.LinkMaxTTL)
+	}
 	if c.SessionKeys != "" {
 		t.Error("session keys must have no default")
 	}
@@ -43,6 +46,7 @@ func TestLoadErrors(t *testing.T) {
 		"FILEGATE_QUOTA":                 {"FILEGATE_QUOTA": "-1"},
 		"FILEGATE_QUOTA_FILES":           {"FILEGATE_QUOTA_FILES": "many"},
 		"FILEGATE_TRUSTED_PROXIES":       {"FILEGATE_TRUSTED_PROXIES": "nginx.local"},
+		"FILEGATE_LINK_MAX_TTL":          {"FILEGATE_LINK_MAX_TTL": "90d"},
 	} {
 		_, err := Load(env(kv))
 		if err == nil || !strings.HasPrefix(err.Error(), name+":") {
@@ -98,5 +102,16 @@ func TestTrustedProxies(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "10.1.2.3/32 192.168.0.0/16 fd00::/8" {
 		t.Errorf("TrustedProxies = %v", got)
+	}
+}
+
+func TestLinkMaxTTL(t *testing.T) {
+	c, err := Load(env(map[string]string{"FILEGATE_LINK_MAX_TTL": "720h"}))
+	if err != nil || c.LinkMaxTTL != 720*time.Hour {
+		t.Errorf("FILEGATE_LINK_MAX_TTL=720h: %v, %v", c.LinkMaxTTL, err)
+	}
+	// The shortest expiry the share form offers is an hour.
+	if _, err := Load(env(map[string]string{"FILEGATE_LINK_MAX_TTL": "30m"})); err == nil || !strings.HasPrefix(err.Error(), "FILEGATE_LINK_MAX_TTL:") {
+		t.Errorf("FILEGATE_LINK_MAX_TTL=30m: %v, want an error naming the variable", err)
 	}
 }

@@ -90,6 +90,17 @@ func (db *DB) FileByID(ctx context.Context, id int64) (filegate.File, error) {
 	return f, wrap("file", err)
 }
 
+// FileByName returns the file ownerID stores as storedName, or
+// ENOTFOUND.
+func (db *DB) FileByName(ctx context.Context, ownerID int64, storedName string) (filegate.File, error) {
+	var f filegate.File
+	err := db.db.GetContext(ctx, &f, `SELECT `+fileColumns+` FROM files WHERE owner_id = $1 AND stored_name = $2`, ownerID, storedName)
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, filegate.Errorf(filegate.ENOTFOUND, "No such file.")
+	}
+	return f, wrap("file by name", err)
+}
+
 // DeleteFile removes the row of file id and its share links, gives its
 // size back to the owner's quota, and returns it; the caller removes the
 // bytes afterwards (bytes without a row are never served, and sweep finds

@@ -10,9 +10,12 @@ import (
 	"github.com/filegate/filegate/internal/session"
 )
 
-func sessionCookie(r response) *http.Cookie {
+func sessionCookie(r response) *http.Cookie { return namedCookie(r, session.CookieName) }
+
+// namedCookie returns the cookie named name that r sets, or nil.
+func namedCookie(r response, name string) *http.Cookie {
 	for _, c := range r.Cookies() {
-		if c.Name == session.CookieName {
+		if c.Name == name {
 			return c
 		}
 	}

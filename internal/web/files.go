@@ -95,7 +95,9 @@ func (s *Server) showList(w http.ResponseWriter, r *http.Request, viewer filegat
 		writeJSON(w, http.StatusOK, apiList(l.Files))
 		return nil
 	}
-	s.render(w, r, http.StatusOK, "files", newFilesPage(r, viewer, l))
+	page := newFilesPage(r, viewer, l)
+	page.Expiries = expiries(s.Links.MaxTTL())
+	s.render(w, r, http.StatusOK, "files", page)
 	return nil
 }
 
@@ -164,9 +166,10 @@ type filesPage struct {
 	Own          bool // the viewer's own page
 	ShowSwitch   bool // shows the viewer's public/private switch: on / and on the own page
 	Files        []filegate.ListedFile
-	Older        bool   // not the first page
-	Here         string // this page, for the forms' back field
-	Newest, Next string // the first page and the next one; "" when not linked
+	Older        bool     // not the first page
+	Here         string   // this page, for the forms' back field
+	Newest, Next string   // the first page and the next one; "" when not linked
+	Expiries     []expiry // the share form's choices, on the viewer's own files
 }
 
 func newFilesPage(r *http.Request, viewer filegate.User, l listing) filesPage {

@@ -20,8 +20,10 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/internal/account"
+	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/ingest"
+	"github.com/filegate/filegate/internal/link"
 	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/session"
 	"github.com/filegate/filegate/internal/testenv"
@@ -60,12 +62,17 @@ type testApp struct {
 	sessions *session.Codec
 	clock    *testenv.Clock
 	uses     *account.Recorder
+	links    *link.Service
+	audit    *auditLog // the links' audit lines
 	root     string
 	h        http.Handler
 }
 
 // sessionTTL is the apps' FILEGATE_SESSION_TTL: the default.
 const sessionTTL = 14 * 24 * time.Hour
+
+// linkMaxTTL is the apps' FILEGATE_LINK_MAX_TTL: the default.
+const linkMaxTTL = 2160 * time.Hour
 
 func newApp(t *testing.T) *testApp {
 	t.Helper()
@@ -89,10 +96,13 @@ func newAppWithStore(t *testing.T, db *postgres.DB) *testApp {
 	}
 	t.Cleanup(func() { in.Close() })
 	uses := account.NewRecorder(db, clk.Now)
-	srv := &web.Server{Store: db, Files: in, Sessions: sessions, Log: log,
+	links, auditLog := link.New(db, sessions, linkMaxTTL), &auditLog{}
+	links.Audit, links.Now = audit.New(auditLog), clk.Now
+	srv := &web.Server{Store: db, Files: in, Sessions: sessions, Links: links, Log: log,
 		PageSize: testPageSize, SessionTTL: sessionTTL, Uses: uses, Now: clk.Now}
 	srv.Throttle, srv.TrustedProxies = newThrottle(t, log), loopback
-	return &testApp{t: t, db: db, in: in, sessions: sessions, clock: clk, uses: uses, root: root, h: srv.Handler()}
+	return &testApp{t: t, db: db, in: in, sessions: sessions, clock: clk, uses: uses, links: links, audit: auditLog,
+		root: root, h: srv.Handler()}
 }
 
 // addUser creates a user whose password is testPassword.

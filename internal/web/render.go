@@ -32,6 +32,15 @@ var funcs = template.FuncMap{
 	"mayDelete":  func(viewer *filegate.User, ownerID int64) bool { return policy.MayDelete(viewer.Profile(), ownerID) },
 	"date":       func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"linkState":  func(st filegate.LinkState) string { return linkStates[st] },
+}
+
+// linkStates are the names the links page gives link states.
+var linkStates = map[filegate.LinkState]string{
+	filegate.LinkActive:    "Active",
+	filegate.LinkExpired:   "Expired",
+	filegate.LinkRevoked:   "Revoked",
+	filegate.LinkExhausted: "Used up",
 }
 
 // pages holds one template set per page: the shared layout plus the page's
@@ -39,7 +48,7 @@ var funcs = template.FuncMap{
 // every test rather than one request.
 var pages = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"error", "login", "files", "upload", "account"} {
+	for _, name := range []string{"error", "login", "files", "upload", "account", "links", "link"} {
 		m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(embedded,
 			"templates/layout.html", "templates/"+name+".html"))
 	}

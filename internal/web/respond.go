@@ -27,6 +27,7 @@ var statuses = map[string]int{
 	filegate.ENOSPACE:      http.StatusInsufficientStorage,
 	filegate.ETHROTTLED:    http.StatusTooManyRequests,
 	filegate.EQUOTA:        http.StatusInsufficientStorage,
+	filegate.EGONE:         http.StatusGone,
 	filegate.EINTERNAL:     http.StatusInternalServerError,
 }
 

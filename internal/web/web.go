@@ -1,7 +1,8 @@
 // Package web is the uploader's web app (docs/interface.md#web-app):
 // login and logout, the account page with its sessions and password
 // form, the upload page and endpoint, file lists, delete, the
-// public/private switch and the JSON API.
+// public/private switch, share links with their password page
+// (docs/interface.md#share-links) and the JSON API.
 //
 // Every endpoint answers HTML by default and JSON when the request's
 // Accept header asks for application/json. Handlers return their failure
@@ -24,6 +25,7 @@ import (
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/httpserver"
 	"github.com/filegate/filegate/internal/ingest"
+	"github.com/filegate/filegate/internal/link"
 	"github.com/filegate/filegate/internal/session"
 )
 
@@ -54,12 +56,29 @@ type Ingester interface {
 	Limits() ingest.Limits
 }
 
-// Sessions issues and reads the session cookie; implemented by
-// session.Codec.
+// Sessions issues and reads the session cookie, reads link tokens and
+// issues and reads the cookie that unlocks a password link; implemented
+// by session.Codec.
 type Sessions interface {
 	Set(w http.ResponseWriter, cl session.Claims) error
 	Clear(w http.ResponseWriter)
 	FromRequest(r *http.Request) (session.Claims, error)
+
+	ParseLinkToken(token string) (id int64, nonce []byte, ok bool)
+	SetLinkCookie(w http.ResponseWriter, token string, id int64, nonce []byte, ttl time.Duration) error
+	LinkUnlocked(r *http.Request, id int64, nonce []byte) bool
+}
+
+// Links creates, lists, revokes and unlocks share links; implemented by
+// link.Service, which the CLI uses too.
+type Links interface {
+	Create(ctx context.Context, from link.Origin, ownerID int64, spec link.Spec) (link.Shared, error)
+	List(ctx context.Context, ownerID int64) ([]link.Shared, error)
+	Revoke(ctx context.Context, from link.Origin, viewer filegate.Profile, id int64) (link.Shared, error)
+	Lookup(ctx context.Context, token string) (filegate.ListedLink, error)
+	Unlock(ctx context.Context, from link.Origin, token, password string) (filegate.ListedLink, error)
+	Throttled(ctx context.Context, from link.Origin, id int64)
+	MaxTTL() time.Duration
 }
 
 // Uses notes that a session was used, without waiting for any I/O;
@@ -91,6 +110,7 @@ type Server struct {
 	Store    Store
 	Files    Ingester
 	Sessions Sessions
+	Links    Links
 	Throttle Throttle
 	Log      *slog.Logger
 
@@ -134,6 +154,13 @@ func (s *Server) Handler() http.Handler {
 	r.HandlerFunc(http.MethodPost, "/delete/:id", s.requireViewer(s.delete))
 	r.HandlerFunc(http.MethodPost, "/settings", s.requireViewer(s.settings))
 	r.HandlerFunc(http.MethodGet, "/api/files", s.requireViewer(s.apiFiles))
+	r.HandlerFunc(http.MethodGet, "/links", s.requireViewer(s.linksPage))
+	r.HandlerFunc(http.MethodPost, "/links", s.requireViewer(s.createLink))
+	r.HandlerFunc(http.MethodPost, "/links/:id/revoke", s.requireViewer(s.revokeLink))
+	// A link's password page needs no login: whoever has the URL may
+	// try. nginx sends a browser here when authz asks for the password.
+	r.HandlerFunc(http.MethodGet, "/s/:token", s.withViewer(s.linkPasswordPage))
+	r.HandlerFunc(http.MethodPost, "/s/:token", s.withViewer(s.unlockLink))
 	// Redis is not checked: without it invalidations degrade to the TTL.
 	healthz := httpserver.Healthz(s.Store.Ping, s.Log)
 	r.HandlerFunc(http.MethodGet, "/healthz", healthz)

@@ -306,16 +306,50 @@ func TestLinkPasswordAndMethods(t *testing.T) {
 	if resp.StatusCode != 401 || fromUploader(resp) || bytes.Contains(body, d.bobBytes) {
 		t.Errorf("curl-like client: %d, from the uploader: %v", resp.StatusCode, fromUploader(resp))
 	}
-	// The page itself is the uploader's (docs/interface.md#share-links);
-	// here it is enough that the browser's request reached it, with the
-	// uploader's own headers, and not the file.
+	// A browser gets the uploader's password page, which names no file.
 	browser := []string{"Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 	resp, body = fetch(t, d.Stack, "", "GET", u, browser...)
-	if !fromUploader(resp) || bytes.Contains(body, d.bobBytes) || resp.Header.Get("X-Request-Id") == "" {
-		t.Errorf("browser: %d %v: not the uploader's answer", resp.StatusCode, resp.Header)
+	if resp.StatusCode != 200 || !fromUploader(resp) || !bytes.Contains(body, []byte(`name="password"`)) ||
+		bytes.Contains(body, d.bobBytes) || bytes.Contains(body, []byte("readme")) || resp.Header.Get("X-Request-Id") == "" {
+		t.Errorf("browser: %d %v: not the uploader's password page:\n%s", resp.StatusCode, resp.Header, body)
+	}
+	// The whole flow through nginx: a wrong password, then the right one,
+	// whose cookie downloads the file. Same-origin, as the page's form.
+	post := func(body string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", d.URL+u, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", d.URL)
+		resp, err := linkClient("").Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post("password=wrong+password"); resp.StatusCode != 401 || len(resp.Cookies()) != 0 {
+		t.Errorf("wrong password: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	resp = post("password=open+sesame")
+	var set *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == session.LinkCookieName {
+			set = c
+		}
+	}
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != u || set == nil {
+		t.Fatalf("right password: %d, Location %q, cookies %v", resp.StatusCode, resp.Header.Get("Location"), resp.Cookies())
+	}
+	resp, body = fetch(t, d.Stack, "", "GET", u, "Cookie", set.Name+"="+set.Value)
+	if resp.StatusCode != 200 || !bytes.Equal(body, d.bobBytes) {
+		t.Errorf("with the form's cookie: %d", resp.StatusCode)
+	}
+	// The form's body is a few hundred bytes: nginx refuses a large one.
+	if resp := post("password=" + strings.Repeat("x", 20<<10)); resp.StatusCode != 413 {
+		t.Errorf("a 20 KiB form: %d, want 413", resp.StatusCode)
 	}
 	cookie := unlockCookie(t, d.Stack, l, u)
-	resp, body = fetch(t, d.Stack, "", "GET", u, append(browser, "Cookie", cookie.String())...)
+	resp, body = fetch(t, d.Stack, "", "GET", u, "Cookie", cookie.String())
 	if resp.StatusCode != 200 || !bytes.Equal(body, d.bobBytes) {
 		t.Errorf("unlocked: %d %q", resp.StatusCode, body)
 	}

@@ -73,7 +73,11 @@ func send(s *testenv.Stack, cookie *http.Cookie, contentType string, body io.Rea
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Accept", "application/json")
 	req.AddCookie(cookie)
-	client := &http.Client{Timeout: time.Minute}
+	// A connection of its own: nginx may close one whose request body the
+	// app answered before reading it all (a refused part), and a body that
+	// cannot be sent again cannot retry on a pooled connection nginx has
+	// just closed ("server closed idle connection").
+	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("POST /upload: %w", err)

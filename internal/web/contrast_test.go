@@ -50,6 +50,7 @@ func TestContrast(t *testing.T) {
 		{"file chooser button border", "input[type=file]::file-selector-button", "border", pages},
 		{"share summary border", ".share summary", "border", pages},
 		{"switch border", ".switch", "border-color", pages},
+		{"drop zone border", ".dropzone", "border", []string{"var(--card)"}},
 		// The track holds the thumb, so the thumb must stand out on it.
 		{"switch off track", ".switch .track", "background", append(pages, sheet.decl(t, ".switch .thumb", "background"))},
 		{"switch on track", ".switch[aria-checked=true] .track", "background", append(pages, sheet.decl(t, ".switch .thumb", "background"))},

@@ -290,6 +290,10 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the page after a refused form upload says %q %d times, want once:\n%s", sentence, strings.Count(page, sentence), page)
 	}
 	setScripts(t, ctx, true)
+	if focused, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); focused != "results-heading" {
+		t.Errorf("after a refused form upload the focus is on %q, want the results' heading", focused)
+	}
+	screenshot(t, ctx, "upload-page-refused-form.png")
 	checkA11y(t, ctx, "upload page after a refused form upload")
 
 	// The app's own error page.

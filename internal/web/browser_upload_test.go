@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -145,6 +148,44 @@ func TestBrowserUpload(t *testing.T) {
 	if r := rs[3]; r.Class != "result done" || r.Message != "Uploaded as pixel-2.png. Download pixel-2.png" ||
 		r.Href != "/files/"+strconv.FormatInt(alice, 10)+"/pixel-2.png" {
 		t.Errorf("second pixel.png: %+v", r)
+	}
+
+	// A 413 from before the app (a proxy whose limit is lower than the
+	// page's): the answer's sentence when it is the app's JSON shape,
+	// else the page's own.
+	answers := make(chan fetch.FulfillRequestParams, 1)
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*fetch.EventRequestPaused); ok {
+			go func() {
+				a := <-answers
+				a.RequestID = e.RequestID
+				chromedp.Call(ctx, fetch.FulfillRequest, a)
+			}()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/upload"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		contentType, body, want string
+	}{
+		{"application/json", `{"error":"The upload is larger than the proxy's 1 MiB limit."}`, "The upload is larger than the proxy's 1 MiB limit."},
+		{"text/html", "<html><body><h1>413 Request Entity Too Large</h1></body></html>", "This file is larger than the server accepts."},
+	} {
+		answers <- fetch.FulfillRequestParams{ResponseCode: http.StatusRequestEntityTooLarge, Body: []byte(c.body),
+			ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: c.contentType}}}
+		if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.ID("file"), []string{filepath.Join(dir, "pixel.png")})); err != nil {
+			t.Fatal(err)
+		}
+		rs = waitResults(t, ctx, len(rs)+1)
+		if r := rs[len(rs)-1]; r.Class != "result failed" || r.Message != c.want {
+			t.Errorf("413 with %s: %+v, want %q", c.contentType, r, c.want)
+		}
+	}
+	if _, err := chromedp.Call(ctx, fetch.Disable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
 	}
 
 	// A phone: no offer to drop files, still the sentence about when

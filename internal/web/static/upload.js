@@ -35,7 +35,7 @@
   const fallback = {
     0: "The connection failed. Check your network and try again.",
     401: "You are no longer logged in. Log in again, then retry.",
-    413: "This file is larger than the " + maxSizeText + " limit.",
+    413: "This file is larger than the server accepts.",
     502: "The server cannot be reached right now. Try again shortly.",
     503: "The server is unavailable right now. Try again shortly.",
   };

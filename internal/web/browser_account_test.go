@@ -68,6 +68,17 @@ func TestBrowserAccount(t *testing.T) {
 		t.Fatalf("sessions on the account page: %q, want two, one of them this one", rows)
 	}
 	screenshot(t, laptop, "account-page.png")
+	checkA11y(t, laptop, "account page")
+
+	// A wrong current password: the page again, with the form's error.
+	if err := chromedp.Do(laptop,
+		chromedp.SendKeys(chromedp.ID("current_password"), "not my password"),
+		chromedp.SendKeys(chromedp.ID("new_password"), "a new password\r"),
+		chromedp.WaitVisible(chromedp.ID("password-error")),
+	); err != nil {
+		t.Fatalf("wrong current password: %v", err)
+	}
+	checkA11y(t, laptop, "account page with a form error")
 
 	if err := chromedp.Do(laptop,
 		chromedp.Click(chromedp.CSS(`form.everywhere button`)),

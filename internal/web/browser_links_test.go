@@ -55,6 +55,7 @@ func TestBrowserLinks(t *testing.T) {
 		t.Fatalf("share form: %v", err)
 	}
 	screenshot(t, ctx, "share-form.png")
+	checkA11y(t, ctx, "files page with a share form open")
 	if err := chromedp.Do(ctx,
 		chromedp.Click(chromedp.Search(share+`//button[@type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("table.links")),
@@ -100,6 +101,7 @@ func TestBrowserLinks(t *testing.T) {
 		t.Errorf("after Copy the page says %q and the clipboard holds %q (%v), want %q", said, copied, err, r.URL)
 	}
 	screenshot(t, ctx, "links-page.png")
+	checkA11y(t, ctx, "links page with a message, a link copied")
 
 	// A visitor, in a browser of their own: the password page, which
 	// does not name the file.
@@ -122,6 +124,7 @@ func TestBrowserLinks(t *testing.T) {
 	if body, _ := chromedp.Run(visitor, chromedp.Text(chromedp.CSS("body"))); strings.Contains(body, "holiday") {
 		t.Errorf("the password page names the file:\n%s", body)
 	}
+	checkA11y(t, visitor, "link password page")
 	if err := chromedp.Do(visitor,
 		chromedp.SendKeys(chromedp.ID("link-password"), "open sesame?\r"),
 		chromedp.WaitVisible(chromedp.ID("link-error")),
@@ -136,6 +139,7 @@ func TestBrowserLinks(t *testing.T) {
 		t.Errorf("focus on %q after a wrong password, want the password field", focused)
 	}
 	screenshot(t, visitor, "link-password.png")
+	checkA11y(t, visitor, "link password page with an error")
 
 	if err := chromedp.Do(visitor, chromedp.SendKeys(chromedp.ID("link-password"), "open sesame\r")); err != nil {
 		t.Fatalf("right password: %v", err)
@@ -191,6 +195,7 @@ func TestBrowserLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	screenshot(t, ctx, "links-page-phone.png")
+	checkA11y(t, ctx, "links page on a phone, a link revoked")
 }
 
 // waitFor waits up to 10 s for the JavaScript expression cond to be true

@@ -64,10 +64,11 @@ const readResults = `Array.from(document.querySelectorAll("#results li")).map(li
 	msg: li.querySelector(".msg").textContent,
 }))`
 
-// waitResults waits until n uploads have finished and returns them all.
+// waitResults waits until n uploads have finished (stored, refused or
+// cancelled) and returns them all.
 func waitResults(t *testing.T, ctx context.Context, n int) []result {
 	t.Helper()
-	done := `document.querySelectorAll("#results li.done, #results li.failed").length >= ` + strconv.Itoa(n)
+	done := `document.querySelectorAll("#results li:is(.done, .failed, .cancelled)").length >= ` + strconv.Itoa(n)
 	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](done, chromedp.WithPollingTimeout(45*time.Second))); err != nil {
 		t.Fatalf("waiting for %d finished uploads: %v", n, err)
 	}
@@ -134,7 +135,18 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("login page: %v", err)
 	}
 	screenshot(t, ctx, "login-page.png")
+	checkA11y(t, ctx, "login page")
+	// A wrong password first: the form again, with its error.
 	if err := chromedp.Do(ctx,
+		chromedp.KeyEvent("alice\twrong password\r"),
+		chromedp.WaitVisible(chromedp.CSS(".error")),
+	); err != nil {
+		t.Fatalf("wrong password: %v", err)
+	}
+	checkA11y(t, ctx, "login page with an error")
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(s.URL+"/upload"),
+		chromedp.WaitVisible(chromedp.ID("username")),
 		chromedp.KeyEvent("alice\t"+testPassword+"\r"),
 		chromedp.WaitVisible(chromedp.ID("dropzone")),
 	); err != nil {
@@ -143,6 +155,7 @@ func TestBrowser(t *testing.T) {
 	if loc, _ := chromedp.Run(ctx, chromedp.Location()); loc != s.URL+"/upload" {
 		t.Fatalf("after login at %s, want /upload", loc)
 	}
+	checkA11y(t, ctx, "upload page")
 
 	// Two files at once: two requests, two progress bars, two results.
 	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.ID("file"),
@@ -159,6 +172,7 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	screenshot(t, ctx, "upload-page.png")
+	checkA11y(t, ctx, "upload page with results")
 
 	// Download through nginx with the browser's own session cookie.
 	cookies, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{s.URL}})
@@ -192,6 +206,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("refused upload shows %+v", bad)
 	}
 	screenshot(t, ctx, "upload-page-refused.png")
+	checkA11y(t, ctx, "upload page with a refused file")
 
 	// A real drop on the zone: a DataTransfer holding a file made in the
 	// page, as a drag from the desktop delivers it.
@@ -232,18 +247,18 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("bob's download after alice went public: %d, want 200", status)
 	}
 	screenshot(t, ctx, "files-page.png")
+	checkA11y(t, ctx, "files page with a message")
 
 	// A phone-sized screen gets the same page, one card per file.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(s.URL+"/")); err != nil {
 		t.Fatal(err)
 	}
 	screenshot(t, ctx, "files-page-phone.png")
+	checkA11y(t, ctx, "files page on a phone")
 
 	// Without JavaScript the plain form posts the files and the answer is
 	// a redirect to the list with a message.
-	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-		t.Fatal(err)
-	}
+	setScripts(t, ctx, false)
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(s.URL+"/upload"),
 		chromedp.SetUploadFiles(chromedp.ID("file"), []string{filepath.Join(dir, "pixel.png")}),
@@ -254,5 +269,45 @@ func TestBrowser(t *testing.T) {
 	}
 	if flash, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".flash"))); flash != "1 file uploaded." {
 		t.Errorf("flash after a form upload: %q", flash)
+	}
+	setScripts(t, ctx, true) // for axe; the page's own script did not run
+	checkA11y(t, ctx, "files page after a form upload")
+
+	// A refused file without JavaScript: the upload page again, saying
+	// why once (in the file's line), not twice.
+	setScripts(t, ctx, false)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(s.URL+"/upload"),
+		chromedp.SetUploadFiles(chromedp.ID("file"), []string{filepath.Join(dir, "invoice.pdf")}),
+		chromedp.Click(chromedp.CSS(`#upload-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("#results li.failed")),
+	); err != nil {
+		t.Fatalf("refused upload without JavaScript: %v", err)
+	}
+	sentence, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#results li.failed .msg")))
+	page, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if sentence == "" || strings.Count(page, sentence) != 1 {
+		t.Errorf("the page after a refused form upload says %q %d times, want once:\n%s", sentence, strings.Count(page, sentence), page)
+	}
+	setScripts(t, ctx, true)
+	if focused, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); focused != "results-heading" {
+		t.Errorf("after a refused form upload the focus is on %q, want the results' heading", focused)
+	}
+	screenshot(t, ctx, "upload-page-refused-form.png")
+	checkA11y(t, ctx, "upload page after a refused form upload")
+
+	// The app's own error page.
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.URL+"/no-such-page"), chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
+		t.Fatal(err)
+	}
+	checkA11y(t, ctx, "error page")
+}
+
+// setScripts turns the page's JavaScript on or off in the browser of ctx;
+// off takes effect from the next page on.
+func setScripts(t *testing.T, ctx context.Context, on bool) {
+	t.Helper()
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !on}); err != nil {
+		t.Fatal(err)
 	}
 }

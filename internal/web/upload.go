@@ -11,7 +11,11 @@ import (
 )
 
 // uploadPage is the data of the upload template. Results and Error are
-// set when a form upload without JavaScript did not store every file.
+// set when a form upload without JavaScript did not store every file:
+// Error (why nothing was stored) is shown only when there are no Results,
+// as it is then the first file's own sentence, already in its line.
+// MaxUpload also goes to upload.js, which refuses a larger file before
+// sending it.
 type uploadPage struct {
 	MaxUpload int64
 	Types     string
@@ -38,11 +42,14 @@ func (s *Server) newUploadPage(results []uploadResult, err error) uploadPage {
 
 // uploadResult is one file's outcome. A stored file has every field but
 // Error; a refused one only Name and Error. Name is always a display name
-// (ingest.DisplayName).
+// (ingest.DisplayName); StoredName, the last part of URL, differs from it
+// when the name was cleaned up or taken ("photo.png" stored as
+// "photo-2.png"), and the pages then say so.
 type uploadResult struct {
 	ID          int64  `json:"id,omitempty"`
 	URL         string `json:"url,omitempty"`
 	Name        string `json:"name"`
+	StoredName  string `json:"stored_name,omitempty"`
 	ContentType string `json:"content_type,omitempty"`
 	Size        int64  `json:"size,omitempty"`
 	Error       string `json:"error,omitempty"`
@@ -186,7 +193,7 @@ func (s *Server) store(ctx context.Context, ownerID int64, part *multipart.Part)
 	if err != nil {
 		return refused(part, err), err
 	}
-	return uploadResult{ID: f.ID, URL: f.URL(), Name: f.DisplayName, ContentType: f.ContentType, Size: f.Size}, nil
+	return uploadResult{ID: f.ID, URL: f.URL(), Name: f.DisplayName, StoredName: f.StoredName, ContentType: f.ContentType, Size: f.Size}, nil
 }
 
 // refused is the result of a file part that was not stored, and why.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -26,10 +27,10 @@ func TestUploadJSONMixed(t *testing.T) {
 		t.Fatalf("got %d results, want 2: %s", len(got), r.body)
 	}
 	ok, bad := got[0], got[1]
-	if keys := sortedKeys(ok); !slices.Equal(keys, []string{"content_type", "id", "name", "size", "url"}) {
+	if keys := sortedKeys(ok); !slices.Equal(keys, []string{"content_type", "id", "name", "size", "stored_name", "url"}) {
 		t.Errorf("stored entry has keys %v", keys)
 	}
-	if ok["name"] != "pixel.png" || ok["content_type"] != "image/png" || ok["size"] != float64(len(pngData)) {
+	if ok["name"] != "pixel.png" || ok["stored_name"] != "pixel.png" || ok["content_type"] != "image/png" || ok["size"] != float64(len(pngData)) {
 		t.Errorf("stored entry = %v", ok)
 	}
 	if keys := sortedKeys(bad); !slices.Equal(keys, []string{"error", "name"}) {
@@ -124,20 +125,39 @@ func TestUploadForm(t *testing.T) {
 
 	// Not everything stored: the upload page again, with each file's
 	// outcome, and the honest status.
-	r = a.upload(&alice, false, part{"file", "c.pdf", pdfData}, part{"file", "d.pdf", htmlData})
+	// A name already taken is stored under another, and the page says
+	// which.
+	r = a.upload(&alice, false, part{"file", "c.pdf", pdfData}, part{"file", "a.pdf", pdfData}, part{"file", "d.pdf", htmlData})
 	wantStatus(t, r, http.StatusCreated)
-	for _, want := range []string{"c.pdf", "Download</a>", "d.pdf", "not allowed"} {
+	for _, want := range []string{
+		"Some files were not uploaded",
+		`<span class="name">c.pdf</span>`, `Uploaded. <a href="/files/` + strconv.FormatInt(alice.ID, 10) + `/c.pdf">Download<span class="visually-hidden"> c.pdf</span></a>`,
+		`<span class="name">a.pdf</span>`, `Uploaded as a-2.pdf. <a href="/files/` + strconv.FormatInt(alice.ID, 10) + `/a-2.pdf">`,
+		`<span class="name">d.pdf</span>`, "not allowed",
+	} {
 		if !strings.Contains(r.body, want) {
-			t.Errorf("mixed result page lacks %q", want)
+			t.Errorf("mixed result page lacks %q:\n%s", want, r.body)
 		}
 	}
+	// Nothing stored: the form again, and the file's sentence once, in
+	// its line, under a heading that has the focus.
 	r = a.upload(&alice, false, part{"file", "e.pdf", htmlData})
 	wantStatus(t, r, http.StatusUnsupportedMediaType)
-	if !strings.Contains(r.body, "e.pdf") || !strings.Contains(r.body, `<input id="file" name="file" type="file" multiple`) {
+	if !strings.Contains(r.body, "e.pdf") || !strings.Contains(r.body, `<input id="file" name="file" type="file" multiple`) ||
+		!strings.Contains(r.body, `<h2 id="results-heading" tabindex="-1" autofocus>Nothing was uploaded</h2>`) {
 		t.Errorf("refused upload does not show the form and the reason: %s", r.body)
 	}
-	if n := a.fileCount(); n != 3 {
-		t.Errorf("%d rows, want 3", n)
+	if n := strings.Count(r.body, "not allowed here"); n != 1 {
+		t.Errorf("refused upload says why %d times, want once: %s", n, r.body)
+	}
+	// No file at all: the request's own sentence.
+	r = a.upload(&alice, false)
+	wantStatus(t, r, http.StatusBadRequest)
+	if !strings.Contains(r.body, `<p class="error" role="alert">Choose at least one file to upload.</p>`) {
+		t.Errorf("upload without a file: %s", r.body)
+	}
+	if n := a.fileCount(); n != 4 {
+		t.Errorf("%d rows, want 4", n)
 	}
 }
 
@@ -148,7 +168,8 @@ func TestUploadPage(t *testing.T) {
 	r := a.do(request{method: "GET", target: "/upload", as: &alice})
 	wantStatus(t, r, http.StatusOK)
 	for _, want := range []string{
-		`<form id="upload-form" class="card upload" method="post" action="/upload" enctype="multipart/form-data">`,
+		`<form id="upload-form" class="card upload" method="post" action="/upload" enctype="multipart/form-data"
+      data-max-upload="65536" data-max-upload-text="64 KiB">`,
 		`<label for="file">`,
 		`<input id="file" name="file" type="file" multiple`,
 		`<script src="/static/upload.js" defer></script>`,

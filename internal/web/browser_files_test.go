@@ -118,6 +118,20 @@ func TestBrowserFiles(t *testing.T) {
 	browserLoginAs(t, ctx, s.URL, "alice")
 	setClipboard(t, ctx, s.URL, true)
 
+	// The first Tab shows the skip link, beside the logo, not over it.
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\t")); err != nil {
+		t.Fatal(err)
+	}
+	overlap, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		const skip = document.activeElement.getBoundingClientRect(), logo = document.querySelector(".brand").getBoundingClientRect();
+		if (document.activeElement.className !== "skip" || skip.height === 0) return "the skip link is not shown";
+		const apart = skip.right <= logo.left || logo.right <= skip.left || skip.bottom <= logo.top || logo.bottom <= skip.top;
+		return apart ? "" : "the skip link covers the logo";
+	})()`))
+	if err != nil || overlap != "" {
+		t.Errorf("after one Tab: %s (%v)", overlap, err)
+	}
+
 	// Your files first, then everyone's; no Owner column for your own.
 	type section struct {
 		ID, Heading string

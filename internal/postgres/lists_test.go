@@ -63,20 +63,24 @@ func TestListPages(t *testing.T) {
 			want = append([]string{f.StoredName}, want...)
 		}
 	}
-	var got []string
-	var before filegate.Cursor
-	for range 10 {
-		page, err := db.VisibleFiles(ctx, alice.ID, before, 2)
-		if err != nil {
-			t.Fatal(err)
+	// pages reads a list two files a page, following the cursors.
+	pages := func(list func(ctx context.Context, id int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error), id int64) []string {
+		var got []string
+		var before filegate.Cursor
+		for range 10 {
+			page, err := list(ctx, id, before, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			got = append(got, names(page)...)
+			before = filegate.CursorAt(page[len(page)-1].File)
 		}
-		if len(page) == 0 {
-			break
-		}
-		got = append(got, names(page)...)
-		before = filegate.CursorAt(page[len(page)-1].File)
+		return got
 	}
-	if !slices.Equal(got, want) {
+	if got := pages(db.VisibleFiles, alice.ID); !slices.Equal(got, want) {
 		t.Errorf("alice's pages of / give %v, want %v", got, want)
 	}
 	// Bob's view of everyone else's public files leaves out his own
@@ -84,19 +88,7 @@ func TestListPages(t *testing.T) {
 	if page, err := db.PublicFiles(ctx, bob.ID, filegate.Cursor{}, 10); err != nil || len(page) != 0 {
 		t.Errorf("bob's public files of others = %v, %v", names(page), err)
 	}
-	got, before = nil, filegate.Cursor{}
-	for range 10 {
-		page, err := db.PublicFiles(ctx, alice.ID, before, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page) == 0 {
-			break
-		}
-		got = append(got, names(page)...)
-		before = filegate.CursorAt(page[len(page)-1].File)
-	}
-	if want := []string{"f7.pdf", "f4.pdf", "f1.pdf"}; !slices.Equal(got, want) {
+	if got, want := pages(db.PublicFiles, alice.ID), []string{"f7.pdf", "f4.pdf", "f1.pdf"}; !slices.Equal(got, want) {
 		t.Errorf("alice's pages of public files = %v, want %v", got, want)
 	}
 	page, err := db.OwnerFiles(ctx, carol.ID, filegate.Cursor{}, 10)

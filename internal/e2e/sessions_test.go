@@ -99,7 +99,7 @@ func TestSessionsThroughNginx(t *testing.T) {
 		copied := *mine
 		d.wantAccepted(t, "before logout", mine, d.aliceURL)
 		resp, _ := d.send(t, mine, "POST", "/logout", url.Values{})
-		if resp.StatusCode != 303 || resp.Header.Get("Location") != "/login" {
+		if resp.StatusCode != 303 || resp.Header.Get("Location") != "/login?msg=loggedout" {
 			t.Fatalf("logout: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
 		if cs := resp.Cookies(); len(cs) != 1 || cs[0].Name != session.CookieName || cs[0].Value != "" || cs[0].MaxAge >= 0 {
@@ -122,7 +122,7 @@ func TestSessionsThroughNginx(t *testing.T) {
 				from, other = phone, laptop
 			}
 			resp, _ := d.send(t, from, "POST", "/logout", url.Values{"everywhere": {"true"}})
-			if resp.StatusCode != 303 || resp.Header.Get("Location") != "/login" {
+			if resp.StatusCode != 303 || resp.Header.Get("Location") != "/login?msg=loggedout" {
 				t.Fatalf("logout everywhere: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 			}
 			d.wantRefused(t, "the other session", other, d.aliceURL)

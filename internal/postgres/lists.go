@@ -37,6 +37,14 @@ const visibleQuery = `SELECT ` + listColumns + ` FROM (
 	) f JOIN users u ON u.id = f.owner_id
 	ORDER BY f.created_at DESC, f.id DESC LIMIT $2`
 
+// publicQuery is PublicFiles with $1 the viewer and $2 the limit; %[1]s
+// is "" or olderThan. It reads the public files' index, passing over the
+// viewer's own public files, which the home page lists on their own.
+const publicQuery = `SELECT ` + listColumns + ` FROM (
+		SELECT * FROM files WHERE owner_public AND owner_id <> $1 %[1]s` + newest + ` LIMIT $2
+	) f JOIN users u ON u.id = f.owner_id
+	ORDER BY f.created_at DESC, f.id DESC`
+
 // ownerQuery is OwnerFiles with $1 the owner and $2 the limit; %[1]s is ""
 // or olderThan.
 const ownerQuery = `SELECT ` + listColumns + ` FROM (
@@ -55,6 +63,7 @@ func newListQuery(q string) listQuery {
 
 var (
 	visibleFiles = newListQuery(visibleQuery)
+	publicFiles  = newListQuery(publicQuery)
 	ownerFiles   = newListQuery(ownerQuery)
 )
 
@@ -63,6 +72,13 @@ var (
 // the cursor (from the newest for the zero Cursor).
 func (db *DB) VisibleFiles(ctx context.Context, viewerID int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error) {
 	return db.listFiles(ctx, visibleFiles, viewerID, before, limit)
+}
+
+// PublicFiles returns the files of every public user but viewerID, newest
+// first: at most limit files from before the cursor (from the newest for
+// the zero Cursor).
+func (db *DB) PublicFiles(ctx context.Context, viewerID int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error) {
+	return db.listFiles(ctx, publicFiles, viewerID, before, limit)
 }
 
 // OwnerFiles returns the files of ownerID, newest first: at most limit

@@ -63,21 +63,33 @@ func TestListPages(t *testing.T) {
 			want = append([]string{f.StoredName}, want...)
 		}
 	}
-	var got []string
-	var before filegate.Cursor
-	for range 10 {
-		page, err := db.VisibleFiles(ctx, alice.ID, before, 2)
-		if err != nil {
-			t.Fatal(err)
+	// pages reads a list two files a page, following the cursors.
+	pages := func(list func(ctx context.Context, id int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error), id int64) []string {
+		var got []string
+		var before filegate.Cursor
+		for range 10 {
+			page, err := list(ctx, id, before, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			got = append(got, names(page)...)
+			before = filegate.CursorAt(page[len(page)-1].File)
 		}
-		if len(page) == 0 {
-			break
-		}
-		got = append(got, names(page)...)
-		before = filegate.CursorAt(page[len(page)-1].File)
+		return got
 	}
-	if !slices.Equal(got, want) {
+	if got := pages(db.VisibleFiles, alice.ID); !slices.Equal(got, want) {
 		t.Errorf("alice's pages of / give %v, want %v", got, want)
+	}
+	// Bob's view of everyone else's public files leaves out his own
+	// public ones; alice's is bob's files alone, paged the same way.
+	if page, err := db.PublicFiles(ctx, bob.ID, filegate.Cursor{}, 10); err != nil || len(page) != 0 {
+		t.Errorf("bob's public files of others = %v, %v", names(page), err)
+	}
+	if got, want := pages(db.PublicFiles, alice.ID), []string{"f7.pdf", "f4.pdf", "f1.pdf"}; !slices.Equal(got, want) {
+		t.Errorf("alice's pages of public files = %v, want %v", got, want)
 	}
 	page, err := db.OwnerFiles(ctx, carol.ID, filegate.Cursor{}, 10)
 	if err != nil || !slices.Equal(names(page), []string{"f8.pdf", "f5.pdf", "f2.pdf"}) {
@@ -220,6 +232,8 @@ func TestListsAtScale(t *testing.T) {
 	}{
 		{"home, first page", postgres.VisibleFilesFirst, []any{viewer, limit}},
 		{"home, deep page", postgres.VisibleFilesOlder, []any{viewer, limit, middle.CreatedAt, middle.ID}},
+		{"public files, first page", postgres.PublicFilesFirst, []any{public, limit}},
+		{"public files, deep page", postgres.PublicFilesOlder, []any{public, limit, middle.CreatedAt, middle.ID}},
 		{"user page, first page", postgres.OwnerFilesFirst, []any{public, limit}},
 		{"user page, deep page", postgres.OwnerFilesOlder, []any{public, limit, middle.CreatedAt, middle.ID}},
 	} {
@@ -231,17 +245,22 @@ func TestListsAtScale(t *testing.T) {
 
 	for _, m := range []struct {
 		name   string
-		owner  bool
+		list   string // "visible", "public" or "owner"
 		id     int64
 		before filegate.Cursor
 	}{
-		{"home, first page", false, viewer, filegate.Cursor{}},
-		{"home, deep page", false, viewer, middle},
-		{"user page, first page", true, public, filegate.Cursor{}},
+		{"home, first page", "visible", viewer, filegate.Cursor{}},
+		{"home, deep page", "visible", viewer, middle},
+		{"public files of a public viewer, first page", "public", public, filegate.Cursor{}},
+		{"public files of a public viewer, deep page", "public", public, middle},
+		{"user page, first page", "owner", public, filegate.Cursor{}},
 	} {
 		list := func() ([]filegate.ListedFile, error) {
-			if m.owner {
+			switch m.list {
+			case "owner":
 				return db.OwnerFiles(ctx, m.id, m.before, limit)
+			case "public":
+				return db.PublicFiles(ctx, m.id, m.before, limit)
 			}
 			return db.VisibleFiles(ctx, m.id, m.before, limit)
 		}
@@ -250,7 +269,12 @@ func TestListsAtScale(t *testing.T) {
 			t.Fatalf("%s: %d files, %v", m.name, len(files), err)
 		}
 		for i, f := range files {
-			if f.OwnerID != m.id && (m.owner || !publicOwners[f.OwnerID]) {
+			mayList := map[string]bool{
+				"owner":   f.OwnerID == m.id,
+				"public":  f.OwnerID != m.id && publicOwners[f.OwnerID],
+				"visible": f.OwnerID == m.id || publicOwners[f.OwnerID],
+			}[m.list]
+			if !mayList {
 				t.Fatalf("%s: lists %s of user %d", m.name, f.StoredName, f.OwnerID)
 			}
 			if i > 0 && !before(f.File, files[i-1].File) {

@@ -64,7 +64,7 @@ func TestLogoutRevokesSession(t *testing.T) {
 	copied := *mine
 	wantLoggedIn(t, a, mine, true)
 	r := a.do(request{method: "POST", target: "/logout", cookie: mine})
-	wantRedirect(t, r, "/login")
+	wantRedirect(t, r, "/login?msg=loggedout")
 	if c := sessionCookie(r); c == nil || c.MaxAge >= 0 || c.Value != "" {
 		t.Fatalf("logout cookie = %+v, want an expired, empty one", c)
 	}
@@ -73,8 +73,8 @@ func TestLogoutRevokesSession(t *testing.T) {
 		t.Error("a copied cookie made alice public after logout")
 	}
 	// Logging out again, with the dead cookie or none, is no error.
-	wantRedirect(t, a.do(request{method: "POST", target: "/logout", cookie: &copied}), "/login")
-	wantRedirect(t, a.do(request{method: "POST", target: "/logout"}), "/login")
+	wantRedirect(t, a.do(request{method: "POST", target: "/logout", cookie: &copied}), "/login?msg=loggedout")
+	wantRedirect(t, a.do(request{method: "POST", target: "/logout"}), "/login?msg=loggedout")
 }
 
 // Logging in again from a browser that still has a session replaces it:
@@ -111,7 +111,7 @@ func TestLogoutEverywhere(t *testing.T) {
 			from, other = two, one
 		}
 		r := a.do(request{method: "POST", target: "/logout", cookie: from, form: url.Values{"everywhere": {"true"}}})
-		wantRedirect(t, r, "/login")
+		wantRedirect(t, r, "/login?msg=loggedout")
 		if c := sessionCookie(r); c == nil || c.MaxAge >= 0 {
 			t.Fatalf("logout everywhere kept the cookie: %+v", c)
 		}
@@ -121,7 +121,7 @@ func TestLogoutEverywhere(t *testing.T) {
 	wantLoggedIn(t, a, bob, true)
 	// A plain logout ends only its own session.
 	one, two := a.login("alice", testPassword, ""), a.login("alice", testPassword, "")
-	wantRedirect(t, a.do(request{method: "POST", target: "/logout", cookie: one, form: url.Values{"everywhere": {"no"}}}), "/login")
+	wantRedirect(t, a.do(request{method: "POST", target: "/logout", cookie: one, form: url.Values{"everywhere": {"no"}}}), "/login?msg=loggedout")
 	wantLoggedIn(t, a, one, false)
 	wantLoggedIn(t, a, two, true)
 }
@@ -151,7 +151,7 @@ func TestAccountPage(t *testing.T) {
 	a.clock.Advance(time.Minute)
 	phone := a.login("alice", testPassword, "Safari on a phone")
 	gone := a.login("alice", testPassword, "Revoked browser")
-	wantRedirect(t, a.do(request{method: "POST", target: "/logout", cookie: gone}), "/login")
+	wantRedirect(t, a.do(request{method: "POST", target: "/logout", cookie: gone}), "/login?msg=loggedout")
 
 	page := a.do(request{method: "GET", target: "/account", cookie: phone})
 	wantStatus(t, page, http.StatusOK)

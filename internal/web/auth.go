@@ -217,6 +217,6 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	s.Sessions.Clear(w)
-	seeOther(w, r, "/login") // pinned: docs/interface.md#web-app
+	seeOther(w, r, withFlash("/login", "loggedout", 0)) // pinned: docs/interface.md#web-app, "You’re logged out."
 	return nil
 }

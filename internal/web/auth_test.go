@@ -114,12 +114,16 @@ func TestLogout(t *testing.T) {
 	a := newApp(t)
 	alice := a.addUser("alice", false, false)
 	r := a.do(request{method: "POST", target: "/logout", as: &alice})
-	wantRedirect(t, r, "/login")
+	wantRedirect(t, r, "/login?msg=loggedout")
 	if c := sessionCookie(r); c == nil || c.MaxAge >= 0 || c.Value != "" {
 		t.Fatalf("logout cookie = %+v, want an expired, empty one", c)
 	}
+	page := a.do(request{method: "GET", target: r.Header.Get("Location")})
+	if !strings.Contains(page.body, `<p class="flash" role="status" tabindex="-1" autofocus>You’re logged out.</p>`) {
+		t.Errorf("the login page after logout does not say so:\n%s", page.body)
+	}
 	// Flash text comes from a fixed table; the URL cannot inject any.
-	page := a.do(request{method: "GET", target: "/login?msg=" + url.QueryEscape("Your account is locked, call 555")})
+	page = a.do(request{method: "GET", target: "/login?msg=" + url.QueryEscape("Your account is locked, call 555")})
 	if strings.Contains(page.body, "locked") || strings.Contains(page.body, `class="flash"`) {
 		t.Errorf("an unknown msg key is shown")
 	}

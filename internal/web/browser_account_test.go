@@ -14,17 +14,7 @@ import (
 // with the keyboard, and waits for the home page.
 func browserLogin(t *testing.T, ctx context.Context, url string) {
 	t.Helper()
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(url+"/login"),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.KeyEvent("alice\t"+testPassword+"\r"),
-		chromedp.WaitVisible(chromedp.CSS(`nav a[href="/account"]`)), // only logged-in pages have it
-	); err != nil {
-		t.Fatalf("login: %v", err)
-	}
-	if loc, _ := chromedp.Run(ctx, chromedp.Location()); loc != url+"/" {
-		t.Fatalf("after login at %s, want /", loc)
-	}
+	browserLoginAs(t, ctx, url, "alice")
 }
 
 // TestBrowserAccount: two browsers (separate cookie jars) log in as

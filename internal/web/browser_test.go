@@ -93,9 +93,17 @@ func get(t *testing.T, url string, cookie *http.Cookie) (int, []byte) {
 	return res.StatusCode, body
 }
 
+// screenshot saves the whole page of ctx as .artifacts/{name}.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	saveScreenshot(t, ctx, name, chromedp.FullScreenshot(100))
+}
+
+// saveScreenshot saves the PNG that capture takes in ctx as
+// .artifacts/{name}.
+func saveScreenshot(t *testing.T, ctx context.Context, name string, capture chromedp.Action[[]byte]) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, capture)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,14 +254,12 @@ func TestBrowser(t *testing.T) {
 	if status, body := get(t, reportURL, bobCookie); status != http.StatusOK || !bytes.Equal(body, report) {
 		t.Fatalf("bob's download after alice went public: %d, want 200", status)
 	}
-	screenshot(t, ctx, "files-page.png")
 	checkA11y(t, ctx, "files page with a message")
 
 	// A phone-sized screen gets the same page, one card per file.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(s.URL+"/")); err != nil {
 		t.Fatal(err)
 	}
-	screenshot(t, ctx, "files-page-phone.png")
 	checkA11y(t, ctx, "files page on a phone")
 
 	// Without JavaScript the plain form posts the files and the answer is

@@ -48,7 +48,7 @@ var linkStates = map[filegate.LinkState]string{
 // every test rather than one request.
 var pages = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"error", "login", "files", "upload", "account", "links", "link"} {
+	for _, name := range []string{"error", "login", "files", "delete", "upload", "account", "links", "link"} {
 		m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(embedded,
 			"templates/layout.html", "templates/"+name+".html"))
 	}
@@ -73,7 +73,7 @@ type errorPage struct {
 // clean 500 instead of half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
 	var buf bytes.Buffer
-	v := view{Viewer: viewerFrom(r.Context()), Path: r.URL.Path, Flash: flash(r), Data: data}
+	v := view{Viewer: viewerFrom(r.Context()), Path: r.URL.Path, Flash: s.flash(r), Data: data}
 	if err := pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
 		s.Log.ErrorContext(r.Context(), "web: render", "page", page, "err", err)
 		http.Error(w, "Internal error.", http.StatusInternalServerError)

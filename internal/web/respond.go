@@ -159,39 +159,59 @@ func seeOther(w http.ResponseWriter, r *http.Request, to string) {
 
 // Flash messages shown after a redirect. The URL carries only a key of
 // this table (and for uploads a count), never text, so nobody can craft a
-// link that makes the page say something else.
+// link that makes the page say something else. A deleted file's name
+// comes sealed for the viewer (note, see delete).
 var flashes = map[string]string{
-	"deleted": "File deleted.",
-	"passwd":  "Password changed. Every other session is logged out.",
-	"public":  "Your files are now public: anyone logged in can download all of them.",
-	"private": "Your files are now private: only you and staff can download them.",
+	"deleted":   "File deleted.",
+	"passwd":    "Password changed. Every other session is logged out.",
+	"public":    "Your files are now public: anyone logged in can download all of them.",
+	"private":   "Your files are now private: only you and staff can download them.",
+	"loggedout": "You’re logged out.",
 }
+
+// flashParams are the query parameters of a flash message; page links
+// leave them out, so the message is not shown again.
+var flashParams = []string{"msg", "n", "note"}
 
 // withFlash returns the local path to with the flash key msg (and, for
 // "uploaded", the count n) added to its query.
 func withFlash(to, msg string, n int) string {
-	u, err := url.Parse(localPath(to))
+	to = withQuery(localPath(to), "msg", msg)
+	if msg == "uploaded" {
+		to = withQuery(to, "n", strconv.Itoa(n))
+	}
+	return to
+}
+
+// withQuery returns the local path to with key set to value in its query.
+func withQuery(to, key, value string) string {
+	u, err := url.Parse(to)
 	if err != nil {
 		u = &url.URL{Path: "/"}
 	}
 	q := u.Query()
-	q.Set("msg", msg)
-	if msg == "uploaded" {
-		q.Set("n", strconv.Itoa(n))
-	}
+	q.Set(key, value)
 	u.RawQuery = q.Encode()
 	return u.RequestURI()
 }
 
-// flash returns the sentence for the flash key in r's query, or "".
-func flash(r *http.Request) string {
+// flash returns the sentence for the flash key in r's query, or "". After
+// a delete it names the file when the note opens for the viewer.
+func (s *Server) flash(r *http.Request) string {
 	q := r.URL.Query()
-	if q.Get("msg") == "uploaded" {
+	switch q.Get("msg") {
+	case "uploaded":
 		n, err := strconv.Atoi(q.Get("n"))
 		if err != nil || n < 1 {
 			return "Upload complete."
 		}
 		return plural(n, "file") + " uploaded."
+	case "deleted":
+		if v := viewerFrom(r.Context()); v != nil {
+			if name, ok := s.Sessions.OpenNote(v.ID, q.Get("note")); ok {
+				return name + " deleted."
+			}
+		}
 	}
 	return flashes[q.Get("msg")]
 }

@@ -33,10 +33,12 @@ import (
 // postgres.DB.
 type Store interface {
 	Ping(ctx context.Context) error
+	UserByID(ctx context.Context, id int64) (filegate.User, error)
 	UserBySlug(ctx context.Context, slug string) (filegate.User, error)
 	UpdateUser(ctx context.Context, id int64, upd filegate.UserUpdate) (filegate.User, error)
 	FileByID(ctx context.Context, id int64) (filegate.File, error)
 	VisibleFiles(ctx context.Context, viewerID int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error)
+	PublicFiles(ctx context.Context, viewerID int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error)
 	OwnerFiles(ctx context.Context, ownerID int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error)
 
 	CreateSession(ctx context.Context, s *filegate.Session, passwordHash []byte) error
@@ -56,13 +58,16 @@ type Ingester interface {
 	Limits() ingest.Limits
 }
 
-// Sessions issues and reads the session cookie, reads link tokens and
-// issues and reads the cookie that unlocks a password link; implemented
-// by session.Codec.
+// Sessions issues and reads the session cookie, reads link tokens,
+// issues and reads the cookie that unlocks a password link, and seals
+// the notes a redirect carries for one user; implemented by
+// session.Codec.
 type Sessions interface {
 	Set(w http.ResponseWriter, cl session.Claims) error
 	Clear(w http.ResponseWriter)
 	FromRequest(r *http.Request) (session.Claims, error)
+	SealNote(userID int64, text string) (string, error)
+	OpenNote(userID int64, sealed string) (string, bool)
 
 	ParseLinkToken(token string) (id int64, nonce []byte, ok bool)
 	SetLinkCookie(w http.ResponseWriter, token string, id int64, nonce []byte, ttl time.Duration) error
@@ -151,6 +156,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandlerFunc(http.MethodGet, "/u/:slug", s.requireViewer(s.userFiles))
 	r.HandlerFunc(http.MethodGet, "/upload", s.requireViewer(s.uploadPage))
 	r.HandlerFunc(http.MethodPost, "/upload", s.requireViewer(s.upload))
+	r.HandlerFunc(http.MethodGet, "/delete/:id", s.requireViewer(s.confirmDelete))
 	r.HandlerFunc(http.MethodPost, "/delete/:id", s.requireViewer(s.delete))
 	r.HandlerFunc(http.MethodPost, "/settings", s.requireViewer(s.settings))
 	r.HandlerFunc(http.MethodGet, "/api/files", s.requireViewer(s.apiFiles))

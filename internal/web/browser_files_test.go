@@ -177,6 +177,7 @@ func TestBrowserFiles(t *testing.T) {
 	}
 
 	screenshot(t, ctx, "files-page.png")
+	checkA11y(t, ctx, "the two lists on /")
 
 	// Copy link: the absolute URL on the clipboard, and a word that
 	// alice's files are private.
@@ -248,6 +249,7 @@ func TestBrowserFiles(t *testing.T) {
 	}
 	// The dialog's backdrop covers the viewport, not the whole page.
 	saveScreenshot(t, ctx, "delete-confirm.png", chromedp.CaptureScreenshot())
+	checkA11y(t, ctx, "the delete dialog")
 	if err := chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS("dialog#delete-dialog button.cancel")),
 		chromedp.WaitNotPresent(chromedp.CSS("dialog#delete-dialog[open]")),
@@ -287,6 +289,7 @@ func TestBrowserFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	screenshot(t, ctx, "files-page-phone.png")
+	checkA11y(t, ctx, "the two lists on a phone")
 	if err := chromedp.Do(ctx, chromedp.EmulateReset(), chromedp.EmulateViewport(1100, 800)); err != nil {
 		t.Fatal(err)
 	}

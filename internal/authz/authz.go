@@ -38,6 +38,9 @@ const (
 	HeaderDisposition = "X-Filegate-Disposition" // answer: Content-Disposition to serve
 	// answer: "404" or "410" on a 403 that means not found or gone
 	HeaderStatus = "X-Filegate-Status"
+	// answer: with "410", why a share link is gone ("expired", "revoked"
+	// or "used_up"), for nginx to pass to the uploader's error page
+	HeaderReason = "X-Filegate-Reason"
 )
 
 // Store reads decision facts and counts link downloads; implemented by

@@ -35,7 +35,7 @@ func TestUploadJSONMixed(t *testing.T) {
 	if keys := sortedKeys(bad); !slices.Equal(keys, []string{"error", "name"}) {
 		t.Errorf("failed entry has keys %v, want exactly error and name", keys)
 	}
-	if bad["name"] != "invoice.pdf" || !strings.Contains(bad["error"].(string), "not allowed") {
+	if bad["name"] != "invoice.pdf" || bad["error"] != `"invoice.pdf" is a web page (HTML), not a PDF.` {
 		t.Errorf("failed entry = %v", bad)
 	}
 
@@ -126,7 +126,7 @@ func TestUploadForm(t *testing.T) {
 	// outcome, and the honest status.
 	r = a.upload(&alice, false, part{"file", "c.pdf", pdfData}, part{"file", "d.pdf", htmlData})
 	wantStatus(t, r, http.StatusCreated)
-	for _, want := range []string{"c.pdf", "Download</a>", "d.pdf", "not allowed"} {
+	for _, want := range []string{"c.pdf", "Download</a>", "d.pdf", "is a web page (HTML), not a PDF."} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("mixed result page lacks %q", want)
 		}

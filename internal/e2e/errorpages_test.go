@@ -159,6 +159,19 @@ func TestErrorPagesForLinksThroughNginx(t *testing.T) {
 		// The token opens the link: it must not reach the page.
 		checkErrorPage(t, d, c, d.aliceBytes, []byte(strings.TrimPrefix(c.path, "/s/")))
 	}
+	// A form posted to a path that is no token: the same 404, from the
+	// uploader's page for a browser, not an answer to the POST.
+	for _, accept := range []string{browserAccept, "*/*"} {
+		req, _ := http.NewRequest("POST", d.URL+"/s/"+token[:20], strings.NewReader("password=x"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", accept)
+		req.Header.Set("Origin", d.URL)
+		resp, body := do(t, req)
+		checkRefusal(t, "POST to a cut-off link, Accept "+accept, resp, body, 404, nil)
+		if page := bytes.Contains(body, []byte("This link doesn&#39;t work")); page != (accept == browserAccept) {
+			t.Errorf("POST to a cut-off link, Accept %s: the page %v:\n%s", accept, page, body)
+		}
+	}
 	if n := linkDownloads(t, d.Stack, active.ID); n != 0 {
 		t.Errorf("the pages counted %d downloads of an unused link", n)
 	}

@@ -154,7 +154,7 @@ func startStreamingApp(t *runner, s *testenv.Stack) string {
 	t.Cleanup(func() { db.Close() })
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		claims, err := s.Sessions.FromRequest(r)
-		owner, name, ok := authz.ParseFileURI(r.URL.Path)
+		owner, name, ok := filegate.ParseFileURI(r.URL.Path)
 		if err != nil || !ok {
 			http.Error(w, "no", http.StatusUnauthorized)
 			return

@@ -38,6 +38,9 @@ const (
 	HeaderDisposition = "X-Filegate-Disposition" // answer: Content-Disposition to serve
 	// answer: "404" or "410" on a 403 that means not found or gone
 	HeaderStatus = "X-Filegate-Status"
+	// answer: with "410", why a share link is gone ("expired", "revoked"
+	// or "used_up"), for nginx to pass to the uploader's error page
+	HeaderReason = "X-Filegate-Reason"
 )
 
 // Store reads decision facts and counts link downloads; implemented by
@@ -149,7 +152,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	}
 	// A path that cannot name a file parses as owner 0, who never exists:
 	// it is a 404, once the session is known to be valid (else 401).
-	ownerID, name, _ := ParseFileURI(uri)
+	ownerID, name, _ := filegate.ParseFileURI(uri)
 	// Without a cookie that decodes, the facts stay zero: no session, 401.
 	var facts filegate.Facts
 	if claims, err := s.Sessions.FromRequest(r); err == nil {
@@ -239,24 +242,4 @@ func (s *Server) now() time.Time {
 func answer(w http.ResponseWriter, status int) {
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(status)
-}
-
-// ParseFileURI splits "/files/{owner_id}/{stored_name}" as nginx normalized
-// it. It accepts only the canonical form: a decimal id without sign or
-// leading zeros and a name matching filegate.StoredNamePattern. Anything
-// else cannot name a file.
-func ParseFileURI(uri string) (ownerID int64, name string, ok bool) {
-	rest, found := strings.CutPrefix(uri, "/files/")
-	if !found {
-		return 0, "", false
-	}
-	idStr, name, found := strings.Cut(rest, "/")
-	if !found || !filegate.StoredNamePattern.MatchString(name) {
-		return 0, "", false
-	}
-	id, ok := filegate.ParseID(idStr)
-	if !ok {
-		return 0, "", false
-	}
-	return id, name, true
 }

@@ -19,45 +19,6 @@ import (
 	"github.com/filegate/filegate/internal/testenv"
 )
 
-func TestParseFileURI(t *testing.T) {
-	long := strings.Repeat("a", 200)
-	tests := []struct {
-		uri   string
-		owner int64
-		name  string
-		ok    bool
-	}{
-		{"/files/1/a.pdf", 1, "a.pdf", true},
-		{"/files/42/report-2.pdf", 42, "report-2.pdf", true},
-		{"/files/9/" + long, 9, long, true},
-		{"/files/9/" + long + "a", 0, "", false},
-		{"/files/01/a.pdf", 0, "", false},
-		{"/files/+1/a.pdf", 0, "", false},
-		{"/files/-1/a.pdf", 0, "", false},
-		{"/files/0/a.pdf", 0, "", false},
-		{"/files/99999999999999999999/a.pdf", 0, "", false},
-		{"/files/1/../2/a.pdf", 0, "", false},
-		{"/files/1/.hidden", 0, "", false},
-		{"/files/1/a/b", 0, "", false},
-		{"/files/1/", 0, "", false},
-		{"/files/1", 0, "", false},
-		{"/files/1/a.pdf/", 0, "", false},
-		{"/files/1/a b", 0, "", false},
-		{"/files/1/a%2fb", 0, "", false},
-		{"/files/1/a\\b", 0, "", false},
-		{"/files/1/a\x00b", 0, "", false},
-		{"/files/1/é.pdf", 0, "", false},
-		{"/other/1/a.pdf", 0, "", false},
-		{"", 0, "", false},
-	}
-	for _, tt := range tests {
-		owner, name, ok := authz.ParseFileURI(tt.uri)
-		if owner != tt.owner || name != tt.name || ok != tt.ok {
-			t.Errorf("ParseFileURI(%q) = %d, %q, %v; want %d, %q, %v", tt.uri, owner, name, ok, tt.owner, tt.name, tt.ok)
-		}
-	}
-}
-
 // fixture is an authz server on a fresh database and a private Redis key
 // space, with users alice (private), bob (public), carol (staff) and one
 // file of each of alice and bob. Its clock stands still unless a test

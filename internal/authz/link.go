@@ -60,6 +60,11 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request, token string) {
 		answer(w, http.StatusServiceUnavailable)
 		return
 	}
+	if v.decision == policy.Gone {
+		// Which of the three a browser's error page names; the reasons
+		// are a fixed set, and the page shows fixed sentences only.
+		w.Header().Set(HeaderReason, v.reason)
+	}
 	s.answerDecision(w, v.decision, v.file)
 }
 

@@ -181,6 +181,15 @@ func TestLinkAnswers(t *testing.T) {
 				if got := status(w); got != tt.want {
 					t.Fatalf("round %d: status %d, want %d", i, got, tt.want)
 				}
+				// A 410 names its reason for the error page; nothing else
+				// carries one.
+				wantReason := ""
+				if tt.want == 410 {
+					wantReason = tt.reason
+				}
+				if got := w.Header().Get(authz.HeaderReason); got != wantReason {
+					t.Errorf("round %d: %s %q, want %q", i, authz.HeaderReason, got, wantReason)
+				}
 				lines := auditLines(t, logged)
 				if len(lines) != 1 {
 					t.Fatalf("round %d: %d audit lines, want 1", i, len(lines))
@@ -256,12 +265,17 @@ func TestLinkCounting(t *testing.T) {
 		want                int
 		downloads           int64 // after the step
 	}
+	// gone is the reason a 410 names: "used_up" unless a test says else.
+	gone := "used_up"
 	run := func(t *testing.T, u string, id int64, steps []step) {
 		t.Helper()
 		for _, s := range steps {
 			w := f.askLink(t, u, linkAsk{method: s.method, rng: s.rng, client: s.client})
 			if got := status(w); got != s.want {
 				t.Fatalf("%s: status %d, want %d", s.what, got, s.want)
+			}
+			if got := w.Header().Get(authz.HeaderReason); s.want == 410 && got != gone {
+				t.Errorf("%s: %s %q, want %s", s.what, authz.HeaderReason, got, gone)
 			}
 			if got := f.downloads(t, id); got != s.downloads {
 				t.Fatalf("%s: %d downloads, want %d", s.what, got, s.downloads)
@@ -321,6 +335,7 @@ func TestLinkCounting(t *testing.T) {
 		l, u := f.addLink(t, f.aliceFile, testenv.Link{MaxDownloads: 5, Expires: f.clock.Now().Add(time.Minute)})
 		run(t, u, l.ID, []step{{"before", "GET", "", a, 200, 1}})
 		f.clock.Advance(time.Minute)
+		gone = "expired"
 		run(t, u, l.ID, []step{{"after", "GET", "", b, 410, 1}, {"after, granted", "GET", "bytes=1-", a, 410, 1}})
 	})
 }

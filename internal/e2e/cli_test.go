@@ -59,7 +59,7 @@ func TestCLI(t *testing.T) {
 	os.WriteFile(good, []byte("plain words\n"), 0o644)
 	os.WriteFile(bad, []byte("<!DOCTYPE html><html><script>alert(1)</script></html>"), 0o644)
 	out := fails("", "put", "alice", good, bad)
-	if !strings.Contains(out, fileURL(d.alice, "ok.txt")) || !strings.Contains(out, "evil.pdf: error:") || !strings.Contains(out, "not allowed") {
+	if !strings.Contains(out, fileURL(d.alice, "ok.txt")) || !strings.Contains(out, "evil.pdf: error:") || !strings.Contains(out, `"evil.pdf" is a web page (HTML), not a PDF.`) {
 		t.Errorf("put output:\n%s", out)
 	}
 

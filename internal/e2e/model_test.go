@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/filegate/filegate/internal/authz"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/policy"
 	"github.com/filegate/filegate/internal/postgres"
@@ -85,7 +84,7 @@ var statusOf = map[policy.Decision]int{
 
 // answer is the status v gets for url in s, and on 200 the file served.
 func (s *state) answer(v viewer, url string) (int, file) {
-	owner, _, _ := authz.ParseFileURI(url)
+	owner, _, _ := filegate.ParseFileURI(url)
 	f, exists := s.files[url]
 	facts := filegate.Facts{
 		Viewer:  s.profile(int64(v)),
@@ -475,7 +474,7 @@ func (g goT) Fatalf(format string, args ...any) {
 
 // idOf returns the owner id in a download URL.
 func idOf(url string) int64 {
-	owner, _, _ := authz.ParseFileURI(url)
+	owner, _, _ := filegate.ParseFileURI(url)
 	return owner
 }
 

@@ -109,6 +109,27 @@ func (f File) Path() string { return fmt.Sprintf("%d/%s", f.OwnerID, f.StoredNam
 // URL is the public download URL nginx gates.
 func (f File) URL() string { return "/files/" + f.Path() }
 
+// ParseFileURI splits "/files/{owner_id}/{stored_name}" as nginx normalized
+// it, the inverse of URL. It accepts only the canonical form: a decimal id
+// without sign or leading zeros and a name matching StoredNamePattern.
+// Anything else cannot name a file. authz decides downloads by it; the web
+// app's login tells a file's URL from other pages by it.
+func ParseFileURI(uri string) (ownerID int64, name string, ok bool) {
+	rest, found := strings.CutPrefix(uri, "/files/")
+	if !found {
+		return 0, "", false
+	}
+	idStr, name, found := strings.Cut(rest, "/")
+	if !found || !StoredNamePattern.MatchString(name) {
+		return 0, "", false
+	}
+	id, ok := ParseID(idStr)
+	if !ok {
+		return 0, "", false
+	}
+	return id, name, true
+}
+
 // Profile is what authz needs to know about a user: whether the user
 // exists at all, and the two flags the access rules read.
 type Profile struct {

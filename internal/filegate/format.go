@@ -27,6 +27,56 @@ func TypeName(contentType string) (string, bool) {
 	return t, false
 }
 
+// typeDescriptions say what a file of a type is, as part of a sentence
+// ("x.pdf is a web page (HTML)"): the usual allowed types and what people
+// most often upload by mistake. Keys are the type detector's names.
+var typeDescriptions = map[string]string{
+	"application/pdf":             "a PDF",
+	"image/png":                   "a PNG image",
+	"image/jpeg":                  "a JPEG image",
+	"image/gif":                   "a GIF image",
+	"image/webp":                  "a WebP image",
+	"text/plain":                  "plain text",
+	"text/html":                   "a web page (HTML)",
+	"image/svg+xml":               "an SVG image",
+	"text/xml":                    "an XML document",
+	"application/json":            "JSON data",
+	"text/javascript":             "a script (JavaScript)",
+	"text/x-shellscript":          "a shell script",
+	"application/zip":             "a ZIP archive",
+	"application/gzip":            "a gzip archive",
+	"application/x-tar":           "a TAR archive",
+	"application/x-7z-compressed": "a 7-Zip archive",
+	"application/vnd.rar":         "a RAR archive",
+	"application/x-elf":           "a program",
+	"application/x-executable":    "a program",
+	"application/vnd.microsoft.portable-executable":                             "a Windows program",
+	"application/msword":                                                        "a Word document",
+	"application/vnd.openxmlformats-officedocument.wordprocessingml.document":   "a Word document",
+	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":         "an Excel spreadsheet",
+	"application/vnd.openxmlformats-officedocument.presentationml.presentation": "a PowerPoint presentation",
+	"image/heic":               "a HEIC photo",
+	"image/tiff":               "a TIFF image",
+	"image/bmp":                "a BMP image",
+	"video/mp4":                "an MP4 video",
+	"audio/mpeg":               "an MP3 file",
+	"application/octet-stream": "of an unknown type", // what the detector says when it knows nothing
+}
+
+// TypeDescription says what a file of contentType is, to follow "is" in a
+// sentence: "a PDF", "a web page (HTML)", "a ZIP archive". A type without
+// a description is "a .csv file" by its extension, else "of type x/y".
+// Refusal messages use it (ingest).
+func TypeDescription(contentType string) string {
+	t := MediaType(contentType)
+	if d, ok := typeDescriptions[t]; ok {
+		return d
+	} else if ext := Extension(t); ext != "" {
+		return "a " + ext + " file"
+	}
+	return "of type " + t
+}
+
 // FormatSize renders a byte count for people: "25 MiB", "1.5 GiB", "900
 // bytes". Pages and refusal messages use it, so a limit reads the same on
 // the upload page and in the refusal.

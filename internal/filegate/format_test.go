@@ -31,3 +31,20 @@ func TestTypeName(t *testing.T) {
 		}
 	}
 }
+
+func TestTypeDescription(t *testing.T) {
+	for in, want := range map[string]string{
+		"application/pdf":           "a PDF",
+		"text/plain; charset=utf-8": "plain text",
+		"TEXT/HTML; charset=utf-8":  "a web page (HTML)",
+		"application/zip":           "a ZIP archive",
+		"application/octet-stream":  "of an unknown type",
+		"text/csv":                  "a .csv file", // described by its extension
+		"application/x-elf":         "a program",   // the detector gives it no extension
+		"application/x-made-up":     "of type application/x-made-up",
+	} {
+		if got := filegate.TypeDescription(in); got != want {
+			t.Errorf("TypeDescription(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -324,13 +324,19 @@ func (in *Ingester) RemoveUser(ctx context.Context, id int64) ([]filegate.File, 
 	return files, nil
 }
 
-// unsupported is the EUNSUPPORTED error for a file that sniffed as t.
+// unsupported is the EUNSUPPORTED error for a file that sniffed as t, in
+// plain words: what the file is, and what its name promised when that is
+// an allowed type (`"x.pdf" is a web page (HTML), not a PDF.`), else what
+// may be uploaded.
 func (in *Ingester) unsupported(display, t string) error {
-	what := "looks like " + t
-	if t == "application/octet-stream" {
-		what = "is of an unknown type"
+	for _, allowed := range in.allowed.list {
+		if filegate.HasExtension(display, allowed) {
+			return filegate.Errorf(filegate.EUNSUPPORTED, "%q is %s, not %s.",
+				display, filegate.TypeDescription(t), filegate.TypeDescription(allowed))
+		}
 	}
-	return filegate.Errorf(filegate.EUNSUPPORTED, "%q %s, which is not allowed here. Allowed: %s.", display, what, in.allowed.human)
+	return filegate.Errorf(filegate.EUNSUPPORTED, "%q is %s, which can't be uploaded here. Allowed: %s.",
+		display, filegate.TypeDescription(t), in.allowed.human)
 }
 
 // tooLarge is the ETOOLARGE error for display, with its cause if any.

@@ -216,16 +216,26 @@ func TestPutRefused(t *testing.T) {
 		code       string
 		message    string // a substring of the user's message
 	}{
+		// A name promising an allowed type: what the file is instead.
 		{"HTML as PDF", "x.pdf", nil, strings.NewReader("<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"),
-			filegate.EUNSUPPORTED, `"x.pdf" looks like text/html, which is not allowed here. Allowed: PDF, PNG, JPEG, GIF, WebP, plain text.`},
-		{"SVG as PNG", "x.png", nil, strings.NewReader(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`),
-			filegate.EUNSUPPORTED, "looks like image/svg+xml"},
+			filegate.EUNSUPPORTED, `"x.pdf" is a web page (HTML), not a PDF.`},
+		{"SVG as PNG", "x.PNG", nil, strings.NewReader(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`),
+			filegate.EUNSUPPORTED, `"x.PNG" is an SVG image, not a PNG image.`},
 		{"XML as text", "x.txt", nil, strings.NewReader(`<?xml version="1.0"?><note>hi</note>`),
-			filegate.EUNSUPPORTED, "looks like text/xml"},
+			filegate.EUNSUPPORTED, `"x.txt" is an XML document, not plain text.`},
 		{"shell script", "run.txt", nil, strings.NewReader("#!/bin/sh\nrm -rf ~\n"),
-			filegate.EUNSUPPORTED, "looks like text/x-shellscript"},
+			filegate.EUNSUPPORTED, `"run.txt" is a shell script, not plain text.`},
+		{"ZIP as JPEG", "photo.jpeg", nil, strings.NewReader("PK\x03\x04\x14\x00\x00\x00\x08\x00"),
+			filegate.EUNSUPPORTED, `"photo.jpeg" is a ZIP archive, not a JPEG image.`},
 		{"unknown binary", "x.pdf", nil, bytes.NewReader([]byte{0, 1, 2, 3, 0xFE, 0xFF}),
-			filegate.EUNSUPPORTED, `"x.pdf" is of an unknown type`},
+			filegate.EUNSUPPORTED, `"x.pdf" is of an unknown type, not a PDF.`},
+		// Any other name: what may be uploaded.
+		{"ZIP", "photos.zip", nil, strings.NewReader("PK\x03\x04\x14\x00\x00\x00\x08\x00"),
+			filegate.EUNSUPPORTED, `"photos.zip" is a ZIP archive, which can't be uploaded here. Allowed: PDF, PNG, JPEG, GIF, WebP, plain text.`},
+		{"HTML without an extension", "index", nil, strings.NewReader("<!DOCTYPE html><html></html>"),
+			filegate.EUNSUPPORTED, `"index" is a web page (HTML), which can't be uploaded here. Allowed: PDF, PNG, JPEG, GIF, WebP, plain text.`},
+		{"CSV", "data.csv", nil, strings.NewReader("a,b,c\n1,2,3\n4,5,6\n"),
+			filegate.EUNSUPPORTED, `"data.csv" is a .csv file, which can't be uploaded here.`},
 		{"empty", "empty.pdf", nil, strings.NewReader(""),
 			filegate.EINVALID, `"empty.pdf" is empty.`},
 		{"too large", "big.pdf", nil, bytes.NewReader(bigPDF[:64<<10+1]),

@@ -16,8 +16,9 @@ type viewerKey struct{}
 
 // login is who is logged in, and with which session.
 type login struct {
-	user    filegate.User
-	session filegate.Session
+	user      filegate.User
+	session   filegate.Session
+	tokenHash [32]byte // the session's, as authz looks it up (filegate.FactsKey)
 }
 
 // loginFrom returns who withViewer found logged in, or nil.
@@ -64,7 +65,8 @@ func (s *Server) viewer(r *http.Request) (*login, error) {
 	if err != nil {
 		return nil, nil
 	}
-	sess, u, err := s.Store.SessionByToken(r.Context(), session.HashToken(claims.Token))
+	hash := session.HashToken(claims.Token)
+	sess, u, err := s.Store.SessionByToken(r.Context(), hash)
 	if filegate.ErrorCode(err) == filegate.ENOTFOUND {
 		return nil, nil
 	} else if err != nil {
@@ -76,7 +78,7 @@ func (s *Server) viewer(r *http.Request) (*login, error) {
 	if s.Uses != nil {
 		s.Uses.Used(sess.ID)
 	}
-	return &login{user: u, session: sess}, nil
+	return &login{user: u, session: sess, tokenHash: hash}, nil
 }
 
 func (s *Server) now() time.Time {
@@ -116,7 +118,19 @@ func (s *Server) requireViewer(h viewerHandler) http.HandlerFunc {
 type loginPage struct {
 	Username string
 	Next     string // where to go after logging in; "/" is left out of the form
-	Error    string
+	// ForFile: next is a file's URL, so the page says that logging in
+	// downloads a file. It never names the file: before the login nobody
+	// may learn a private file's name, and a name taken from the URL
+	// would let any link put its own words on this page.
+	ForFile bool
+	Error   string
+}
+
+// newLoginPage is the login form for username, going to next (a local
+// path) afterwards.
+func newLoginPage(username, next string) loginPage {
+	_, _, forFile := filegate.ParseFileURI(next)
+	return loginPage{Username: username, Next: next, ForFile: forFile}
 }
 
 // loginState is GET /login for JSON clients: who the cookie logs in, if
@@ -137,13 +151,15 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, st)
 		return nil
 	}
-	s.render(w, r, http.StatusOK, "login", loginPage{Next: localPath(r.URL.Query().Get("next"))})
+	s.render(w, r, http.StatusOK, "login", newLoginPage("", localPath(r.URL.Query().Get("next"))))
 	return nil
 }
 
 // login is POST /login: it checks the form's username and password. On
 // success it sets the session cookie and sends the browser to next (a
-// local path only) or /. Unknown user and wrong password give the same
+// local path only) or /; when next is a file's URL, to its download page
+// (downloadStarted), which starts the download and says so, rather than
+// to the file, whose download would leave the login form on the screen. Unknown user and wrong password give the same
 // EUNAUTHORIZED (401) in about the same time (account.Authenticate), and
 // no cookie; a browser sees it on the login form, filled in again.
 //
@@ -155,7 +171,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := parseSmallForm(w, r); err != nil {
 		return err
 	}
-	form := loginPage{Username: r.PostForm.Get("username"), Next: localPath(r.PostForm.Get("next"))}
+	form := newLoginPage(r.PostForm.Get("username"), localPath(r.PostForm.Get("next")))
 	var u filegate.User
 	wait, err := s.Throttle.Guard(r.Context(), "login", account.LoginName(form.Username), s.clientAddr(r), func() (err error) {
 		u, err = account.Authenticate(r.Context(), s.Store, form.Username, r.PostForm.Get("password"))
@@ -174,7 +190,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	seeOther(w, r, form.Next)
+	seeOther(w, r, downloadPath(form.Next))
 	return nil
 }
 

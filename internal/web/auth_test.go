@@ -77,7 +77,12 @@ func TestLoginNextStaysOnThisSite(t *testing.T) {
 		{"/", "/"},
 		{"/upload", "/upload"},
 		{"/u/alice?page=2", "/u/alice?page=2"},
-		{"/files/1/report.pdf", "/files/1/report.pdf"},
+		// A file's URL lands on its download page (downloadStarted);
+		// anything not quite one is followed as it is.
+		{"/files/1/report.pdf", "/download/1/report.pdf"},
+		{"/files/1/report.pdf?x=1", "/files/1/report.pdf?x=1"},
+		{"/files/01/report.pdf", "/files/01/report.pdf"},
+		{"/download/1/report.pdf", "/download/1/report.pdf"},
 		{"//evil.example", "/"},
 		{"//evil.example/files/1/x.pdf", "/"},
 		{"https://evil.example", "/"},

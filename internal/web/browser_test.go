@@ -210,7 +210,7 @@ func TestBrowser(t *testing.T) {
 	}
 	rs = waitResults(t, ctx, 3)
 	if bad := rs[2]; bad.Class != "result failed" || bad.Name != "invoice.pdf" ||
-		!strings.Contains(bad.Message, "looks like text/html, which is not allowed here") {
+		!strings.Contains(bad.Message, `"invoice.pdf" is a web page (HTML), not a PDF.`) {
 		t.Errorf("refused upload shows %+v", bad)
 	}
 	screenshot(t, ctx, "upload-page-refused.png")

@@ -48,7 +48,7 @@ var linkStates = map[filegate.LinkState]string{
 // every test rather than one request.
 var pages = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"error", "login", "files", "delete", "upload", "account", "links", "link"} {
+	for _, name := range []string{"error", "login", "files", "delete", "upload", "account", "links", "link", "download"} {
 		m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(embedded,
 			"templates/layout.html", "templates/"+name+".html"))
 	}
@@ -65,8 +65,11 @@ type view struct {
 
 // errorPage is the data of the error template.
 type errorPage struct {
-	Status  int
-	Message string
+	Status   int
+	Title    string // the heading; "" means the status's text ("Not Found")
+	Message  string
+	Back     string // the way back, a local path; "" shows none
+	BackText string // its link's text
 }
 
 // render executes page into a buffer first, so a template error becomes a

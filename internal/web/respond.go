@@ -121,7 +121,7 @@ func (s *Server) answerError(w http.ResponseWriter, r *http.Request, status int,
 		writeJSON(w, status, errorBody{msg})
 		return
 	}
-	s.render(w, r, status, "error", errorPage{Status: status, Message: msg})
+	s.render(w, r, status, "error", errorPage{Status: status, Message: msg, Back: "/", BackText: "Back to the files"})
 }
 
 // logError logs err when the user is not told what went wrong: internal

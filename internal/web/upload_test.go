@@ -36,7 +36,7 @@ func TestUploadJSONMixed(t *testing.T) {
 	if keys := sortedKeys(bad); !slices.Equal(keys, []string{"error", "name"}) {
 		t.Errorf("failed entry has keys %v, want exactly error and name", keys)
 	}
-	if bad["name"] != "invoice.pdf" || !strings.Contains(bad["error"].(string), "not allowed") {
+	if bad["name"] != "invoice.pdf" || bad["error"] != `"invoice.pdf" is a web page (HTML), not a PDF.` {
 		t.Errorf("failed entry = %v", bad)
 	}
 
@@ -133,7 +133,7 @@ func TestUploadForm(t *testing.T) {
 		"Some files were not uploaded",
 		`<span class="name">c.pdf</span>`, `Uploaded. <a href="/files/` + strconv.FormatInt(alice.ID, 10) + `/c.pdf">Download<span class="visually-hidden"> c.pdf</span></a>`,
 		`<span class="name">a.pdf</span>`, `Uploaded as a-2.pdf. <a href="/files/` + strconv.FormatInt(alice.ID, 10) + `/a-2.pdf">`,
-		`<span class="name">d.pdf</span>`, "not allowed",
+		`<span class="name">d.pdf</span>`, "is a web page (HTML), not a PDF.",
 	} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("mixed result page lacks %q:\n%s", want, r.body)
@@ -147,7 +147,7 @@ func TestUploadForm(t *testing.T) {
 		!strings.Contains(r.body, `<h2 id="results-heading" tabindex="-1" autofocus>Nothing was uploaded</h2>`) {
 		t.Errorf("refused upload does not show the form and the reason: %s", r.body)
 	}
-	if n := strings.Count(r.body, "not allowed here"); n != 1 {
+	if n := strings.Count(r.body, "is a web page (HTML)"); n != 1 {
 		t.Errorf("refused upload says why %d times, want once: %s", n, r.body)
 	}
 	// No file at all: the request's own sentence.

@@ -37,6 +37,8 @@ type Store interface {
 	UserBySlug(ctx context.Context, slug string) (filegate.User, error)
 	UpdateUser(ctx context.Context, id int64, upd filegate.UserUpdate) (filegate.User, error)
 	FileByID(ctx context.Context, id int64) (filegate.File, error)
+	// Facts reads what authz decides a download by.
+	Facts(ctx context.Context, key filegate.FactsKey) (filegate.Facts, error)
 	VisibleFiles(ctx context.Context, viewerID int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error)
 	PublicFiles(ctx context.Context, viewerID int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error)
 	OwnerFiles(ctx context.Context, ownerID int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error)
@@ -160,6 +162,11 @@ func (s *Server) Handler() http.Handler {
 	r.HandlerFunc(http.MethodPost, "/delete/:id", s.requireViewer(s.delete))
 	r.HandlerFunc(http.MethodPost, "/settings", s.requireViewer(s.settings))
 	r.HandlerFunc(http.MethodGet, "/api/files", s.requireViewer(s.apiFiles))
+	r.HandlerFunc(http.MethodGet, "/download/:owner/:name", s.requireViewer(s.downloadStarted))
+	// The page nginx shows a browser for a refused download or upload,
+	// with nginx's status; no login needed, as for the refusal itself.
+	r.HandlerFunc(http.MethodGet, "/error/:status", s.withViewer(s.errorPageOf))
+	r.HandlerFunc(http.MethodHead, "/error/:status", s.withViewer(s.errorPageOf))
 	r.HandlerFunc(http.MethodGet, "/links", s.requireViewer(s.linksPage))
 	r.HandlerFunc(http.MethodPost, "/links", s.requireViewer(s.createLink))
 	r.HandlerFunc(http.MethodPost, "/links/:id/revoke", s.requireViewer(s.revokeLink))

@@ -6,6 +6,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -37,6 +38,11 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// LinkMaxTTL is the longest a share link may be made to last.
 	LinkMaxTTL time.Duration
+
+	// AuthzMetricsAddr and UploaderMetricsAddr are where each binary
+	// serves GET /metrics, apart from the address nginx proxies to.
+	AuthzMetricsAddr    string
+	UploaderMetricsAddr string
 }
 
 // Var documents one environment variable for -h.
@@ -57,6 +63,8 @@ var Vars = []Var{
 	{"FILEGATE_INLINE_TYPES", "image/png,image/jpeg,image/gif,image/webp", "types served inline; all others download as attachments"},
 	{"AUTHZ_ADDR", "127.0.0.1:8081", "listen address of authz"},
 	{"UPLOADER_ADDR", "127.0.0.1:8082", "listen address of the uploader web app"},
+	{"AUTHZ_METRICS_ADDR", "127.0.0.1:9181", "listen address of authz's Prometheus metrics (GET /metrics); never publish it through nginx"},
+	{"UPLOADER_METRICS_ADDR", "127.0.0.1:9182", "listen address of the web app's Prometheus metrics (GET /metrics); never publish it through nginx"},
 	{"AUTHZ_CACHE_TTL", "30s", "how long a cached decision lives; bounds staleness when Redis missed a change"},
 	{"AUTHZ_HIDE_PRIVATE", "false", "answer 404 instead of 403, so strangers cannot probe which private files exist (docs/operating.md)"},
 	{"FILEGATE_SESSION_TTL", "336h", "how long a login lasts"},
@@ -92,6 +100,9 @@ func Load(getenv func(string) string) (Config, error) {
 		InlineTypes:  list(get("FILEGATE_INLINE_TYPES")),
 		AuthzAddr:    get("AUTHZ_ADDR"),
 		UploaderAddr: get("UPLOADER_ADDR"),
+
+		AuthzMetricsAddr:    get("AUTHZ_METRICS_ADDR"),
+		UploaderMetricsAddr: get("UPLOADER_METRICS_ADDR"),
 	}
 	var err error
 	if c.CookieSecure, err = strconv.ParseBool(get("FILEGATE_COOKIE_SECURE")); err != nil {
@@ -123,6 +134,11 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.LinkMaxTTL, err = time.ParseDuration(get("FILEGATE_LINK_MAX_TTL")); err != nil || c.LinkMaxTTL < time.Hour {
 		return c, fmt.Errorf("FILEGATE_LINK_MAX_TTL: want a duration of at least 1h like 2160h, got %q", get("FILEGATE_LINK_MAX_TTL"))
+	}
+	for name, addr := range map[string]string{"AUTHZ_METRICS_ADDR": c.AuthzMetricsAddr, "UPLOADER_METRICS_ADDR": c.UploaderMetricsAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return c, fmt.Errorf("%s: want host:port like 127.0.0.1:9181, got %q", name, addr)
+		}
 	}
 	return c, nil
 }

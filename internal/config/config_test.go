@@ -30,6 +30,9 @@ func TestLoadDefaults(t *testing.T) {
 	if c.LinkMaxTTL != 2160*time.Hour {
 		t.Errorf("LinkMaxTTL = %v, want 2160h", c.LinkMaxTTL)
 	}
+	if c.AuthzMetricsAddr != "127.0.0.1:9181" || c.UploaderMetricsAddr != "127.0.0.1:9182" {
+		t.Errorf("metrics addresses: %q, %q", c.AuthzMetricsAddr, c.UploaderMetricsAddr)
+	}
 	if c.SessionKeys != "" {
 		t.Error("session keys must have no default")
 	}
@@ -47,6 +50,8 @@ func TestLoadErrors(t *testing.T) {
 		"FILEGATE_QUOTA_FILES":           {"FILEGATE_QUOTA_FILES": "many"},
 		"FILEGATE_TRUSTED_PROXIES":       {"FILEGATE_TRUSTED_PROXIES": "nginx.local"},
 		"FILEGATE_LINK_MAX_TTL":          {"FILEGATE_LINK_MAX_TTL": "90d"},
+		"AUTHZ_METRICS_ADDR":             {"AUTHZ_METRICS_ADDR": "9181"},
+		"UPLOADER_METRICS_ADDR":          {"UPLOADER_METRICS_ADDR": "http://127.0.0.1:9182/metrics"},
 	} {
 		_, err := Load(env(kv))
 		if err == nil || !strings.HasPrefix(err.Error(), name+":") {
@@ -113,5 +118,14 @@ func TestLinkMaxTTL(t *testing.T) {
 	// The shortest expiry the share form offers is an hour.
 	if _, err := Load(env(map[string]string{"FILEGATE_LINK_MAX_TTL": "30m"})); err == nil || !strings.HasPrefix(err.Error(), "FILEGATE_LINK_MAX_TTL:") {
 		t.Errorf("FILEGATE_LINK_MAX_TTL=30m: %v, want an error naming the variable", err)
+	}
+}
+
+// The metrics listeners are set apart from the main addresses; a port of
+// 0 lets the system choose, as tests that start extra processes want.
+func TestMetricsAddrs(t *testing.T) {
+	c, err := Load(env(map[string]string{"AUTHZ_METRICS_ADDR": "0.0.0.0:9181", "UPLOADER_METRICS_ADDR": "127.0.0.1:0"}))
+	if err != nil || c.AuthzMetricsAddr != "0.0.0.0:9181" || c.UploaderMetricsAddr != "127.0.0.1:0" {
+		t.Errorf("metrics addresses: %q, %q, %v", c.AuthzMetricsAddr, c.UploaderMetricsAddr, err)
 	}
 }

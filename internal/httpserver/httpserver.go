@@ -17,10 +17,26 @@ import (
 // requests up to 10 seconds to finish. It returns nil after a clean
 // shutdown.
 func Run(ctx context.Context, name, addr string, h http.Handler, log *slog.Logger) error {
+	ln, err := Listen(name, addr)
+	if err != nil {
+		return err
+	}
+	return Serve(ctx, name, ln, h, log)
+}
+
+// Listen opens addr for Serve. A binary with a second listener (its
+// metrics) opens it before serving anything, so a taken address stops it
+// at once.
+func Listen(name, addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("%s: listen: %w", name, err)
+		return nil, fmt.Errorf("%s: listen: %w", name, err)
 	}
+	return ln, nil
+}
+
+// Serve is Run on a listener Listen opened; it closes ln.
+func Serve(ctx context.Context, name string, ln net.Listener, h http.Handler, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,0 +1,90 @@
+package testenv
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// Metrics is one scrape of a binary's metrics, each family by name.
+type Metrics map[string]*dto.MetricFamily
+
+// Scrape GETs base+"/metrics" (a Stack's AuthzMetricsURL or
+// UploaderMetricsURL) and parses Prometheus's text format; any failure
+// fails the test.
+func Scrape(t T, base string) Metrics {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(base + "/metrics")
+	if err != nil {
+		t.Fatalf("testenv: scrape %s: %v", base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("testenv: scrape %s: %s, %s", base, resp.Status, resp.Header.Get("Content-Type"))
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("testenv: scrape %s: %v", base, err)
+	}
+	return families
+}
+
+// Gather reads the collectors of g as a scrape would.
+func Gather(t T, g prometheus.Gatherer) Metrics {
+	t.Helper()
+	families, err := g.Gather()
+	if err != nil {
+		t.Fatalf("testenv: gather: %v", err)
+	}
+	m := Metrics{}
+	for _, f := range families {
+		m[f.GetName()] = f
+	}
+	return m
+}
+
+// Value sums the samples of the family name whose labels include every
+// pair of labels ("decision", "allow", …): a counter's or gauge's value,
+// a histogram's count of observations. A family or series that is not
+// there is 0.
+func (m Metrics) Value(name string, labels ...string) float64 {
+	var sum float64
+	for _, metric := range m[name].GetMetric() {
+		if !hasLabels(metric, labels) {
+			continue
+		}
+		switch {
+		case metric.Counter != nil:
+			sum += metric.Counter.GetValue()
+		case metric.Gauge != nil:
+			sum += metric.Gauge.GetValue()
+		case metric.Histogram != nil:
+			sum += float64(metric.Histogram.GetSampleCount())
+		case metric.Untyped != nil:
+			sum += metric.Untyped.GetValue()
+		}
+	}
+	return sum
+}
+
+func hasLabels(metric *dto.Metric, pairs []string) bool {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		found := false
+		for _, l := range metric.GetLabel() {
+			if l.GetName() == pairs[i] && l.GetValue() == pairs[i+1] {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}

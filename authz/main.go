@@ -20,6 +20,7 @@ import (
 	"github.com/filegate/filegate/internal/config"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/httpserver"
+	"github.com/filegate/filegate/internal/metrics"
 	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/session"
 )
@@ -37,7 +38,7 @@ func main() {
 	flag.Usage = func() {
 		fmt.Fprint(os.Stderr, "Usage: authz\n\nAnswers nginx's auth_request subrequests for /files/ and /s/ (share link) downloads.\n\n")
 		config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_SESSION_KEYS",
-			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_CACHE_TTL", "AUTHZ_HIDE_PRIVATE")
+			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_METRICS_ADDR", "AUTHZ_CACHE_TTL", "AUTHZ_HIDE_PRIVATE")
 	}
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -78,6 +79,14 @@ func run(log *slog.Logger) error {
 	}
 	defer factsCache.Close()
 
+	// Metrics have a listener of their own, which nginx never proxies to.
+	reg := metrics.NewRegistry()
+	authzMetrics := metrics.NewAuthz(reg, factsCache.BadEntries)
+	waitMetrics, err := metrics.Start(ctx, "authz", cfg.AuthzMetricsAddr, reg, log)
+	if err != nil {
+		return err
+	}
+
 	inline := make(map[string]bool)
 	for _, t := range cfg.InlineTypes {
 		inline[filegate.MediaType(t)] = true
@@ -98,8 +107,10 @@ func run(log *slog.Logger) error {
 		Log:          log,
 		// The audit log is JSON lines on standard output, apart from the
 		// diagnostics on standard error.
-		Audit: audit.New(os.Stdout),
+		Audit:   audit.New(os.Stdout),
+		Metrics: authzMetrics,
 	}
 	err = httpserver.Run(ctx, "authz", cfg.AuthzAddr, srv.Handler(), log)
-	return errors.Join(err, uses.Close())
+	stop() // the metrics stop with authz, also when it could not listen
+	return errors.Join(err, waitMetrics(), uses.Close())
 }

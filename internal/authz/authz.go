@@ -7,6 +7,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -18,6 +19,7 @@ import (
 	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/httpserver"
+	"github.com/filegate/filegate/internal/metrics"
 	"github.com/filegate/filegate/internal/policy"
 	"github.com/filegate/filegate/internal/session"
 )
@@ -123,6 +125,9 @@ type Server struct {
 	Log *slog.Logger
 	// Audit gets one line per share-link decision; nil writes none.
 	Audit *audit.Logger
+	// Metrics counts every decision with its latency, cache lookups and
+	// store failures; nil counts nothing.
+	Metrics *metrics.Authz
 }
 
 // Handler returns the routes: /auth for nginx and /healthz.
@@ -145,9 +150,10 @@ func (s *Server) Handler() http.Handler {
 // auth decides one download. Any doubt is a denial: a broken store is a
 // 503, never a 200.
 func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
+	start := time.Now() // for the metrics; decisions use s.now
 	uri := r.Header.Get(HeaderURI)
 	if token, ok := strings.CutPrefix(uri, linkPrefix); ok {
-		s.link(w, r, token)
+		s.link(w, r, token, start)
 		return
 	}
 	// A path that cannot name a file parses as owner 0, who never exists:
@@ -155,11 +161,13 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	ownerID, name, _ := filegate.ParseFileURI(uri)
 	// Without a cookie that decodes, the facts stay zero: no session, 401.
 	var facts filegate.Facts
+	src := metrics.SourceNone
 	if claims, err := s.Sessions.FromRequest(r); err == nil {
 		key := filegate.FactsKey{ViewerID: claims.UserID, SessionHash: session.HashToken(claims.Token), OwnerID: ownerID, StoredName: name}
-		if facts, err = s.facts(r.Context(), key); err != nil {
+		if facts, src, err = s.facts(r.Context(), key); err != nil {
 			s.Log.ErrorContext(r.Context(), "authz: cannot decide", "err", err)
 			answer(w, http.StatusServiceUnavailable)
+			s.decided(start, policy.Deny, src, err)
 			return
 		}
 	}
@@ -168,6 +176,17 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 		s.Uses.Used(facts.Session.ID)
 	}
 	s.answerDecision(w, decision, facts.File)
+	s.decided(start, decision, src, nil)
+}
+
+// decided counts one decision, answered since start, whose facts came
+// from src: an error when err is not nil (a 503), else decision.
+func (s *Server) decided(start time.Time, decision policy.Decision, src string, err error) {
+	label := decision.String()
+	if err != nil {
+		label = metrics.DecisionError
+	}
+	s.Metrics.Decided(label, src, time.Since(start))
 }
 
 // answerDecision writes the answer for decision; on Allow, nginx serves
@@ -205,12 +224,43 @@ func (s *Server) dispositionType(contentType string) DispositionType {
 	return Attachment
 }
 
-// facts returns the decision inputs, from the cache or the store. Only the
-// store's error is returned.
-func (s *Server) facts(ctx context.Context, key filegate.FactsKey) (filegate.Facts, error) {
-	return s.cache().Facts(ctx, key, load(ctx, s.StoreTimeout, func(ctx context.Context) (filegate.Facts, error) {
+// facts returns the decision inputs, from the cache or the store, and
+// where they came from (a Source of package metrics). Only the store's
+// error is returned.
+func (s *Server) facts(ctx context.Context, key filegate.FactsKey) (filegate.Facts, string, error) {
+	var loaded bool
+	f, err := s.cache().Facts(ctx, key, load(ctx, s.StoreTimeout, &loaded, func(ctx context.Context) (filegate.Facts, error) {
 		return s.Store.Facts(ctx, key)
 	}))
+	return f, s.looked(loaded), s.storeErr(err)
+}
+
+// looked counts one lookup in the cache, which had to load the facts
+// from the store when loaded, and returns where the facts came from.
+func (s *Server) looked(loaded bool) string {
+	if s.Cache != nil {
+		s.Metrics.CacheLookup(!loaded)
+	}
+	return source(loaded)
+}
+
+// source names where a request's facts came from, for the decisions
+// metric: the store when the cache had to load them, else the cache.
+func source(loaded bool) string {
+	if loaded {
+		return metrics.SourceDB
+	}
+	return metrics.SourceRedis
+}
+
+// storeErr counts err, returned by a store call, when it is a failure of
+// the store, and returns it. ENOTFOUND is an answer, and a request that
+// nginx gave up on (its client left) is no failure of the database.
+func (s *Server) storeErr(err error) error {
+	if err != nil && filegate.ErrorCode(err) != filegate.ENOTFOUND && !errors.Is(err, context.Canceled) {
+		s.Metrics.PostgresError()
+	}
+	return err
 }
 
 func (s *Server) cache() Cache {
@@ -221,9 +271,11 @@ func (s *Server) cache() Cache {
 }
 
 // load returns the cache's load function for a store read: read, bounded
-// by timeout.
-func load[T any](ctx context.Context, timeout time.Duration, read func(context.Context) (T, error)) func() (T, error) {
+// by timeout. It sets *ran when the cache calls it, which tells a lookup
+// the cache answered from one that read the store.
+func load[T any](ctx context.Context, timeout time.Duration, ran *bool, read func(context.Context) (T, error)) func() (T, error) {
 	return func() (T, error) {
+		*ran = true
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		return read(ctx)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/metrics"
 	"github.com/filegate/filegate/internal/policy"
 )
 
@@ -35,12 +36,13 @@ type linkVerdict struct {
 	reason         string          // why it was refused, for the audit log; "" when allowed
 	linkID, fileID int64           // for the audit log, once known
 	file           filegate.Target // what nginx serves on Allow
+	source         string          // where the link's facts came from, for the metrics
 }
 
-// link answers one request for the link whose token is token and writes
-// one audit line for it. Any error of the store is a 503, never a 200.
-func (s *Server) link(w http.ResponseWriter, r *http.Request, token string) {
-	start := time.Now() // for the audit line's duration; decisions use s.now
+// link answers one request for the link whose token is token, asked at
+// start, and writes one audit line for it. Any error of the store is a
+// 503, never a 200.
+func (s *Server) link(w http.ResponseWriter, r *http.Request, token string, start time.Time) {
 	// A missing or malformed address is the zero Addr: it holds no grant,
 	// so its later ranges count as downloads.
 	client, _ := netip.ParseAddr(r.Header.Get(HeaderClient))
@@ -58,6 +60,7 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request, token string) {
 		RequestID: audit.RequestID(r.Header.Get(audit.HeaderRequestID)), Duration: time.Since(start)})
 	if err != nil {
 		answer(w, http.StatusServiceUnavailable)
+		s.decided(start, v.decision, v.source, err)
 		return
 	}
 	if v.decision == policy.Gone {
@@ -66,6 +69,7 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request, token string) {
 		w.Header().Set(HeaderReason, v.reason)
 	}
 	s.answerDecision(w, v.decision, v.file)
+	s.decided(start, v.decision, v.source, nil)
 }
 
 // decideLink decides a request from client for the link whose token is
@@ -75,10 +79,11 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request, token string) {
 func (s *Server) decideLink(r *http.Request, token string, client netip.Addr) (linkVerdict, error) {
 	id, nonce, ok := s.Sessions.ParseLinkToken(token)
 	if !ok {
-		return linkVerdict{decision: policy.NotFound, reason: reasonNotFound}, nil
+		return linkVerdict{decision: policy.NotFound, reason: reasonNotFound, source: metrics.SourceNone}, nil
 	}
 	v := linkVerdict{linkID: id}
-	facts, err := s.linkFacts(r.Context(), id)
+	facts, src, err := s.linkFacts(r.Context(), id)
+	v.source = src
 	if err != nil {
 		return v, err
 	}
@@ -118,6 +123,7 @@ func (s *Server) useLink(ctx context.Context, facts filegate.LinkFacts, use poli
 	defer cancel()
 	if facts.Max > 0 && (use == policy.Peek || use == policy.Continue && client.IsValid()) {
 		p, err := s.Store.LinkProgress(ctx, facts.ID, client, now)
+		s.storeErr(err)
 		switch {
 		case filegate.ErrorCode(err) == filegate.ENOTFOUND:
 			// Deleted since its facts were read.
@@ -134,6 +140,7 @@ func (s *Server) useLink(ctx context.Context, facts filegate.LinkFacts, use poli
 		return policy.Allow, "", nil
 	}
 	counted, err := s.Store.CountLinkDownload(ctx, facts.ID, client, now, now.Add(policy.LinkGrant))
+	s.storeErr(err)
 	switch {
 	case err != nil:
 		return policy.Deny, "", err
@@ -145,10 +152,13 @@ func (s *Server) useLink(ctx context.Context, facts filegate.LinkFacts, use poli
 	return policy.Allow, "", nil
 }
 
-// linkFacts returns link id's facts, from the cache or the store. Only
-// the store's error is returned.
-func (s *Server) linkFacts(ctx context.Context, id int64) (filegate.LinkFacts, error) {
-	return s.cache().Link(ctx, id, load(ctx, s.StoreTimeout, func(ctx context.Context) (filegate.LinkFacts, error) {
+// linkFacts returns link id's facts, from the cache or the store, and
+// where they came from (a Source of package metrics). Only the store's
+// error is returned.
+func (s *Server) linkFacts(ctx context.Context, id int64) (filegate.LinkFacts, string, error) {
+	var loaded bool
+	f, err := s.cache().Link(ctx, id, load(ctx, s.StoreTimeout, &loaded, func(ctx context.Context) (filegate.LinkFacts, error) {
 		return s.Store.LinkFacts(ctx, id)
 	}))
+	return f, s.looked(loaded), s.storeErr(err)
 }

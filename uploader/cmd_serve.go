@@ -8,6 +8,7 @@ import (
 
 	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/httpserver"
+	"github.com/filegate/filegate/internal/metrics"
 	"github.com/filegate/filegate/internal/throttle"
 	"github.com/filegate/filegate/internal/web"
 )
@@ -16,8 +17,9 @@ import (
 // sessions.
 const cleanupInterval = time.Hour
 
-// serve runs the web app on UPLOADER_ADDR until ctx ends; see
-// internal/web. Missing or short session keys stop it before it listens.
+// serve runs the web app on UPLOADER_ADDR, and its metrics on
+// UPLOADER_METRICS_ADDR, until ctx ends; see internal/web. Missing or
+// short session keys stop it before it listens.
 func (a *app) serve(ctx context.Context, args []string) error {
 	pos, err := parse(newFlags("serve"), args)
 	if err != nil {
@@ -43,6 +45,16 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer thr.Close()
+	// Metrics have a listener of their own, which nginx never proxies to.
+	reg := metrics.NewRegistry()
+	m := metrics.NewUploader(reg)
+	links.Metrics = m
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	waitMetrics, err := metrics.Start(ctx, "uploader", a.cfg.UploaderMetricsAddr, reg, a.log)
+	if err != nil {
+		return err
+	}
 	// Page views note their session's use in memory; the times reach
 	// PostgreSQL in one statement every FlushInterval, and once more
 	// when serve stops.
@@ -59,9 +71,11 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		TrustedProxies: a.cfg.TrustedProxies,
 		SessionTTL:     a.cfg.SessionTTL,
 		Uses:           uses,
+		Metrics:        m,
 
 		MaxFilesPerRequest: a.cfg.MaxFilesPerRequest,
 	}
 	err = httpserver.Run(ctx, "uploader", a.cfg.UploaderAddr, srv.Handler(), a.log)
-	return errors.Join(err, uses.Close())
+	stop() // the metrics stop with the web app, also when it could not listen
+	return errors.Join(err, waitMetrics(), uses.Close())
 }

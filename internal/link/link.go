@@ -20,6 +20,7 @@ import (
 	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/metrics"
 	"github.com/filegate/filegate/internal/policy"
 	"github.com/filegate/filegate/internal/session"
 )
@@ -54,6 +55,8 @@ type Service struct {
 	// Audit receives one line per creation, revocation and unlock
 	// attempt; nil writes none.
 	Audit *audit.Logger
+	// Metrics counts the same events by outcome; nil counts nothing.
+	Metrics *metrics.Uploader
 	// Now is the clock links are made, expire and are revoked by; nil
 	// means time.Now.
 	Now func() time.Time
@@ -260,11 +263,21 @@ func (s *Service) Unlock(ctx context.Context, from Origin, token, password strin
 func (s *Service) Throttled(ctx context.Context, from Origin, id int64) {
 	s.Audit.Log(ctx, audit.Event{Action: "link.unlock", Outcome: audit.Failure, Reason: "throttled",
 		LinkID: id, SourceIP: from.Addr, RequestID: from.RequestID})
+	s.Metrics.LinkEvent(metrics.LinkUnlocked, metrics.OutcomeFailure)
 }
 
+// events names the metrics event of each audited action.
+var events = map[string]string{"link.create": metrics.LinkCreated, "link.revoke": metrics.LinkRevoked, "link.unlock": metrics.LinkUnlocked}
+
 // log writes the audit line of action on link l (or, when it could not
-// be read, linkID and fileID as asked for) by userID, which ended in err.
+// be read, linkID and fileID as asked for) by userID, which ended in err,
+// and counts the event.
 func (s *Service) log(ctx context.Context, action string, from Origin, userID int64, l filegate.ListedLink, linkID, fileID int64, err error) {
+	outcome := metrics.OutcomeSuccess
+	if err != nil {
+		outcome = metrics.OutcomeFailure
+	}
+	s.Metrics.LinkEvent(events[action], outcome)
 	e := audit.Event{Action: action, Outcome: audit.Success, UserID: userID, LinkID: linkID, FileID: fileID,
 		SourceIP: from.Addr, RequestID: from.RequestID}
 	if l.ID != 0 {

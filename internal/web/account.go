@@ -8,6 +8,7 @@ import (
 
 	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/metrics"
 )
 
 // accountPage is the data of the account template.
@@ -92,8 +93,9 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, viewer f
 	}
 	// Wrong current passwords are throttled like failed logins, so a
 	// stolen cookie cannot be used to guess the password behind it.
-	wait, err := s.Throttle.Guard(r.Context(), "password", strconv.FormatInt(viewer.ID, 10), s.clientAddr(r), func() error {
-		_, err := account.ChangePassword(r.Context(), s.Store, viewer, current, next, loginFrom(r.Context()).session.ID)
+	wait, err := s.guard(r.Context(), metrics.ThrottlePassword, strconv.FormatInt(viewer.ID, 10), s.clientAddr(r), func() error {
+		n, err := account.ChangePassword(r.Context(), s.Store, viewer, current, next, loginFrom(r.Context()).session.ID)
+		s.Metrics.SessionsRevoked(metrics.RevokedPassword, n)
 		return err
 	})
 	if wait > 0 {

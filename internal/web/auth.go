@@ -8,6 +8,7 @@ import (
 
 	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/metrics"
 	"github.com/filegate/filegate/internal/policy"
 	"github.com/filegate/filegate/internal/session"
 )
@@ -173,7 +174,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	form := newLoginPage(r.PostForm.Get("username"), localPath(r.PostForm.Get("next")))
 	var u filegate.User
-	wait, err := s.Throttle.Guard(r.Context(), "login", account.LoginName(form.Username), s.clientAddr(r), func() (err error) {
+	wait, err := s.guard(r.Context(), metrics.ThrottleLogin, account.LoginName(form.Username), s.clientAddr(r), func() (err error) {
 		u, err = account.Authenticate(r.Context(), s.Store, form.Username, r.PostForm.Get("password"))
 		return err
 	})
@@ -182,6 +183,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	} else if err == nil {
 		err = s.startSession(w, r, u)
 	}
+	s.Metrics.Login(loginResult(err))
 	if code := filegate.ErrorCode(err); code == filegate.EUNAUTHORIZED || code == filegate.ETHROTTLED {
 		// Shown on the form, with the username kept, rather than on the
 		// error page.
@@ -194,6 +196,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// loginResult names the outcome of a login that ended in err, for the
+// metrics.
+func loginResult(err error) string {
+	switch filegate.ErrorCode(err) {
+	case "":
+		return metrics.LoginSuccess
+	case filegate.EUNAUTHORIZED:
+		return metrics.LoginFailure
+	case filegate.ETHROTTLED:
+		return metrics.LoginThrottled
+	}
+	return metrics.LoginError
+}
+
 // startSession records a session for u, who has just proved their
 // password, and sets its cookie. A session the browser was still logged
 // in with is revoked: its cookie is being replaced, and a copy of it must
@@ -203,6 +219,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u filegate
 		if err := s.Store.RevokeSession(r.Context(), l.user.ID, l.session.ID); err != nil {
 			return err
 		}
+		s.Metrics.SessionsRevoked(metrics.RevokedRelogin, 1)
 	}
 	claims, err := account.StartSession(r.Context(), s.Store, u, r.UserAgent(), s.now(), s.SessionTTL)
 	if err != nil {
@@ -224,9 +241,11 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	if l := loginFrom(r.Context()); l != nil {
 		var err error
 		if r.PostForm.Get("everywhere") == "true" {
-			_, err = s.Store.RevokeSessions(r.Context(), l.user.ID, 0)
-		} else {
-			err = s.Store.RevokeSession(r.Context(), l.user.ID, l.session.ID)
+			var n int64
+			n, err = s.Store.RevokeSessions(r.Context(), l.user.ID, 0)
+			s.Metrics.SessionsRevoked(metrics.RevokedEverywhere, n)
+		} else if err = s.Store.RevokeSession(r.Context(), l.user.ID, l.session.ID); err == nil {
+			s.Metrics.SessionsRevoked(metrics.RevokedLogout, 1)
 		}
 		if err != nil {
 			return err

@@ -19,11 +19,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/ingest"
 	"github.com/filegate/filegate/internal/link"
+	"github.com/filegate/filegate/internal/metrics"
 	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/session"
 	"github.com/filegate/filegate/internal/testenv"
@@ -64,6 +67,7 @@ type testApp struct {
 	uses     *account.Recorder
 	links    *link.Service
 	audit    *auditLog // the links' audit lines
+	metrics  prometheus.Gatherer
 	root     string
 	h        http.Handler
 }
@@ -101,8 +105,11 @@ func newAppWithStore(t *testing.T, db *postgres.DB) *testApp {
 	srv := &web.Server{Store: db, Files: in, Sessions: sessions, Links: links, Log: log,
 		PageSize: testPageSize, SessionTTL: sessionTTL, Uses: uses, Now: clk.Now}
 	srv.Throttle, srv.TrustedProxies = newThrottle(t, log), loopback
+	reg := metrics.NewRegistry()
+	srv.Metrics = metrics.NewUploader(reg)
+	links.Metrics = srv.Metrics
 	return &testApp{t: t, db: db, in: in, sessions: sessions, clock: clk, uses: uses, links: links, audit: auditLog,
-		root: root, h: srv.Handler()}
+		metrics: reg, root: root, h: srv.Handler()}
 }
 
 // addUser creates a user whose password is testPassword.

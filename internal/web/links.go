@@ -12,6 +12,7 @@ import (
 	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/link"
+	"github.com/filegate/filegate/internal/metrics"
 	"github.com/filegate/filegate/internal/session"
 )
 
@@ -252,7 +253,7 @@ func (s *Server) unlockLink(w http.ResponseWriter, r *http.Request) error {
 		err = errNoPassword // cannot be right, and is no guess to count
 	} else {
 		var wait time.Duration
-		wait, err = s.Throttle.Guard(r.Context(), "link", strconv.FormatInt(id, 10), from.Addr, func() (err error) {
+		wait, err = s.guard(r.Context(), metrics.ThrottleLink, strconv.FormatInt(id, 10), from.Addr, func() (err error) {
 			l, err = s.Links.Unlock(r.Context(), from, token, password)
 			return err
 		})

@@ -5,9 +5,11 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"time"
 
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/ingest"
+	"github.com/filegate/filegate/internal/metrics"
 )
 
 // uploadPage is the data of the upload template. Results and Error are
@@ -143,6 +145,7 @@ func (s *Server) receive(r *http.Request, ownerID int64) ([]uploadResult, error)
 		if files++; files > maxFiles {
 			// Not the first failure: maxFiles files came before it.
 			results = append(results, refused(part, tooManyFiles(maxFiles)))
+			s.Metrics.Uploaded(metrics.UploadTooMany, 0, 0)
 			part.Close()
 			continue
 		}
@@ -189,11 +192,33 @@ func tooManyFiles(n int) error {
 // store passes one part to the ingester, which reads it to the end or to
 // the size limit, and returns the file's result and the ingester's error.
 func (s *Server) store(ctx context.Context, ownerID int64, part *multipart.Part) (uploadResult, error) {
+	start := time.Now()
 	f, err := s.Files.Put(ctx, ownerID, part.FileName(), part)
+	s.Metrics.Uploaded(uploadOutcome(err), f.Size, time.Since(start))
 	if err != nil {
 		return refused(part, err), err
 	}
 	return uploadResult{ID: f.ID, URL: f.URL(), Name: f.DisplayName, StoredName: f.StoredName, ContentType: f.ContentType, Size: f.Size}, nil
+}
+
+// uploadOutcome names what became of a file that ingest stored, or
+// refused with err, for the metrics.
+func uploadOutcome(err error) string {
+	switch filegate.ErrorCode(err) {
+	case "":
+		return metrics.UploadStored
+	case filegate.ETOOLARGE:
+		return metrics.UploadTooLarge
+	case filegate.EUNSUPPORTED:
+		return metrics.UploadUnsupported
+	case filegate.EQUOTA:
+		return metrics.UploadQuota
+	case filegate.ENOSPACE:
+		return metrics.UploadNoSpace
+	case filegate.EINVALID:
+		return metrics.UploadInvalid
+	}
+	return metrics.UploadError
 }
 
 // refused is the result of a file part that was not stored, and why.

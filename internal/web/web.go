@@ -26,6 +26,7 @@ import (
 	"github.com/filegate/filegate/internal/httpserver"
 	"github.com/filegate/filegate/internal/ingest"
 	"github.com/filegate/filegate/internal/link"
+	"github.com/filegate/filegate/internal/metrics"
 	"github.com/filegate/filegate/internal/session"
 )
 
@@ -104,6 +105,16 @@ type Throttle interface {
 	Guard(ctx context.Context, scope, subject string, client netip.Addr, check func() error) (time.Duration, error)
 }
 
+// guard is Throttle.Guard, counting each attempt it refuses; scope is
+// one of package metrics' Throttle constants.
+func (s *Server) guard(ctx context.Context, scope, subject string, client netip.Addr, check func() error) (time.Duration, error) {
+	wait, err := s.Throttle.Guard(ctx, scope, subject, client, check)
+	if wait > 0 {
+		s.Metrics.Throttled(scope)
+	}
+	return wait, err
+}
+
 // DefaultPageSize is the number of files a list page shows when
 // Server.PageSize is zero.
 const DefaultPageSize = 50
@@ -131,6 +142,9 @@ type Server struct {
 	Uses Uses
 	// Now is the clock sessions start and expire by; nil means time.Now.
 	Now func() time.Time
+	// Metrics counts uploads, logins, throttled guesses and revoked
+	// sessions; nil counts nothing.
+	Metrics *metrics.Uploader
 
 	// PageSize is the number of files per list page; 0 means
 	// DefaultPageSize.

@@ -221,3 +221,75 @@ func interpolate(s string, env map[string]string) (string, error) {
 	})
 	return out, err
 }
+
+// The metrics listeners answer inside the compose network, where a
+// Prometheus container can scrape them, and are published on no host
+// port: only nginx publishes anything, and not those.
+func TestComposeMetricsNotPublished(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Environment map[string]string `yaml:"environment"`
+			Ports       []any             `yaml:"ports"`
+			Expose      []any             `yaml:"expose"`
+			NetworkMode string            `yaml:"network_mode"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &compose); err != nil {
+		t.Fatalf("compose.yaml does not parse: %v", err)
+	}
+	metricsPorts := map[string]bool{}
+	for svc, name := range map[string]string{"authz": "AUTHZ_METRICS_ADDR", "uploader": "UPLOADER_METRICS_ADDR"} {
+		addr := compose.Services[svc].Environment[name]
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil || port == "" || port == "0" {
+			t.Errorf("%s: %s = %q, want host:port", svc, name, addr)
+			continue
+		}
+		// On loopback, nothing outside the container could scrape it.
+		if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+			t.Errorf("%s: %s = %q listens on %q only, want 0.0.0.0 inside the container", svc, name, addr, host)
+		}
+		metricsPorts[port] = true
+	}
+	for svc, s := range compose.Services {
+		if s.NetworkMode == "host" {
+			t.Errorf("%s runs in the host's network, where every listener is on the host", svc)
+		}
+		if len(s.Ports) > 0 && svc != "nginx" {
+			t.Errorf("%s publishes ports %v; only nginx may", svc, s.Ports)
+		}
+		for _, p := range s.Ports {
+			if port := containerPort(p); port == "" || metricsPorts[port] {
+				t.Errorf("%s publishes %v: a metrics port, or one this test cannot read", svc, p)
+			}
+		}
+	}
+	if len(compose.Services["nginx"].Ports) == 0 {
+		t.Error("nginx publishes nothing: the test would pass for nothing")
+	}
+}
+
+// containerPort returns the container side of a compose port mapping, in
+// the short syntax ("127.0.0.1:8080:8080", "8080:80/tcp", "9181") or the
+// long one ({target: 8080, published: 8080}); "" when it is neither.
+func containerPort(p any) string {
+	switch v := p.(type) {
+	case string:
+		v, _, _ = strings.Cut(v, "/")
+		if i := strings.LastIndex(v, ":"); i >= 0 {
+			v = v[i+1:]
+		}
+		return v
+	case int:
+		return fmt.Sprint(v)
+	case map[string]any:
+		if target, ok := v["target"]; ok {
+			return fmt.Sprint(target)
+		}
+	}
+	return ""
+}

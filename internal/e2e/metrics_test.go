@@ -16,7 +16,7 @@ import (
 // PostgreSQL gone for a moment; uploads, logins, a throttled name, a
 // logout, link changes), a scrape of each binary's metrics listener shows
 // a non-zero count in every series the operator's dashboard is made of
-// (docs/operating.md#metrics). Neither nginx nor the binaries' main
+// (docs/interface.md#metrics). Neither nginx nor the binaries' main
 // listeners serve /metrics.
 func TestMetricsScrape(t *testing.T) {
 	d := newDemo(t, testenv.Options{ProxyDatabase: true})

@@ -1,6 +1,6 @@
 // Package metrics holds the Prometheus collectors of both binaries and
 // serves them at GET /metrics on a listener of their own, apart from the
-// one nginx proxies to (docs/operating.md#metrics).
+// one nginx proxies to (docs/interface.md#metrics).
 //
 // Each binary makes one registry (NewRegistry), with the Go runtime and
 // process collectors, and its own collectors on it: NewAuthz or

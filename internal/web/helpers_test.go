@@ -19,8 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
@@ -66,8 +64,8 @@ type testApp struct {
 	clock    *testenv.Clock
 	uses     *account.Recorder
 	links    *link.Service
-	audit    *auditLog // the links' audit lines
-	metrics  prometheus.Gatherer
+	audit    *auditLog              // the links' audit lines
+	metrics  func() testenv.Metrics // a scrape of the app's metrics
 	root     string
 	h        http.Handler
 }
@@ -109,7 +107,7 @@ func newAppWithStore(t *testing.T, db *postgres.DB) *testApp {
 	srv.Metrics = metrics.NewUploader(reg)
 	links.Metrics = srv.Metrics
 	return &testApp{t: t, db: db, in: in, sessions: sessions, clock: clk, uses: uses, links: links, audit: auditLog,
-		metrics: reg, root: root, h: srv.Handler()}
+		metrics: func() testenv.Metrics { return testenv.Gather(t, reg) }, root: root, h: srv.Handler()}
 }
 
 // addUser creates a user whose password is testPassword.

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/filegate/filegate/internal/link"
-	"github.com/filegate/filegate/internal/testenv"
 )
 
 // The web app counts each uploaded file by result with the bytes stored,
@@ -22,7 +21,7 @@ func TestMetrics(t *testing.T) {
 	want := map[string]float64{}
 	check := func(step string) {
 		t.Helper()
-		m := testenv.Gather(t, a.metrics)
+		m := a.metrics()
 		for series, v := range want {
 			name, labels, _ := strings.Cut(series, " ")
 			if got := m.Value(name, strings.Fields(labels)...); got != v {

@@ -37,7 +37,7 @@ func TestSeriesStartAtZero(t *testing.T) {
 		{"filegate_sessions_revoked_total", []string{"reason", "everywhere"}},
 		{"filegate_link_events_total", []string{"event", "unlocked", "outcome", "failure"}},
 	} {
-		if !hasSeries(m, s.name, s.labels...) {
+		if !m.Has(s.name, s.labels...) {
 			t.Errorf("%s%v is not there before any event", s.name, s.labels)
 		}
 	}
@@ -48,23 +48,6 @@ func TestSeriesStartAtZero(t *testing.T) {
 			t.Errorf("%s is not there before any event", name)
 		}
 	}
-}
-
-func hasSeries(m testenv.Metrics, name string, labels ...string) bool {
-	for _, metric := range m[name].GetMetric() {
-		ok := true
-		for i := 0; i < len(labels); i += 2 {
-			found := false
-			for _, l := range metric.GetLabel() {
-				found = found || l.GetName() == labels[i] && l.GetValue() == labels[i+1]
-			}
-			ok = ok && found
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
 }
 
 // A value outside a label's set is counted as "other": whatever a caller

@@ -74,6 +74,17 @@ func (m Metrics) Value(name string, labels ...string) float64 {
 	return sum
 }
 
+// Has reports whether the family name has a series whose labels include
+// every pair of labels, whatever its value.
+func (m Metrics) Has(name string, labels ...string) bool {
+	for _, metric := range m[name].GetMetric() {
+		if hasLabels(metric, labels) {
+			return true
+		}
+	}
+	return false
+}
+
 func hasLabels(metric *dto.Metric, pairs []string) bool {
 	for i := 0; i+1 < len(pairs); i += 2 {
 		found := false

@@ -19,14 +19,15 @@ const (
 
 // The source label: where a decision's facts came from.
 const (
-	SourceNone  = "none"  // no lookup was needed: no session cookie, a forged link token
-	SourceRedis = "redis" // the shared cache answered
-	SourceDB    = "db"    // the store was read
+	SourceNone   = "none"   // no lookup was needed: no session cookie, a forged link token
+	SourceMemory = "memory" // authz's in-process layer in front of Redis; none answers yet
+	SourceRedis  = "redis"  // the shared cache answered
+	SourceDB     = "db"     // the store was read
 )
 
 var (
 	decisions = []string{DecisionAllow, DecisionDeny, DecisionNotFound, DecisionUnauthenticated, DecisionGone, DecisionError}
-	sources   = []string{SourceNone, SourceRedis, SourceDB}
+	sources   = []string{SourceNone, SourceMemory, SourceRedis, SourceDB}
 )
 
 // decisionBuckets span a decision from a warm cache (tens of

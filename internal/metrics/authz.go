@@ -38,9 +38,9 @@ var decisionBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005,
 // Authz is authz's collectors. Its methods are safe for concurrent use;
 // on a nil *Authz they do nothing.
 type Authz struct {
-	decisions      *prometheus.CounterVec
+	decisions      *counterVec
 	latency        prometheus.Histogram
-	lookups        *prometheus.CounterVec
+	lookups        *counterVec
 	postgresErrors prometheus.Counter
 }
 
@@ -53,7 +53,7 @@ func NewAuthz(reg prometheus.Registerer, badEntries func() uint64) *Authz {
 		decisions: newCounterVec(reg, prometheus.CounterOpts{
 			Name: "filegate_authz_decisions_total",
 			Help: "Download decisions (files and share links), by decision and by where their facts came from.",
-		}, []string{"decision", "source"}, pairs(decisions, sources)...),
+		}, []string{"decision", "source"}, decisions, sources),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "filegate_authz_decision_duration_seconds",
 			Help:    "Time from nginx's subrequest to authz's answer.",
@@ -62,7 +62,7 @@ func NewAuthz(reg prometheus.Registerer, badEntries func() uint64) *Authz {
 		lookups: newCounterVec(reg, prometheus.CounterOpts{
 			Name: "filegate_authz_cache_lookups_total",
 			Help: "Lookups in the shared cache (Redis), by result: hit, or miss (also when Redis failed or an entry was stale or forged).",
-		}, []string{"result"}, each([]string{"hit", "miss"})...),
+		}, []string{"result"}, []string{"hit", "miss"}),
 		postgresErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "filegate_authz_postgres_errors_total",
 			Help: "Reads and writes of PostgreSQL that failed or timed out; each made a decision an error (503).",
@@ -82,7 +82,7 @@ func (m *Authz) Decided(decision, source string, took time.Duration) {
 	if m == nil {
 		return
 	}
-	m.decisions.WithLabelValues(label(decision, decisions), label(source, sources)).Inc()
+	m.decisions.add(1, decision, source)
 	m.latency.Observe(took.Seconds())
 }
 
@@ -95,7 +95,7 @@ func (m *Authz) CacheLookup(hit bool) {
 	if hit {
 		result = "hit"
 	}
-	m.lookups.WithLabelValues(result).Inc()
+	m.lookups.add(1, result)
 }
 
 // PostgresError records one failed store call.

@@ -69,46 +69,60 @@ func Start(ctx context.Context, name, addr string, reg *prometheus.Registry, log
 	return func() error { return <-done }, nil
 }
 
-// label returns v when allowed holds it, else "other".
-func label(v string, allowed []string) string {
-	if slices.Contains(allowed, v) {
-		return v
-	}
-	return other
+// counterVec is a counter whose labels each take their values from a
+// fixed set. Every series of those values is made at the start, at 0: a
+// rate over a series that only appears at its first event misses that
+// event, and a dashboard shows "no data" instead of 0. Counting finds the
+// series by a scan of a few strings, not by hashing the label values
+// (authz counts on every download). A value outside its set counts as
+// "other".
+type counterVec struct {
+	vec    *prometheus.CounterVec
+	sets   [][]string           // each label's values
+	series []prometheus.Counter // every combination, the last label varying fastest
 }
 
-// newCounterVec registers a counter with one or two labels and creates
-// the series of every value in values (each a full set of label values),
-// so that they show from the start at 0: a rate over a series that only
-// appears at its first event misses that event, and a dashboard shows
-// "no data" instead of 0.
-func newCounterVec(reg prometheus.Registerer, opts prometheus.CounterOpts, labels []string, values ...[]string) *prometheus.CounterVec {
-	v := prometheus.NewCounterVec(opts, labels)
-	reg.MustRegister(v)
-	for _, vals := range values {
-		v.WithLabelValues(vals...)
-	}
-	return v
-}
-
-// each returns one set of label values per element of values, for a
-// counter with one label.
-func each(values []string) [][]string {
-	out := make([][]string, len(values))
-	for i, v := range values {
-		out[i] = []string{v}
-	}
-	return out
-}
-
-// pairs returns every pair of a value of as and one of bs, for a counter
-// with two labels.
-func pairs(as, bs []string) [][]string {
-	var out [][]string
-	for _, a := range as {
-		for _, b := range bs {
-			out = append(out, []string{a, b})
+// newCounterVec registers the counter opts with one label per element of
+// labels, whose values are the matching element of sets.
+func newCounterVec(reg prometheus.Registerer, opts prometheus.CounterOpts, labels []string, sets ...[]string) *counterVec {
+	c := &counterVec{vec: prometheus.NewCounterVec(opts, labels), sets: sets}
+	reg.MustRegister(c.vec)
+	var add func(prefix []string)
+	add = func(prefix []string) {
+		if len(prefix) == len(sets) {
+			c.series = append(c.series, c.vec.WithLabelValues(prefix...))
+			return
+		}
+		for _, v := range sets[len(prefix)] {
+			add(append(prefix[:len(prefix):len(prefix)], v))
 		}
 	}
-	return out
+	add(nil)
+	return c
+}
+
+// add adds n to the series of values, one per label.
+func (c *counterVec) add(n float64, values ...string) {
+	i := 0
+	for l, v := range values {
+		j := slices.Index(c.sets[l], v)
+		if j < 0 {
+			c.other(n, values)
+			return
+		}
+		i = i*len(c.sets[l]) + j
+	}
+	c.series[i].Add(n)
+}
+
+// other adds n to the series of values with each value outside its set
+// replaced by "other".
+func (c *counterVec) other(n float64, values []string) {
+	vals := make([]string, len(values))
+	for l, v := range values {
+		if vals[l] = v; !slices.Contains(c.sets[l], v) {
+			vals[l] = other
+		}
+	}
+	c.vec.WithLabelValues(vals...).Add(n)
 }

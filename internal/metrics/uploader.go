@@ -66,13 +66,13 @@ var uploadBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 
 // Uploader is the web app's collectors. Its methods are safe for
 // concurrent use; on a nil *Uploader they do nothing.
 type Uploader struct {
-	uploads   *prometheus.CounterVec
+	uploads   *counterVec
 	bytes     prometheus.Counter
 	ingest    prometheus.Histogram
-	logins    *prometheus.CounterVec
-	throttled *prometheus.CounterVec
-	revoked   *prometheus.CounterVec
-	links     *prometheus.CounterVec
+	logins    *counterVec
+	throttled *counterVec
+	revoked   *counterVec
+	links     *counterVec
 }
 
 // NewUploader registers the web app's collectors on reg. It panics when
@@ -82,7 +82,7 @@ func NewUploader(reg prometheus.Registerer) *Uploader {
 		uploads: newCounterVec(reg, prometheus.CounterOpts{
 			Name: "filegate_uploads_total",
 			Help: "Files sent to POST /upload, by result: stored, or why not.",
-		}, []string{"result"}, each(uploadResults)...),
+		}, []string{"result"}, uploadResults),
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "filegate_upload_bytes_total",
 			Help: "Bytes of the files stored by POST /upload.",
@@ -95,19 +95,19 @@ func NewUploader(reg prometheus.Registerer) *Uploader {
 		logins: newCounterVec(reg, prometheus.CounterOpts{
 			Name: "filegate_logins_total",
 			Help: "Attempts at POST /login, by result.",
-		}, []string{"result"}, each(loginResults)...),
+		}, []string{"result"}, loginResults),
 		throttled: newCounterVec(reg, prometheus.CounterOpts{
 			Name: "filegate_throttled_requests_total",
 			Help: "Password guesses the throttle refused without checking them, by what was guessed.",
-		}, []string{"scope"}, each(throttleScopes)...),
+		}, []string{"scope"}, throttleScopes),
 		revoked: newCounterVec(reg, prometheus.CounterOpts{
 			Name: "filegate_sessions_revoked_total",
 			Help: "Sessions the web app revoked, by reason.",
-		}, []string{"reason"}, each(revokeReasons)...),
+		}, []string{"reason"}, revokeReasons),
 		links: newCounterVec(reg, prometheus.CounterOpts{
 			Name: "filegate_link_events_total",
 			Help: "Share links created, revoked and unlocked in the web app, by outcome.",
-		}, []string{"event", "outcome"}, pairs(linkEvents, outcomes)...),
+		}, []string{"event", "outcome"}, linkEvents, outcomes),
 	}
 	reg.MustRegister(m.bytes, m.ingest)
 	return m
@@ -120,7 +120,7 @@ func (m *Uploader) Uploaded(result string, size int64, took time.Duration) {
 	if m == nil {
 		return
 	}
-	m.uploads.WithLabelValues(label(result, uploadResults)).Inc()
+	m.uploads.add(1, result)
 	if size > 0 {
 		m.bytes.Add(float64(size))
 	}
@@ -134,7 +134,7 @@ func (m *Uploader) Login(result string) {
 	if m == nil {
 		return
 	}
-	m.logins.WithLabelValues(label(result, loginResults)).Inc()
+	m.logins.add(1, result)
 }
 
 // Throttled records one attempt the throttle refused; scope is one of the
@@ -143,7 +143,7 @@ func (m *Uploader) Throttled(scope string) {
 	if m == nil {
 		return
 	}
-	m.throttled.WithLabelValues(label(scope, throttleScopes)).Inc()
+	m.throttled.add(1, scope)
 }
 
 // SessionsRevoked records n sessions revoked for reason, one of the
@@ -152,7 +152,7 @@ func (m *Uploader) SessionsRevoked(reason string, n int64) {
 	if m == nil || n <= 0 {
 		return
 	}
-	m.revoked.WithLabelValues(label(reason, revokeReasons)).Add(float64(n))
+	m.revoked.add(float64(n), reason)
 }
 
 // LinkEvent records one share link event: event is LinkCreated,
@@ -161,5 +161,5 @@ func (m *Uploader) LinkEvent(event, outcome string) {
 	if m == nil {
 		return
 	}
-	m.links.WithLabelValues(label(event, linkEvents), label(outcome, outcomes)).Inc()
+	m.links.add(1, event, outcome)
 }

@@ -183,7 +183,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	} else if err == nil {
 		err = s.startSession(w, r, u)
 	}
-	s.Metrics.Login(loginResult(err))
+	s.Metrics.Login(outcome(err, metrics.LoginSuccess, loginResults, metrics.LoginError))
 	if code := filegate.ErrorCode(err); code == filegate.EUNAUTHORIZED || code == filegate.ETHROTTLED {
 		// Shown on the form, with the username kept, rather than on the
 		// error page.
@@ -196,19 +196,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// loginResult names the outcome of a login that ended in err, for the
-// metrics.
-func loginResult(err error) string {
-	switch filegate.ErrorCode(err) {
-	case "":
-		return metrics.LoginSuccess
-	case filegate.EUNAUTHORIZED:
-		return metrics.LoginFailure
-	case filegate.ETHROTTLED:
-		return metrics.LoginThrottled
-	}
-	return metrics.LoginError
-}
+// loginResults name, for the metrics, the codes a login fails with.
+var loginResults = map[string]string{filegate.EUNAUTHORIZED: metrics.LoginFailure, filegate.ETHROTTLED: metrics.LoginThrottled}
 
 // startSession records a session for u, who has just proved their
 // password, and sets its cookie. A session the browser was still logged

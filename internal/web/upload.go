@@ -194,31 +194,21 @@ func tooManyFiles(n int) error {
 func (s *Server) store(ctx context.Context, ownerID int64, part *multipart.Part) (uploadResult, error) {
 	start := time.Now()
 	f, err := s.Files.Put(ctx, ownerID, part.FileName(), part)
-	s.Metrics.Uploaded(uploadOutcome(err), f.Size, time.Since(start))
+	s.Metrics.Uploaded(outcome(err, metrics.UploadStored, uploadResults, metrics.UploadError), f.Size, time.Since(start))
 	if err != nil {
 		return refused(part, err), err
 	}
 	return uploadResult{ID: f.ID, URL: f.URL(), Name: f.DisplayName, StoredName: f.StoredName, ContentType: f.ContentType, Size: f.Size}, nil
 }
 
-// uploadOutcome names what became of a file that ingest stored, or
-// refused with err, for the metrics.
-func uploadOutcome(err error) string {
-	switch filegate.ErrorCode(err) {
-	case "":
-		return metrics.UploadStored
-	case filegate.ETOOLARGE:
-		return metrics.UploadTooLarge
-	case filegate.EUNSUPPORTED:
-		return metrics.UploadUnsupported
-	case filegate.EQUOTA:
-		return metrics.UploadQuota
-	case filegate.ENOSPACE:
-		return metrics.UploadNoSpace
-	case filegate.EINVALID:
-		return metrics.UploadInvalid
-	}
-	return metrics.UploadError
+// uploadResults name, for the metrics, the codes ingest refuses a file
+// with.
+var uploadResults = map[string]string{
+	filegate.ETOOLARGE:    metrics.UploadTooLarge,
+	filegate.EUNSUPPORTED: metrics.UploadUnsupported,
+	filegate.EQUOTA:       metrics.UploadQuota,
+	filegate.ENOSPACE:     metrics.UploadNoSpace,
+	filegate.EINVALID:     metrics.UploadInvalid,
 }
 
 // refused is the result of a file part that was not stored, and why.

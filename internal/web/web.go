@@ -115,6 +115,19 @@ func (s *Server) guard(ctx context.Context, scope, subject string, client netip.
 	return wait, err
 }
 
+// outcome names, for a metrics label, how an action that ended in err
+// went: ok when err is nil, else the name byCode gives err's code, else
+// failed.
+func outcome(err error, ok string, byCode map[string]string, failed string) string {
+	if err == nil {
+		return ok
+	}
+	if name, found := byCode[filegate.ErrorCode(err)]; found {
+		return name
+	}
+	return failed
+}
+
 // DefaultPageSize is the number of files a list page shows when
 // Server.PageSize is zero.
 const DefaultPageSize = 50

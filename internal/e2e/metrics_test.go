@@ -118,7 +118,7 @@ func TestMetricsScrape(t *testing.T) {
 		t.Fatalf("logout: %d", resp.StatusCode)
 	}
 
-	authz, uploader := testenv.Scrape(t, d.AuthzMetricsURL), testenv.Scrape(t, d.UploaderMetricsURL)
+	authz, uploader := testenv.Scrape(t, d.Authz.MetricsURL(t)), testenv.Scrape(t, d.Uploader.MetricsURL(t))
 	for _, c := range []struct {
 		m      testenv.Metrics
 		name   string

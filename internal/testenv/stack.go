@@ -69,9 +69,6 @@ type Stack struct {
 	UploaderRedisProxy *Proxy
 	// UploaderDBProxy is non-nil with Options.ProxyUploaderDatabase.
 	UploaderDBProxy *Proxy
-	// AuthzMetricsURL and UploaderMetricsURL are each binary's metrics
-	// listener (scrape URL+"/metrics"), which nginx does not proxy.
-	AuthzMetricsURL, UploaderMetricsURL string
 	// The processes, for tests that stop, kill or restart one.
 	Authz, Uploader, Nginx *Service
 }
@@ -188,13 +185,9 @@ func Start(t T, opt Options) *Stack {
 	}
 	t.Cleanup(func() { invalidator.Close() })
 	s.Store.Invalidator = invalidator
-	addrs := FreeAddrs(t, 5)
+	addrs := FreeAddrs(t, 3)
 	authzAddr, uploaderAddr, nginxAddr := addrs[0], addrs[1], addrs[2]
 	s.AuthzURL, s.UploaderURL, s.URL = "http://"+authzAddr, "http://"+uploaderAddr, "http://"+nginxAddr
-	// Never the defaults: stacks of tests running in parallel would
-	// fight over them.
-	authzMetricsAddr, uploaderMetricsAddr := addrs[3], addrs[4]
-	s.AuthzMetricsURL, s.UploaderMetricsURL = "http://"+authzMetricsAddr, "http://"+uploaderMetricsAddr
 	s.Env = []string{
 		"DATABASE_URL=" + s.DatabaseURL,
 		"REDIS_URL=" + RedisURL(),
@@ -204,8 +197,12 @@ func Start(t T, opt Options) *Stack {
 		"FILEGATE_MAX_UPLOAD=" + opt.MaxUpload,
 		"AUTHZ_ADDR=" + authzAddr,
 		"UPLOADER_ADDR=" + uploaderAddr,
-		"AUTHZ_METRICS_ADDR=" + authzMetricsAddr,
-		"UPLOADER_METRICS_ADDR=" + uploaderMetricsAddr,
+		// Each binary picks a free port for its metrics and logs it
+		// (Service.MetricsURL): never the defaults, which stacks running
+		// side by side would fight over, nor a port chosen here, which
+		// another process could take before the binary binds it.
+		"AUTHZ_METRICS_ADDR=127.0.0.1:0",
+		"UPLOADER_METRICS_ADDR=127.0.0.1:0",
 		"AUTHZ_CACHE_TTL=" + opt.CacheTTL.String(),
 		fmt.Sprintf("AUTHZ_HIDE_PRIVATE=%t", opt.HidePrivate),
 	}
@@ -256,7 +253,7 @@ func Start(t T, opt Options) *Stack {
 	// another worker user could not even reach the private root. The tests
 	// check the gate, not file permissions (docs/operating.md).
 	s.Nginx = startService(t, dir, "nginx", nginxAddr, nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
-	for _, addr := range []string{authzAddr, uploaderAddr, nginxAddr, authzMetricsAddr, uploaderMetricsAddr} {
+	for _, addr := range []string{authzAddr, uploaderAddr, nginxAddr} {
 		waitListening(t, dir, addr)
 	}
 	return s

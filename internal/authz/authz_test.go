@@ -59,9 +59,9 @@ func TestParseFileURI(t *testing.T) {
 }
 
 // fixture is an authz server on a fresh database and a private Redis key
-// space, with users alice (private), bob (public), carol (staff) and one
-// file of each of alice and bob. Its clock stands still unless a test
-// moves it.
+// space, its cache's memory layer on, with users alice (private), bob
+// (public), carol (staff) and one file of each of alice and bob. Its
+// clock stands still unless a test moves it.
 type fixture struct {
 	db                 *postgres.DB
 	cache              *cache.Cache
@@ -89,6 +89,14 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { cache.Close() })
 	db.Invalidator = cache
+	// With the memory layer on, as authz runs: every test below checks
+	// its answers against what the cache keeps in memory too.
+	cache.EnableMemory(1000)
+	for start := time.Now(); !cache.MemoryServing(); time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("the memory layer never started answering")
+		}
+	}
 	clk := testenv.NewClock()
 	codec, err := session.New(keys, false, clk.Now)
 	if err != nil {

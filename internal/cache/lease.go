@@ -297,7 +297,9 @@ func (m *memory) listen() {
 		if confirmed {
 			wait = 50 * time.Millisecond
 		}
-		m.warn("memory layer off until Redis is back: the invalidation subscription ended", err)
+		if rateLimit(&m.lastOff) {
+			m.c.log.Warn("memory layer off until Redis is back: the invalidation subscription ended", "err", err)
+		}
 		select {
 		case <-m.stop:
 			return
@@ -468,7 +470,7 @@ func (m *memory) grantPending() {
 	}
 	m.pending = grant{}
 	if p.until > m.until.Load() {
-		if !m.serving() && rateLimit(&m.lastLog) {
+		if !m.serving() && rateLimit(&m.lastOn) {
 			m.c.log.Info("memory layer on: answering from memory while the lease and the subscription hold")
 		}
 		m.until.Store(p.until)
@@ -477,7 +479,7 @@ func (m *memory) grantPending() {
 
 // warn logs a problem of the memory layer at most every ten seconds.
 func (m *memory) warn(msg string, err error) {
-	if rateLimit(&m.lastLog) {
+	if rateLimit(&m.lastWarn) {
 		m.c.log.Warn(msg, "err", err)
 	}
 }

@@ -84,7 +84,9 @@ type memory struct {
 	closers sync.Mutex // guards pubsub and the closing of stop
 	pubsub  interface{ Close() error }
 	acks    ackQueue
-	lastLog atomic.Int64
+	// lastOn, lastOff and lastWarn rate-limit the logs of the layer
+	// going on, going off, and of other trouble, each on its own.
+	lastOn, lastOff, lastWarn atomic.Int64
 }
 
 // mono is the replica's monotonic clock: only its rate matters, and a

@@ -244,7 +244,7 @@ func (c *Cache) EnableMemory(max int) {
 // subscription and a lease.
 func newMemory(c *Cache, max int) *memory {
 	m := &memory{
-		c: c, id: newToken(), max: max, base: time.Now(),
+		c: c, max: max, base: time.Now(),
 		entries: map[memKey]*memEntry{}, byGen: map[string]map[*memEntry]struct{}{},
 		stop: make(chan struct{}), kick: make(chan struct{}, 1),
 	}
@@ -262,18 +262,21 @@ func (m *memory) close() {
 	}
 	m.closers.Unlock()
 	m.wg.Wait()
+}
+
+// end drops memory when a subscription has ended, and gives its lease
+// back if Redis answers, so that no change waits for it.
+func (m *memory) end() {
 	m.mu.Lock()
 	m.flush()
 	m.subscribed = false
+	member := m.member
 	m.mu.Unlock()
-	m.release()
-}
-
-// release takes this replica's lease out of the set, if Redis answers.
-func (m *memory) release() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	m.c.client.ZRem(ctx, m.c.leasesKey(), m.id)
+	if member != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		m.c.client.ZRem(ctx, m.c.leasesKey(), member)
+	}
 }
 
 // listen keeps a subscription, one after the other: whenever one ends,
@@ -284,16 +287,12 @@ func (m *memory) listen() {
 	wait := 50 * time.Millisecond
 	for {
 		confirmed, err := m.subscribe()
-		m.mu.Lock()
-		m.flush()
-		m.subscribed = false
-		m.mu.Unlock()
+		m.end()
 		select {
 		case <-m.stop:
 			return
 		default:
 		}
-		m.release()
 		if confirmed {
 			wait = 50 * time.Millisecond
 		}
@@ -342,7 +341,7 @@ func (m *memory) subscribe() (confirmed bool, err error) {
 		return false, err
 	}
 	m.mu.Lock()
-	m.subscribed, m.applied, m.prev = true, s0, 0
+	m.subscribed, m.applied, m.prev, m.member = true, s0, 0, newToken()
 	m.mu.Unlock()
 	select {
 	case m.kick <- struct{}{}: // a lease now, not at the next tick
@@ -370,8 +369,8 @@ func (m *memory) subscribe() (confirmed bool, err error) {
 			if !ok {
 				return true, errors.New("unreadable invalidation")
 			}
-			inOrder := m.apply(seq, gens)
-			m.acks.add(seq)
+			inOrder, member := m.apply(seq, gens)
+			m.acks.add(ack{seq, member})
 			if !inOrder {
 				return true, fmt.Errorf("invalidation %d out of sequence", seq)
 			}
@@ -397,21 +396,22 @@ func parseInvalidation(payload string) (int64, []string, bool) {
 
 // apply drops the entries indexed under gens and reports whether seq came
 // in sequence: after the last one received, and at most one after the
-// last one applied. Out of sequence, memory is dropped. An invalidation
-// is applied whatever its number: dropping entries is always safe.
-func (m *memory) apply(seq int64, gens []string) bool {
+// last one applied; and the lease member to acknowledge it as. Out of
+// sequence, memory is dropped. An invalidation is applied whatever its
+// number: dropping entries is always safe.
+func (m *memory) apply(seq int64, gens []string) (bool, string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.invalidate(gens)
 	if seq <= m.prev || seq > m.applied+1 {
 		m.flush()
 		m.subscribed = false
-		return false
+		return false, m.member
 	}
 	m.prev = seq
 	m.applied = max(m.applied, seq)
 	m.grantPending()
-	return true
+	return true, m.member
 }
 
 // renewals renews the lease every renewEvery, and at once when a
@@ -435,7 +435,7 @@ func (m *memory) renewals() {
 // lease asked for under one subscription never serves another.
 func (m *memory) renew() {
 	m.mu.RLock()
-	epoch, subscribed := m.epoch, m.subscribed
+	epoch, subscribed, member := m.epoch, m.subscribed, m.member
 	m.mu.RUnlock()
 	if !subscribed {
 		return
@@ -443,7 +443,7 @@ func (m *memory) renew() {
 	sent := m.mono()
 	ctx, cancel := context.WithTimeout(context.Background(), renewEvery)
 	defer cancel()
-	seq, err := renewScript.Run(ctx, m.c.client, []string{m.c.leasesKey(), m.c.seqKey()}, m.id, LeaseTTL.Milliseconds()).Int64()
+	seq, err := renewScript.Run(ctx, m.c.client, []string{m.c.leasesKey(), m.c.seqKey()}, member, LeaseTTL.Milliseconds()).Int64()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err != nil {
@@ -454,7 +454,7 @@ func (m *memory) renew() {
 		m.warn("memory layer: lease renewal failed", err)
 		return
 	}
-	if m.epoch != epoch || !m.subscribed {
+	if m.epoch != epoch || !m.subscribed || m.member != member {
 		return
 	}
 	m.pending = grant{until: sent + int64(LeaseTTL-leaseMargin), seq: seq}
@@ -484,17 +484,23 @@ func (m *memory) warn(msg string, err error) {
 	}
 }
 
-// ackQueue holds the numbers of applied invalidations until acknowledge
-// sends them.
+// ack acknowledges invalidation seq as the lease member that applied it.
+type ack struct {
+	seq    int64
+	member string
+}
+
+// ackQueue holds the acknowledgements of applied invalidations until
+// acknowledge sends them.
 type ackQueue struct {
 	mu   sync.Mutex
-	seqs []int64
+	acks []ack
 	wake chan struct{}
 }
 
-func (q *ackQueue) add(seq int64) {
+func (q *ackQueue) add(a ack) {
 	q.mu.Lock()
-	q.seqs = append(q.seqs, seq)
+	q.acks = append(q.acks, a)
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -502,12 +508,12 @@ func (q *ackQueue) add(seq int64) {
 	}
 }
 
-func (q *ackQueue) take() []int64 {
+func (q *ackQueue) take() []ack {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	s := q.seqs
-	q.seqs = nil
-	return s
+	a := q.acks
+	q.acks = nil
+	return a
 }
 
 // acknowledge sends the acknowledgements, as many as are waiting in one
@@ -520,14 +526,14 @@ func (m *memory) acknowledge() {
 			return
 		case <-m.acks.wake:
 		}
-		seqs := m.acks.take()
+		acks := m.acks.take()
 		send := func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			_, err := m.c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-				for _, seq := range seqs {
-					p.RPush(ctx, m.c.ackKey(seq), m.id)
-					p.PExpire(ctx, m.c.ackKey(seq), ackKeep)
+				for _, a := range acks {
+					p.RPush(ctx, m.c.ackKey(a.seq), a.member)
+					p.PExpire(ctx, m.c.ackKey(a.seq), ackKeep)
 				}
 				return nil
 			})

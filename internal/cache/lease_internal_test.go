@@ -23,6 +23,10 @@ func TestReplicaRules(t *testing.T) {
 	k := filegate.FactsKey{ViewerID: 1, OwnerID: 2, StoredName: "a.pdf"}
 	entry := func() *memEntry { return c.factsEntry(k, filegate.Facts{}, c.now().UnixMilli()) }
 	holds := func() bool { return m.get(memKey{facts: k}, c.now().UnixMilli()) != nil }
+	apply := func(seq int64, gens ...string) bool {
+		inOrder, _ := m.apply(seq, gens)
+		return inOrder
+	}
 	lease := func(seq int64) {
 		m.mu.Lock()
 		m.pending = grant{until: m.mono() + int64(time.Second), seq: seq}
@@ -37,10 +41,10 @@ func TestReplicaRules(t *testing.T) {
 	if m.serving() {
 		t.Fatal("serving before the invalidations published before the lease were applied")
 	}
-	if !m.apply(6, nil) || m.serving() {
+	if !apply(6) || m.serving() {
 		t.Fatal("serving with invalidation 7 not applied")
 	}
-	if !m.apply(7, nil) || !m.serving() {
+	if !apply(7) || !m.serving() {
 		t.Fatal("not serving with every invalidation applied")
 	}
 
@@ -48,7 +52,7 @@ func TestReplicaRules(t *testing.T) {
 	// is kept, and dropped by an invalidation naming one of its
 	// generation keys.
 	f := m.begin()
-	m.apply(8, []string{"p:g:u:9"})
+	apply(8, "p:g:u:9")
 	m.put(f, entry())
 	if holds() {
 		t.Fatal("a fill overtaken by an invalidation was kept")
@@ -57,7 +61,7 @@ func TestReplicaRules(t *testing.T) {
 	if !holds() {
 		t.Fatal("a fill was not kept")
 	}
-	m.apply(9, []string{c.fileGen(2, "a.pdf")})
+	apply(9, c.fileGen(2, "a.pdf"))
 	if holds() {
 		t.Fatal("the invalidation of the file's generation left the entry")
 	}
@@ -72,7 +76,7 @@ func TestReplicaRules(t *testing.T) {
 		if !holds() {
 			t.Fatal("a fill was not kept")
 		}
-		if m.apply(seq, nil) {
+		if apply(seq) {
 			t.Errorf("invalidation %d after 9 taken as in sequence", seq)
 		}
 		if holds() || m.serving() {

@@ -58,7 +58,6 @@ type fill struct {
 // state, which changes rarely.
 type memory struct {
 	c   *Cache
-	id  string // this replica's member of the lease set
 	max int
 
 	base  time.Time    // the origin of mono
@@ -71,6 +70,10 @@ type memory struct {
 	// that saw either move keeps nothing.
 	epoch, changes uint64
 
+	// member names the current subscription's lease in the lease set and
+	// signs its acknowledgements: a fresh one for each subscription, so
+	// that a late renewal or release of an earlier one never touches it.
+	member     string
 	subscribed bool  // the current subscription is confirmed and in order
 	applied    int64 // every invalidation up to this sequence number is applied
 	prev       int64 // the last sequence number received

@@ -101,17 +101,18 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 return {seq, now, redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf', 'WITHSCORES')}
 `)
 
-// renewScript: KEYS = leases, seq; ARGV = replica id, lease (ms). It
+// renewScript: KEYS = leases, seq; ARGV = lease member, lease (ms). It
 // grants the lease by Redis's clock and returns the number of the last
 // invalidation published before it: the replica answers under this
-// lease only once it has applied that one.
+// lease only once it has applied that one. The lease set has no expiry,
+// so that Redis's volatile-* eviction policies never take it; leases that
+// ran out are removed by every renewal and every invalidation.
 var renewScript = goredis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], 2 * ttl)
 return tonumber(redis.call('GET', KEYS[2]) or '0')
 `)
 

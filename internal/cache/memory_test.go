@@ -414,3 +414,23 @@ func BenchmarkFactsMemoryHit(b *testing.B) {
 	}
 	b.ReportMetric(float64(misses)/float64(b.N), "misses/op")
 }
+
+// After a change made directly in SQL an operator drops every replica's
+// memory by publishing anything unreadable on the channel
+// (docs/operating.md#cache-behaviour).
+func TestMemoryDroppedByUnreadableMessage(t *testing.T) {
+	prefix := testenv.RedisPrefix(t)
+	replicas := []*cache.Cache{replica(t, testenv.RedisURL(), prefix), replica(t, testenv.RedisURL(), prefix)}
+	for _, r := range replicas {
+		warm(t, r, key)
+	}
+	rdb := testenv.RedisClient(t)
+	if err := rdb.Publish(context.Background(), prefix+"m:inval", "flush").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range replicas {
+		if !eventually(func() bool { return !cache.InMemory(r, key) }) {
+			t.Errorf("replica %d kept its memory", i)
+		}
+	}
+}

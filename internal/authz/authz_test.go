@@ -91,12 +91,7 @@ func newFixture(t *testing.T) *fixture {
 	db.Invalidator = cache
 	// With the memory layer on, as authz runs: every test below checks
 	// its answers against what the cache keeps in memory too.
-	cache.EnableMemory(1000)
-	for start := time.Now(); !cache.MemoryServing(); time.Sleep(10 * time.Millisecond) {
-		if time.Since(start) > 10*time.Second {
-			t.Fatal("the memory layer never started answering")
-		}
-	}
+	enableMemory(t, cache)
 	clk := testenv.NewClock()
 	codec, err := session.New(keys, false, clk.Now)
 	if err != nil {
@@ -112,6 +107,18 @@ func newFixture(t *testing.T) *fixture {
 		InlineTypes: map[string]bool{"image/png": true}, Now: clk.Now, Log: log}
 	f.h = f.srv.Handler()
 	return f
+}
+
+// enableMemory turns c's memory layer on, as authz does, and waits until
+// it answers.
+func enableMemory(t testing.TB, c *cache.Cache) {
+	t.Helper()
+	c.EnableMemory(1000)
+	for start := time.Now(); !c.MemoryServing(); time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("the memory layer never started answering")
+		}
+	}
 }
 
 // deadCache returns a cache on a Redis that never answers, closed when

@@ -38,12 +38,7 @@ func benchmarkAuth(b *testing.B, memory bool) {
 	}
 	b.Cleanup(func() { c.Close() })
 	if memory {
-		c.EnableMemory(1000)
-		for start := time.Now(); !c.MemoryServing(); time.Sleep(10 * time.Millisecond) {
-			if time.Since(start) > 10*time.Second {
-				b.Fatal("the memory layer never started answering")
-			}
-		}
+		enableMemory(b, c)
 	}
 	codec, err := session.New(keys, false, nil)
 	if err != nil {

@@ -91,6 +91,16 @@ func TestMemoryAnswers(t *testing.T) {
 	}
 }
 
+// versioned returns a load whose facts carry the current version as
+// their session's expiry: the version stands for the database.
+func versioned(version *atomic.Int64) func() (filegate.Facts, error) {
+	return func() (filegate.Facts, error) {
+		f := facts
+		f.Session.Expires = version.Load()
+		return f, nil
+	}
+}
+
 // Two and three replicas: after each kind of change, made by a cache that
 // only invalidates (the uploader's), every replica's very next lookup
 // answers the new facts, although each answered from memory just before.
@@ -107,11 +117,7 @@ func TestMemoryNextRequestOnEveryReplica(t *testing.T) {
 			w := writer(t, prefix)
 			ctx := context.Background()
 			var version atomic.Int64
-			load := func() (filegate.Facts, error) {
-				f := facts
-				f.Session.Expires = version.Load()
-				return f, nil
-			}
+			load := versioned(&version)
 			for _, change := range []struct {
 				name string
 				make func()
@@ -175,11 +181,7 @@ func TestMemoryNeverStale(t *testing.T) {
 	w := writer(t, prefix)
 	ctx := context.Background()
 	var version atomic.Int64
-	load := func() (filegate.Facts, error) {
-		f := facts
-		f.Session.Expires = version.Load()
-		return f, nil
-	}
+	load := versioned(&version)
 	type seen struct {
 		start   time.Time
 		version int64
@@ -400,19 +402,7 @@ func TestChangeWithRedisDownWaitsALease(t *testing.T) {
 
 // BenchmarkFactsMemoryHit is BenchmarkFactsHit answered from memory.
 func BenchmarkFactsMemoryHit(b *testing.B) {
-	c := replica(b, testenv.RedisURL(), testenv.RedisPrefix(b))
-	ctx := context.Background()
-	misses := 0
-	load := func() (filegate.Facts, error) { misses++; return facts, nil }
-	c.Facts(ctx, key, load)
-	misses = 0
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := c.Facts(ctx, key, load); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(misses)/float64(b.N), "misses/op")
+	benchmarkFacts(b, replica(b, testenv.RedisURL(), testenv.RedisPrefix(b)))
 }
 
 // After a change made directly in SQL an operator drops every replica's

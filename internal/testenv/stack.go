@@ -83,9 +83,46 @@ type Stack struct {
 	UploaderDBProxy *Proxy
 	// The processes, for tests that stop, kill or restart one.
 	Authz, Uploader, Nginx *Service
-	// Replicas are every authz process (Options.AuthzReplicas); the first
-	// is Authz at AuthzURL, behind RedisProxy.
+	// Replicas are every authz process (Options.AuthzReplicas, AddAuthz);
+	// the first is Authz at AuthzURL, behind RedisProxy.
 	Replicas []Replica
+
+	dir        string   // where the processes' logs go
+	authzEnv   []string // every authz's configuration, but its address
+	proxyRedis bool     // Options.ProxyRedis
+}
+
+// AddAuthz starts one more authz process on the stack, configured as the
+// others and then by env ("AUTHZ_MEMORY_CACHE=off"), waits until it
+// listens, and returns it. nginx does not ask it: tests and the
+// benchmark do.
+func (s *Stack) AddAuthz(t T, env ...string) Replica {
+	t.Helper()
+	addr := FreeAddr(t)
+	r := s.startAuthz(t, addr, env...)
+	waitListening(t, s.dir, addr)
+	return r
+}
+
+// startAuthz starts an authz process listening on addr, appends it to
+// s.Replicas and returns it.
+func (s *Stack) startAuthz(t T, addr string, env ...string) Replica {
+	t.Helper()
+	r := Replica{URL: "http://" + addr}
+	full := append(append([]string(nil), s.authzEnv...), "AUTHZ_ADDR="+addr)
+	if s.proxyRedis {
+		u, _ := url.Parse(RedisURL())
+		r.RedisProxy = NewProxy(t, u.Host)
+		u.Host = r.RedisProxy.Addr
+		full = append(full, "REDIS_URL="+u.String())
+	}
+	name := "authz"
+	if n := len(s.Replicas); n > 0 {
+		name = fmt.Sprintf("authz%d", n+1)
+	}
+	r.Service = startService(t, s.dir, name, addr, append(full, env...), Binary(t, "authz"))
+	s.Replicas = append(s.Replicas, r)
+	return r
 }
 
 // UploaderPID is the process id of the stack's `uploader serve`, for
@@ -239,21 +276,9 @@ func Start(t T, opt Options) *Stack {
 		serveEnv = append(serveEnv, "REDIS_URL="+u.String())
 	}
 	s.CLI(t, "", "migrate")
-	for i, addr := range replicaAddrs {
-		r := Replica{URL: "http://" + addr}
-		env := append(append([]string(nil), authzEnv...), "AUTHZ_ADDR="+addr)
-		if opt.ProxyRedis {
-			u, _ := url.Parse(RedisURL())
-			r.RedisProxy = NewProxy(t, u.Host)
-			u.Host = r.RedisProxy.Addr
-			env = append(env, "REDIS_URL="+u.String())
-		}
-		name := "authz"
-		if i > 0 {
-			name = fmt.Sprintf("authz%d", i+1)
-		}
-		r.Service = startService(t, dir, name, addr, env, Binary(t, "authz"))
-		s.Replicas = append(s.Replicas, r)
+	s.dir, s.authzEnv, s.proxyRedis = dir, authzEnv, opt.ProxyRedis
+	for _, addr := range replicaAddrs {
+		s.startAuthz(t, addr)
 	}
 	s.Authz, s.RedisProxy = s.Replicas[0].Service, s.Replicas[0].RedisProxy
 	s.Uploader = startService(t, dir, "uploader", uploaderAddr, serveEnv, Binary(t, "uploader"), "serve")

@@ -257,9 +257,13 @@ func newMemory(c *Cache, max int) *memory {
 // for a replica that is gone.
 func (m *memory) close() {
 	m.closers.Lock()
-	close(m.stop)
-	if m.pubsub != nil {
-		m.pubsub.Close()
+	select {
+	case <-m.stop: // closed before
+	default:
+		close(m.stop)
+		if m.pubsub != nil {
+			m.pubsub.Close()
+		}
 	}
 	m.closers.Unlock()
 	m.wg.Wait()

@@ -424,3 +424,23 @@ func TestMemoryDroppedByUnreadableMessage(t *testing.T) {
 		}
 	}
 }
+
+// A replica that stops gives its lease back: no change waits for it.
+func TestMemoryCloseGivesLeaseBack(t *testing.T) {
+	prefix := testenv.RedisPrefix(t)
+	r := replica(t, testenv.RedisURL(), prefix)
+	w := writer(t, prefix)
+	warm(t, r, key)
+	r.Close()
+	if r.MemoryServing() {
+		t.Error("a closed replica answers from memory")
+	}
+	if n := testenv.RedisClient(t).ZCard(context.Background(), cache.LeasesKey(r)).Val(); n != 0 {
+		t.Errorf("%d leases left after the only replica stopped", n)
+	}
+	start := time.Now()
+	w.UserChanged(context.Background(), 1)
+	if took := time.Since(start); took > cache.LeaseTTL/4 {
+		t.Errorf("a change waited %v for a replica that had stopped", took)
+	}
+}

@@ -23,13 +23,14 @@ import (
 // right to answer from memory.
 //
 // Replica (a Cache with EnableMemory):
-//   - holds a lease: its id in the sorted set m:leases, scored by when the
-//     lease ends by Redis's clock, renewed every renewEvery;
+//   - holds a lease: a member of the sorted set m:leases, fresh for each
+//     subscription, scored by when the lease ends by Redis's clock,
+//     renewed every renewEvery;
 //   - holds a subscription to the channel m:inval, read with a Receive
 //     loop: go-redis's Channel() reconnects by itself and could lose
 //     messages unseen;
 //   - applies each invalidation to its map, then acknowledges it by
-//     pushing its id onto the list m:ack:{seq};
+//     pushing its lease member onto the list m:ack:{seq};
 //   - answers from memory only while its subscription is confirmed and in
 //     sequence, its lease is valid by its own monotonic clock less
 //     leaseMargin, and it has applied every invalidation published before
@@ -276,6 +277,7 @@ func (m *memory) end() {
 	m.flush()
 	m.subscribed = false
 	member := m.member
+	m.member = ""
 	m.mu.Unlock()
 	if member != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

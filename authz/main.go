@@ -37,7 +37,7 @@ func main() {
 	flag.Usage = func() {
 		fmt.Fprint(os.Stderr, "Usage: authz\n\nAnswers nginx's auth_request subrequests for /files/ and /s/ (share link) downloads.\n\n")
 		config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_SESSION_KEYS",
-			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_CACHE_TTL", "AUTHZ_HIDE_PRIVATE")
+			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_CACHE_TTL", "AUTHZ_MEMORY_CACHE", "AUTHZ_HIDE_PRIVATE")
 	}
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -77,6 +77,9 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	defer factsCache.Close()
+	// The memory layer answers repeated decisions without a round trip to
+	// Redis; changes still show on the next request (docs/interface.md#cache).
+	factsCache.EnableMemory(cfg.MemoryEntries)
 
 	inline := make(map[string]bool)
 	for _, t := range cfg.InlineTypes {

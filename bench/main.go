@@ -8,7 +8,10 @@
 //     through the app and proxied by nginx);
 //   - share-link downloads (no session; each GET counts a download in
 //     PostgreSQL) against /files/ downloads of the same file;
-//   - authz decisions answered from the Redis cache against uncached ones;
+//   - authz decisions answered from memory (the default), from the Redis
+//     cache (AUTHZ_MEMORY_CACHE=off) and uncached;
+//   - changes (POST /settings) with one and three authz processes
+//     answering from memory, and with one of three cut off from Redis;
 //   - the uploader's peak memory for a tiny and a large upload.
 //
 // Everything shares the machine's cores with the load generator, so read
@@ -36,6 +39,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/internal/authz"
+	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/policy"
 	"github.com/filegate/filegate/internal/postgres"
@@ -105,18 +109,43 @@ func run(t *runner) {
 	free := load(t, s.URL+unlimited, "", concurrency, duration)
 	counted := load(t, s.URL+limited, "", concurrency, duration)
 	fmt.Println("share-link downloads, 4 KiB file (no session; every GET counts in PostgreSQL):")
-	fmt.Printf("  %-38s %s\n", "/files/ (session, decision from Redis)", smallGated)
+	fmt.Printf("  %-38s %s\n", "/files/ (session, decision from memory)", smallGated)
 	fmt.Printf("  %-38s %s\n", "link without a limit", free)
 	fmt.Printf("  %-38s %s\n", "link with a limit (+ a grant upsert)", counted)
 	fmt.Printf("  ratio link/files: throughput x%.2f without a limit, x%.2f with one\n\n",
 		free.rps()/smallGated.rps(), counted.rps()/smallGated.rps())
 
-	hit := decisions(t, s, cookie.String(), func(int) string { return large })
-	miss := decisions(t, s, cookie.String(), func(i int) string { return fmt.Sprintf("/files/%d/missing-%d.pdf", bob, i) })
+	redisOnly := s.AddAuthz(t, "AUTHZ_MEMORY_CACHE=off").URL
+	memory := decisions(t, s.AuthzURL, cookie.String(), func(int) string { return large })
+	hit := decisions(t, redisOnly, cookie.String(), func(int) string { return large })
+	miss := decisions(t, s.AuthzURL, cookie.String(), func(i int) string { return fmt.Sprintf("/files/%d/missing-%d.pdf", bob, i) })
 	fmt.Println("authz decisions (asked directly, as nginx does):")
-	fmt.Printf("  %-38s %s\n", "answered from Redis", hit)
+	fmt.Printf("  %-38s %s\n", "answered from memory", memory)
+	fmt.Printf("  %-38s %s\n", "from Redis (AUTHZ_MEMORY_CACHE=off)", hit)
 	fmt.Printf("  %-38s %s\n", "uncached (PostgreSQL, then cached)", miss)
-	fmt.Printf("  ratio cached/uncached: throughput x%.2f\n\n", hit.rps()/miss.rps())
+	fmt.Printf("  ratio memory/Redis: throughput x%.2f; Redis/uncached: x%.2f\n\n", memory.rps()/hit.rps(), hit.rps()/miss.rps())
+
+	// Each change returns once every authz answering from memory has
+	// acknowledged it, or, for one cut off from Redis, once its lease has
+	// run out; after that the cut-off one holds no lease and is not
+	// waited for.
+	bobCookie := s.Cookie(t, bob).String()
+	one := changes(s, bobCookie, duration/2)
+	u, _ := url.Parse(testenv.RedisURL())
+	proxy := testenv.NewProxy(t, u.Host)
+	s.AddAuthz(t)
+	s.AddAuthz(t, "REDIS_URL=redis://"+proxy.Addr+u.Path)
+	leases(t, s, 3)
+	three := changes(s, bobCookie, duration/2)
+	proxy.Delay(time.Minute)
+	cutOff := changes(s, bobCookie, time.Millisecond)
+	after := changes(s, bobCookie, duration/4)
+	proxy.Delay(0)
+	fmt.Println("changes (POST /settings through nginx, one at a time):")
+	fmt.Printf("  %-38s %s\n", "1 authz answering from memory", one)
+	fmt.Printf("  %-38s %s\n", "3 authz answering from memory", three)
+	fmt.Printf("  %-38s %s (lease %v)\n", "the first after 1 of 3 was cut off", cutOff.p(50).Round(time.Millisecond), cache.LeaseTTL)
+	fmt.Printf("  %-38s %s\n\n", "the next ones", after)
 
 	wrongPW := logins(s.UploaderURL, "alice", "not-her-password", true)
 	unknown := logins(s.UploaderURL, "nobody", "not-her-password", true)
@@ -351,12 +380,13 @@ func logins(base, user, password string, fresh bool) result {
 	})
 }
 
-// decisions asks authz directly, with the headers nginx sends.
-func decisions(t *runner, s *testenv.Stack, cookie string, uri func(int) string) result {
+// decisions asks the authz at authzURL directly, with the headers nginx
+// sends.
+func decisions(t *runner, authzURL, cookie string, uri func(int) string) result {
 	cl := client(concurrency)
 	defer cl.CloseIdleConnections()
 	return hammer(concurrency, duration/2, func(i int) (int64, bool) {
-		req, _ := http.NewRequest("GET", s.AuthzURL+"/auth", nil)
+		req, _ := http.NewRequest("GET", authzURL+"/auth", nil)
 		req.Header.Set("Cookie", cookie)
 		req.Header.Set(authz.HeaderURI, uri(i))
 		resp, err := cl.Do(req)
@@ -366,6 +396,37 @@ func decisions(t *runner, s *testenv.Stack, cookie string, uri func(int) string)
 		resp.Body.Close()
 		return 0, resp.StatusCode == 200 || resp.StatusCode == 403
 	})
+}
+
+// changes flips bob's files public and private with POST /settings
+// through nginx, one change at a time, for d (at least one change).
+func changes(s *testenv.Stack, cookie string, d time.Duration) result {
+	cl := client(1)
+	defer cl.CloseIdleConnections()
+	return hammer(1, d, func(i int) (int64, bool) {
+		form := url.Values{"is_public": {fmt.Sprint(i%2 == 1)}}
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/settings", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Cookie", cookie)
+		resp, err := cl.Do(req)
+		if err != nil {
+			return 0, false
+		}
+		resp.Body.Close()
+		return 0, resp.StatusCode == 200
+	})
+}
+
+// leases waits until n authz processes hold a lease: they answer from
+// memory, and every change waits for them.
+func leases(t *runner, s *testenv.Stack, n int64) {
+	rdb := testenv.RedisClient(t)
+	for start := time.Now(); rdb.ZCard(context.Background(), s.RedisPrefix+"m:leases").Val() < n; time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("%d authz processes never held leases", n)
+		}
+	}
 }
 
 // uploadRSS stores a file of size bytes with `uploader put` and returns

@@ -27,6 +27,9 @@ type Config struct {
 	UploaderAddr string
 	CacheTTL     time.Duration
 	HidePrivate  bool
+	// MemoryEntries is how many decisions' facts each authz keeps in its
+	// memory layer in front of Redis; 0 turns the layer off.
+	MemoryEntries int
 
 	SessionTTL         time.Duration
 	MaxFilesPerRequest int
@@ -58,6 +61,7 @@ var Vars = []Var{
 	{"AUTHZ_ADDR", "127.0.0.1:8081", "listen address of authz"},
 	{"UPLOADER_ADDR", "127.0.0.1:8082", "listen address of the uploader web app"},
 	{"AUTHZ_CACHE_TTL", "30s", "how long a cached decision lives; bounds staleness when Redis missed a change"},
+	{"AUTHZ_MEMORY_CACHE", "10000", "entries authz keeps in memory in front of Redis (about 1 KiB each), or off; changes still show on the next request (docs/interface.md#cache)"},
 	{"AUTHZ_HIDE_PRIVATE", "false", "answer 404 instead of 403, so strangers cannot probe which private files exist (docs/operating.md)"},
 	{"FILEGATE_SESSION_TTL", "336h", "how long a login lasts"},
 	{"FILEGATE_MAX_FILES_PER_REQUEST", "20", "most files one upload request stores; later parts are refused"},
@@ -102,6 +106,11 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.CacheTTL, err = time.ParseDuration(get("AUTHZ_CACHE_TTL")); err != nil || c.CacheTTL <= 0 {
 		return c, fmt.Errorf("AUTHZ_CACHE_TTL: want a positive duration like 30s, got %q", get("AUTHZ_CACHE_TTL"))
+	}
+	if v := get("AUTHZ_MEMORY_CACHE"); !strings.EqualFold(v, "off") {
+		if c.MemoryEntries, err = strconv.Atoi(v); err != nil || c.MemoryEntries < 1 {
+			return c, fmt.Errorf("AUTHZ_MEMORY_CACHE: want a number of entries from 1, or off, got %q", v)
+		}
 	}
 	if c.MaxUpload, err = ParseSize(get("FILEGATE_MAX_UPLOAD")); err != nil {
 		return c, fmt.Errorf("FILEGATE_MAX_UPLOAD: %w", err)

@@ -30,6 +30,9 @@ func TestLoadDefaults(t *testing.T) {
 	if c.LinkMaxTTL != 2160*time.Hour {
 		t.Errorf("LinkMaxTTL = %v, want 2160h", c.LinkMaxTTL)
 	}
+	if c.MemoryEntries != 10000 {
+		t.Errorf("MemoryEntries = %d, want the memory layer on with 10000", c.MemoryEntries)
+	}
 	if c.SessionKeys != "" {
 		t.Error("session keys must have no default")
 	}
@@ -40,6 +43,7 @@ func TestLoadErrors(t *testing.T) {
 		"FILEGATE_COOKIE_SECURE":         {"FILEGATE_COOKIE_SECURE": "yes please"},
 		"AUTHZ_HIDE_PRIVATE":             {"AUTHZ_HIDE_PRIVATE": "maybe"},
 		"AUTHZ_CACHE_TTL":                {"AUTHZ_CACHE_TTL": "-5s"},
+		"AUTHZ_MEMORY_CACHE":             {"AUTHZ_MEMORY_CACHE": "0"},
 		"FILEGATE_MAX_UPLOAD":            {"FILEGATE_MAX_UPLOAD": "lots"},
 		"FILEGATE_SESSION_TTL":           {"FILEGATE_SESSION_TTL": "1s"},
 		"FILEGATE_MAX_FILES_PER_REQUEST": {"FILEGATE_MAX_FILES_PER_REQUEST": "0"},
@@ -113,5 +117,19 @@ func TestLinkMaxTTL(t *testing.T) {
 	// The shortest expiry the share form offers is an hour.
 	if _, err := Load(env(map[string]string{"FILEGATE_LINK_MAX_TTL": "30m"})); err == nil || !strings.HasPrefix(err.Error(), "FILEGATE_LINK_MAX_TTL:") {
 		t.Errorf("FILEGATE_LINK_MAX_TTL=30m: %v, want an error naming the variable", err)
+	}
+}
+
+func TestMemoryCache(t *testing.T) {
+	for v, want := range map[string]int{"off": 0, "OFF": 0, " 500 ": 500, "": 10000} {
+		c, err := Load(env(map[string]string{"AUTHZ_MEMORY_CACHE": v}))
+		if err != nil || c.MemoryEntries != want {
+			t.Errorf("AUTHZ_MEMORY_CACHE=%q: %d, %v; want %d", v, c.MemoryEntries, err, want)
+		}
+	}
+	for _, v := range []string{"-1", "no", "1e4", "false"} {
+		if _, err := Load(env(map[string]string{"AUTHZ_MEMORY_CACHE": v})); err == nil || !strings.HasPrefix(err.Error(), "AUTHZ_MEMORY_CACHE:") {
+			t.Errorf("AUTHZ_MEMORY_CACHE=%q: %v, want an error naming the variable", v, err)
+		}
 	}
 }

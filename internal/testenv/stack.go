@@ -45,6 +45,18 @@ type Options struct {
 	// ProxyUploaderDatabase puts another one between the web app and
 	// PostgreSQL.
 	ProxyUploaderDatabase bool
+	// AuthzReplicas is how many authz processes run (default 1), each on
+	// an address of its own, sharing the database, Redis and keys; nginx
+	// asks the first. With ProxyRedis each reaches Redis through a proxy
+	// of its own; with ProxyDatabase they share one.
+	AuthzReplicas int
+}
+
+// Replica is one authz process of a stack.
+type Replica struct {
+	URL        string
+	Service    *Service
+	RedisProxy *Proxy // non-nil with Options.ProxyRedis
 }
 
 // Stack is a running filegate: nginx in front of authz and the uploader,
@@ -71,6 +83,46 @@ type Stack struct {
 	UploaderDBProxy *Proxy
 	// The processes, for tests that stop, kill or restart one.
 	Authz, Uploader, Nginx *Service
+	// Replicas are every authz process (Options.AuthzReplicas, AddAuthz);
+	// the first is Authz at AuthzURL, behind RedisProxy.
+	Replicas []Replica
+
+	dir        string   // where the processes' logs go
+	authzEnv   []string // every authz's configuration, but its address
+	proxyRedis bool     // Options.ProxyRedis
+}
+
+// AddAuthz starts one more authz process on the stack, configured as the
+// others and then by env ("AUTHZ_MEMORY_CACHE=off"), waits until it
+// listens, and returns it. nginx does not ask it: tests and the
+// benchmark do.
+func (s *Stack) AddAuthz(t T, env ...string) Replica {
+	t.Helper()
+	addr := FreeAddr(t)
+	r := s.startAuthz(t, addr, env...)
+	waitListening(t, s.dir, addr)
+	return r
+}
+
+// startAuthz starts an authz process listening on addr, appends it to
+// s.Replicas and returns it.
+func (s *Stack) startAuthz(t T, addr string, env ...string) Replica {
+	t.Helper()
+	r := Replica{URL: "http://" + addr}
+	full := append(append([]string(nil), s.authzEnv...), "AUTHZ_ADDR="+addr)
+	if s.proxyRedis {
+		u, _ := url.Parse(RedisURL())
+		r.RedisProxy = NewProxy(t, u.Host)
+		u.Host = r.RedisProxy.Addr
+		full = append(full, "REDIS_URL="+u.String())
+	}
+	name := "authz"
+	if n := len(s.Replicas); n > 0 {
+		name = fmt.Sprintf("authz%d", n+1)
+	}
+	r.Service = startService(t, s.dir, name, addr, append(full, env...), Binary(t, "authz"))
+	s.Replicas = append(s.Replicas, r)
+	return r
 }
 
 // UploaderPID is the process id of the stack's `uploader serve`, for
@@ -185,8 +237,10 @@ func Start(t T, opt Options) *Stack {
 	}
 	t.Cleanup(func() { invalidator.Close() })
 	s.Store.Invalidator = invalidator
-	addrs := FreeAddrs(t, 3)
+	opt.AuthzReplicas = max(opt.AuthzReplicas, 1)
+	addrs := FreeAddrs(t, 2+opt.AuthzReplicas)
 	authzAddr, uploaderAddr, nginxAddr := addrs[0], addrs[1], addrs[2]
+	replicaAddrs := append([]string{authzAddr}, addrs[3:]...)
 	s.AuthzURL, s.UploaderURL, s.URL = "http://"+authzAddr, "http://"+uploaderAddr, "http://"+nginxAddr
 	s.Env = []string{
 		"DATABASE_URL=" + s.DatabaseURL,
@@ -215,12 +269,6 @@ func Start(t T, opt Options) *Stack {
 		u.Host = s.UploaderDBProxy.Addr
 		serveEnv = append(serveEnv, "DATABASE_URL="+u.String())
 	}
-	if opt.ProxyRedis {
-		u, _ := url.Parse(RedisURL())
-		s.RedisProxy = NewProxy(t, u.Host)
-		u.Host = s.RedisProxy.Addr
-		authzEnv = append(authzEnv, "REDIS_URL="+u.String())
-	}
 	if opt.ProxyUploaderRedis {
 		u, _ := url.Parse(RedisURL())
 		s.UploaderRedisProxy = NewProxy(t, u.Host)
@@ -228,7 +276,11 @@ func Start(t T, opt Options) *Stack {
 		serveEnv = append(serveEnv, "REDIS_URL="+u.String())
 	}
 	s.CLI(t, "", "migrate")
-	s.Authz = startService(t, dir, "authz", authzAddr, authzEnv, Binary(t, "authz"))
+	s.dir, s.authzEnv, s.proxyRedis = dir, authzEnv, opt.ProxyRedis
+	for _, addr := range replicaAddrs {
+		s.startAuthz(t, addr)
+	}
+	s.Authz, s.RedisProxy = s.Replicas[0].Service, s.Replicas[0].RedisProxy
 	s.Uploader = startService(t, dir, "uploader", uploaderAddr, serveEnv, Binary(t, "uploader"), "serve")
 
 	prefix := filepath.Join(dir, "nginx")
@@ -247,7 +299,7 @@ func Start(t T, opt Options) *Stack {
 	// another worker user could not even reach the private root. The tests
 	// check the gate, not file permissions (docs/operating.md).
 	s.Nginx = startService(t, dir, "nginx", nginxAddr, nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
-	for _, addr := range []string{authzAddr, uploaderAddr, nginxAddr} {
+	for _, addr := range append(replicaAddrs, uploaderAddr, nginxAddr) {
 		waitListening(t, dir, addr)
 	}
 	return s

@@ -23,8 +23,8 @@ const (
 
 // Event is one line of the audit log. Zero fields are left out.
 type Event struct {
-	Action    string // what happened: "link.create", "link.revoke", "link.download", …
-	Outcome   string // Success or Failure
+	Action    string // what happened: "file.download", "file.upload", "user.login", "link.create", …
+	Outcome   string // Success or Failure; "" is Failure with a Reason, else Success
 	Reason    string // why, for a failure: "expired", "revoked", "used_up", "not_found", "password", …
 	UserID    int64  // who acted, when logged in
 	FileID    int64
@@ -32,6 +32,12 @@ type Event struct {
 	SourceIP  netip.Addr    // the client's address as nginx saw it
 	RequestID string        // nginx's $request_id (RequestID)
 	Duration  time.Duration // how long the decision or change took
+	// Public is the state a share change ("user.share") set: true when
+	// the user's files became public.
+	Public *bool
+	// Everywhere: a logout ended every session of the user, not only the
+	// one asking.
+	Everywhere bool
 }
 
 // Logger writes events. A nil *Logger writes nothing.
@@ -49,7 +55,13 @@ func (l *Logger) Log(ctx context.Context, e Event) {
 	if l == nil {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 9)
+	attrs := make([]slog.Attr, 0, 11)
+	if e.Outcome == "" {
+		e.Outcome = Success
+		if e.Reason != "" {
+			e.Outcome = Failure
+		}
+	}
 	attrs = append(attrs, slog.String("event.action", e.Action), slog.String("event.outcome", e.Outcome))
 	if e.Reason != "" {
 		attrs = append(attrs, slog.String("event.reason", e.Reason))
@@ -70,6 +82,12 @@ func (l *Logger) Log(ctx context.Context, e Event) {
 	}
 	if e.Duration != 0 {
 		attrs = append(attrs, slog.Duration("duration", e.Duration))
+	}
+	if e.Public != nil {
+		attrs = append(attrs, slog.Bool("user.public", *e.Public))
+	}
+	if e.Everywhere {
+		attrs = append(attrs, slog.Bool("session.everywhere", true))
 	}
 	l.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
 }

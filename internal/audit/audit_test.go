@@ -46,3 +46,33 @@ func TestRequestID(t *testing.T) {
 		}
 	}
 }
+
+// An empty outcome follows the reason; a share change says which way it
+// went, a logout whether it ended every session.
+func TestLogDerived(t *testing.T) {
+	var buf bytes.Buffer
+	log := audit.New(&buf)
+	public := false
+	log.Log(context.Background(), audit.Event{Action: "user.share", UserID: 2, Public: &public})
+	log.Log(context.Background(), audit.Event{Action: "user.login", Reason: "throttled"})
+	log.Log(context.Background(), audit.Event{Action: "user.logout", UserID: 2, Everywhere: true})
+	log.Log(context.Background(), audit.Event{Action: "user.logout", UserID: 2})
+	var got []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m)
+	}
+	if len(got) != 4 || got[0]["event.outcome"] != "success" || got[0]["user.public"] != false ||
+		got[1]["event.outcome"] != "failure" || got[2]["session.everywhere"] != true {
+		t.Errorf("lines %v", got)
+	}
+	if _, ok := got[3]["session.everywhere"]; ok {
+		t.Error("a logout of one session says everywhere")
+	}
+	if _, ok := got[1]["user.public"]; ok {
+		t.Error("a login names a share state")
+	}
+}

@@ -40,6 +40,23 @@ type Event struct {
 	Everywhere bool
 }
 
+// The keys of a line (ECS field names where ECS has one), which Log
+// writes and Parse reads, and the message of every line.
+const (
+	keyAction     = "event.action"
+	keyOutcome    = "event.outcome"
+	keyReason     = "event.reason"
+	keyUser       = "user.id"
+	keyFile       = "file.id"
+	keyLink       = "link.id"
+	keySourceIP   = "source.ip"
+	keyRequestID  = "http.request.id"
+	keyDuration   = "duration"
+	keyPublic     = "user.public"
+	keyEverywhere = "session.everywhere"
+	message       = "audit"
+)
+
 // Logger writes events. A nil *Logger writes nothing.
 type Logger struct {
 	log *slog.Logger
@@ -62,34 +79,34 @@ func (l *Logger) Log(ctx context.Context, e Event) {
 			e.Outcome = Failure
 		}
 	}
-	attrs = append(attrs, slog.String("event.action", e.Action), slog.String("event.outcome", e.Outcome))
+	attrs = append(attrs, slog.String(keyAction, e.Action), slog.String(keyOutcome, e.Outcome))
 	if e.Reason != "" {
-		attrs = append(attrs, slog.String("event.reason", e.Reason))
+		attrs = append(attrs, slog.String(keyReason, e.Reason))
 	}
 	for _, id := range []struct {
 		key string
 		v   int64
-	}{{"user.id", e.UserID}, {"file.id", e.FileID}, {"link.id", e.LinkID}} {
+	}{{keyUser, e.UserID}, {keyFile, e.FileID}, {keyLink, e.LinkID}} {
 		if id.v != 0 {
 			attrs = append(attrs, slog.Int64(id.key, id.v))
 		}
 	}
 	if e.SourceIP.IsValid() {
-		attrs = append(attrs, slog.String("source.ip", e.SourceIP.Unmap().String()))
+		attrs = append(attrs, slog.String(keySourceIP, e.SourceIP.Unmap().String()))
 	}
 	if e.RequestID != "" {
-		attrs = append(attrs, slog.String("http.request.id", e.RequestID))
+		attrs = append(attrs, slog.String(keyRequestID, e.RequestID))
 	}
 	if e.Duration != 0 {
-		attrs = append(attrs, slog.Duration("duration", e.Duration))
+		attrs = append(attrs, slog.Duration(keyDuration, e.Duration))
 	}
 	if e.Public != nil {
-		attrs = append(attrs, slog.Bool("user.public", *e.Public))
+		attrs = append(attrs, slog.Bool(keyPublic, *e.Public))
 	}
 	if e.Everywhere {
-		attrs = append(attrs, slog.Bool("session.everywhere", true))
+		attrs = append(attrs, slog.Bool(keyEverywhere, true))
 	}
-	l.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
+	l.log.LogAttrs(ctx, slog.LevelInfo, message, attrs...)
 }
 
 // HeaderRequestID is the header nginx passes its $request_id in.

@@ -69,6 +69,9 @@ type Stack struct {
 	UploaderRedisProxy *Proxy
 	// UploaderDBProxy is non-nil with Options.ProxyUploaderDatabase.
 	UploaderDBProxy *Proxy
+	// AuditLog is the file every process of the stack appends its audit
+	// lines to (FILEGATE_AUDIT_LOG); see AuditLines and AuditSecrets.
+	AuditLog string
 	// The processes, for tests that stop, kill or restart one.
 	Authz, Uploader, Nginx *Service
 }
@@ -160,7 +163,13 @@ func Start(t T, opt Options) *Stack {
 		RedisPrefix: RedisPrefix(t),
 		PrivateRoot: filepath.Join(dir, "private"),
 		SessionKeys: session.GenerateKeys(),
+		AuditLog:    filepath.Join(dir, "audit.log"),
 	}
+	noteKeys(s.SessionKeys)
+	// Registered before the services start, so it runs once they have
+	// stopped, and before dir is removed: the whole log, with every secret
+	// the test noted.
+	t.Cleanup(func() { s.checkAudit(t) })
 	if opt.CacheTTL == 0 {
 		opt.CacheTTL = 30 * time.Second
 	}
@@ -199,6 +208,7 @@ func Start(t T, opt Options) *Stack {
 		"UPLOADER_ADDR=" + uploaderAddr,
 		"AUTHZ_CACHE_TTL=" + opt.CacheTTL.String(),
 		fmt.Sprintf("AUTHZ_HIDE_PRIVATE=%t", opt.HidePrivate),
+		"FILEGATE_AUDIT_LOG=" + s.AuditLog,
 	}
 	s.Env = append(s.Env, opt.Env...)
 	authzEnv := append([]string(nil), s.Env...)
@@ -400,6 +410,8 @@ func (s *Stack) Cookie(t T, userID int64) *http.Cookie {
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
+	Secret("a session cookie", v)
+	Secret("a session token", claims.Token)
 	return &http.Cookie{Name: session.CookieName, Value: v}
 }
 
@@ -421,6 +433,7 @@ func LegacyCookie(t T, keys string, userID int64) string {
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
+	Secret("a legacy session cookie", v)
 	return v
 }
 
@@ -429,6 +442,7 @@ func LegacyCookie(t T, keys string, userID int64) string {
 // uploader set; a refused login fails the test.
 func (s *Stack) Login(t T, name, password, userAgent string) *http.Cookie {
 	t.Helper()
+	Secret(name+"'s password", password)
 	form := url.Values{"username": {name}, "password": {password}}
 	req, err := http.NewRequest(http.MethodPost, s.URL+"/login", strings.NewReader(form.Encode()))
 	if err != nil {
@@ -444,6 +458,7 @@ func (s *Stack) Login(t T, name, password, userAgent string) *http.Cookie {
 	resp.Body.Close()
 	for _, c := range resp.Cookies() {
 		if c.Name == session.CookieName && c.Value != "" && resp.StatusCode == http.StatusSeeOther {
+			Secret(name+"'s session cookie", c.Value)
 			return &http.Cookie{Name: c.Name, Value: c.Value}
 		}
 	}

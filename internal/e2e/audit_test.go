@@ -77,15 +77,25 @@ func rawLine(t *testing.T, s *testenv.Stack, id string) string {
 	return ""
 }
 
+// aliceStack starts a stack with the user alice, her file notes.txt and
+// the session cookie of her login through nginx; it returns them with
+// her id and the file's URL.
+func aliceStack(t *testing.T) (s *testenv.Stack, alice int64, notes string, cookie *http.Cookie) {
+	t.Helper()
+	s = testenv.Start(t, testenv.Options{})
+	alice = s.AddUser(t, testenv.User{Name: "alice", Password: "alice-password"})
+	notes = s.Put(t, "alice", "notes.txt", []byte("alice's notes\n"))
+	return s, alice, notes, s.Login(t, "alice", "alice-password", "audit test")
+}
+
 // A download, an upload and a share change through nginx each write one
 // line with the X-Request-Id nginx returned: who, which file, the
-// client's address, the outcome.
+// client's address, the outcome. A client's own X-Request-Id never
+// reaches the log: nginx sends its $request_id instead, to the app and to
+// authz, and returns that.
 func TestAuditThroughNginx(t *testing.T) {
 	t.Parallel()
-	s := testenv.Start(t, testenv.Options{})
-	alice := s.AddUser(t, testenv.User{Name: "alice", Password: "alice-password"})
-	notes := s.Put(t, "alice", "notes.txt", []byte("alice's notes\n"))
-	cookie := s.Login(t, "alice", "alice-password", "audit test")
+	s, alice, notes, cookie := aliceStack(t)
 
 	download, body := nginxDo(t, s, cookie, "GET", notes, "", nil)
 	if download.StatusCode != 200 || string(body) != "alice's notes\n" {
@@ -135,16 +145,7 @@ func TestAuditThroughNginx(t *testing.T) {
 	if len(ids) != 3 {
 		t.Errorf("request ids %v: not one per request", ids)
 	}
-}
 
-// A client's own X-Request-Id never reaches the log: nginx sends its
-// $request_id instead, to the app and to authz, and returns that.
-func TestAuditRequestIDIsNginxs(t *testing.T) {
-	t.Parallel()
-	s := testenv.Start(t, testenv.Options{})
-	s.AddUser(t, testenv.User{Name: "alice", Password: "alice-password"})
-	notes := s.Put(t, "alice", "notes.txt", []byte("notes\n"))
-	cookie := s.Login(t, "alice", "alice-password", "audit test")
 	for _, path := range []string{notes, "/files/999/none.txt"} {
 		resp, _ := nginxDo(t, s, cookie, "GET", path, "", nil, "X-Request-Id", "chosen-by-the-client")
 		if recs := byRequestID(t, s, resp); len(recs) != 1 || recs[0].Action != "file.download" {
@@ -167,10 +168,7 @@ func TestAuditRequestIDIsNginxs(t *testing.T) {
 // write to a new file at the path; nothing is lost and both keep running.
 func TestAuditRotation(t *testing.T) {
 	t.Parallel()
-	s := testenv.Start(t, testenv.Options{})
-	s.AddUser(t, testenv.User{Name: "alice", Password: "alice-password"})
-	notes := s.Put(t, "alice", "notes.txt", []byte("notes\n"))
-	cookie := s.Login(t, "alice", "alice-password", "audit test")
+	s, _, notes, cookie := aliceStack(t)
 	before, _ := nginxDo(t, s, cookie, "GET", notes, "", nil)
 	if len(byRequestID(t, s, before)) != 1 {
 		t.Fatal("no line for the download before the rotation")

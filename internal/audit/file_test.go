@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -220,4 +221,20 @@ func appendLines(path string) {
 		})
 	}
 	wg.Wait()
+}
+
+// The cost of one download's line, written to a file: authz pays it on
+// every decision.
+func BenchmarkLogToFile(b *testing.B) {
+	f, err := audit.Open(filepath.Join(b.TempDir(), "audit.log"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	log := audit.New(f)
+	e := audit.Event{Action: "file.download", Outcome: audit.Success, UserID: 12345, FileID: 678901,
+		SourceIP: netip.MustParseAddr("203.0.113.9"), RequestID: "0123456789abcdef0123456789abcdef", Duration: 1234567}
+	for b.Loop() {
+		log.Log(context.Background(), e)
+	}
 }

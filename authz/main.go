@@ -37,7 +37,7 @@ func main() {
 	flag.Usage = func() {
 		fmt.Fprint(os.Stderr, "Usage: authz\n\nAnswers nginx's auth_request subrequests for /files/ and /s/ (share link) downloads.\n\n")
 		config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_SESSION_KEYS",
-			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_CACHE_TTL", "AUTHZ_MEMORY_CACHE", "AUTHZ_HIDE_PRIVATE")
+			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_CACHE_TTL", "AUTHZ_MEMORY_CACHE", "AUTHZ_HIDE_PRIVATE", "FILEGATE_AUDIT_LOG")
 	}
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -81,6 +81,15 @@ func run(log *slog.Logger) error {
 	// Redis; changes still show on the next request (docs/interface.md#cache).
 	factsCache.EnableMemory(cfg.MemoryEntries)
 
+	// The audit log: its own file, which SIGHUP reopens after rotation,
+	// or standard output, apart from the diagnostics on standard error.
+	auditOut, err := audit.Open(cfg.AuditLog, os.Stdout)
+	if err != nil {
+		return err
+	}
+	defer auditOut.Close()
+	defer auditOut.ReopenOn(log, syscall.SIGHUP)()
+
 	inline := make(map[string]bool)
 	for _, t := range cfg.InlineTypes {
 		inline[filegate.MediaType(t)] = true
@@ -99,9 +108,7 @@ func run(log *slog.Logger) error {
 		StoreTimeout: 3 * time.Second,
 		Uses:         uses,
 		Log:          log,
-		// The audit log is JSON lines on standard output, apart from the
-		// diagnostics on standard error.
-		Audit: audit.New(os.Stdout),
+		Audit:        audit.New(auditOut),
 	}
 	err = httpserver.Run(ctx, "authz", cfg.AuthzAddr, srv.Handler(), log)
 	return errors.Join(err, uses.Close())

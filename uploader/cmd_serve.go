@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/filegate/filegate/internal/account"
@@ -26,12 +27,14 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if len(pos) > 0 {
 		return usageError("serve: takes no arguments")
 	}
-	// Audit lines go to standard output, apart from the log on standard
+	// Audit lines go to their own file, which SIGHUP reopens after
+	// rotation, or to standard output, apart from the log on standard
 	// error.
 	links, sessions, err := a.links(os.Stdout)
 	if err != nil {
 		return err
 	}
+	defer a.auditOut.ReopenOn(a.log, syscall.SIGHUP)()
 	in, err := a.ingester()
 	if err != nil {
 		return err
@@ -54,6 +57,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		Files:          in,
 		Sessions:       sessions,
 		Links:          links,
+		Audit:          a.auditLog,
 		Throttle:       thr,
 		Log:            a.log,
 		TrustedProxies: a.cfg.TrustedProxies,

@@ -37,10 +37,10 @@ type linkVerdict struct {
 	file           filegate.Target // what nginx serves on Allow
 }
 
-// link answers one request for the link whose token is token and writes
-// one audit line for it. Any error of the store is a 503, never a 200.
-func (s *Server) link(w http.ResponseWriter, r *http.Request, token string) {
-	start := time.Now() // for the audit line's duration; decisions use s.now
+// link answers one request for the link whose token is token, which
+// authz began to answer at start, and writes one audit line for it. Any
+// error of the store is a 503, never a 200.
+func (s *Server) link(w http.ResponseWriter, r *http.Request, start time.Time, token string) {
 	// A missing or malformed address is the zero Addr: it holds no grant,
 	// so its later ranges count as downloads.
 	client, _ := netip.ParseAddr(r.Header.Get(HeaderClient))
@@ -53,9 +53,7 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request, token string) {
 	if err != nil || v.decision != policy.Allow {
 		outcome = audit.Failure
 	}
-	s.Audit.Log(r.Context(), audit.Event{Action: "link.download", Outcome: outcome, Reason: v.reason,
-		LinkID: v.linkID, FileID: v.fileID, SourceIP: client,
-		RequestID: audit.RequestID(r.Header.Get(audit.HeaderRequestID)), Duration: time.Since(start)})
+	s.audit(r, start, audit.Event{Action: "link.download", Outcome: outcome, Reason: v.reason, LinkID: v.linkID, FileID: v.fileID})
 	if err != nil {
 		answer(w, http.StatusServiceUnavailable)
 		return

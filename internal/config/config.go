@@ -40,6 +40,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// LinkMaxTTL is the longest a share link may be made to last.
 	LinkMaxTTL time.Duration
+	// AuditLog is the file the audit lines are appended to, or "-" for
+	// standard output (audit.Open).
+	AuditLog string
 }
 
 // Var documents one environment variable for -h.
@@ -69,6 +72,7 @@ var Vars = []Var{
 	{"FILEGATE_QUOTA_FILES", "10000", "files each user may store"},
 	{"FILEGATE_TRUSTED_PROXIES", "127.0.0.1/32,::1/128", "comma-separated addresses or CIDR prefixes whose X-Real-IP header names the client"},
 	{"FILEGATE_LINK_MAX_TTL", "2160h", "longest a share link may be made to last"},
+	{"FILEGATE_AUDIT_LOG", "-", "file the audit lines are appended to (reopened on SIGHUP), or - for standard output"},
 }
 
 // Load reads the configuration through getenv (os.Getenv in main). An
@@ -96,6 +100,7 @@ func Load(getenv func(string) string) (Config, error) {
 		InlineTypes:  list(get("FILEGATE_INLINE_TYPES")),
 		AuthzAddr:    get("AUTHZ_ADDR"),
 		UploaderAddr: get("UPLOADER_ADDR"),
+		AuditLog:     get("FILEGATE_AUDIT_LOG"),
 	}
 	var err error
 	if c.CookieSecure, err = strconv.ParseBool(get("FILEGATE_COOKIE_SECURE")); err != nil {

@@ -36,6 +36,16 @@ func TestLoadDefaults(t *testing.T) {
 	if c.SessionKeys != "" {
 		t.Error("session keys must have no default")
 	}
+	if c.AuditLog != "-" {
+		t.Errorf("AuditLog = %q, want - (standard output)", c.AuditLog)
+	}
+}
+
+func TestLoadAuditLog(t *testing.T) {
+	c, err := Load(env(map[string]string{"FILEGATE_AUDIT_LOG": " /var/log/filegate/audit.log "}))
+	if err != nil || c.AuditLog != "/var/log/filegate/audit.log" {
+		t.Errorf("AuditLog = %q, %v", c.AuditLog, err)
+	}
 }
 
 func TestLoadErrors(t *testing.T) {

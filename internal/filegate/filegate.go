@@ -148,6 +148,7 @@ func (u User) Profile() Profile {
 // false the other fields are empty.
 type Target struct {
 	Exists      bool   `json:"e"`
+	ID          int64  `json:"id,omitempty"` // for the audit log's file.id
 	Path        string `json:"path,omitempty"`
 	ContentType string `json:"type,omitempty"`
 	DisplayName string `json:"name,omitempty"`
@@ -156,7 +157,7 @@ type Target struct {
 // Target returns f as authz serves it. The path comes from the row, never
 // from a request.
 func (f File) Target() Target {
-	return Target{Exists: true, Path: f.Path(), ContentType: f.ContentType, DisplayName: f.DisplayName}
+	return Target{Exists: true, ID: f.ID, Path: f.Path(), ContentType: f.ContentType, DisplayName: f.DisplayName}
 }
 
 // Session is one login: the server-side record a session cookie names

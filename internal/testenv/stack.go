@@ -81,6 +81,9 @@ type Stack struct {
 	UploaderRedisProxy *Proxy
 	// UploaderDBProxy is non-nil with Options.ProxyUploaderDatabase.
 	UploaderDBProxy *Proxy
+	// AuditLog is the file every process of the stack appends its audit
+	// lines to (FILEGATE_AUDIT_LOG); see AuditLines and AuditSecrets.
+	AuditLog string
 	// The processes, for tests that stop, kill or restart one.
 	Authz, Uploader, Nginx *Service
 	// Replicas are every authz process (Options.AuthzReplicas, AddAuthz);
@@ -212,7 +215,13 @@ func Start(t T, opt Options) *Stack {
 		RedisPrefix: RedisPrefix(t),
 		PrivateRoot: filepath.Join(dir, "private"),
 		SessionKeys: session.GenerateKeys(),
+		AuditLog:    filepath.Join(dir, "audit.log"),
 	}
+	noteKeys(s.SessionKeys)
+	// Registered before the services start, so it runs once they have
+	// stopped, and before dir is removed: the whole log, with every secret
+	// the test noted.
+	t.Cleanup(func() { s.checkAudit(t) })
 	if opt.CacheTTL == 0 {
 		opt.CacheTTL = 30 * time.Second
 	}
@@ -253,6 +262,7 @@ func Start(t T, opt Options) *Stack {
 		"UPLOADER_ADDR=" + uploaderAddr,
 		"AUTHZ_CACHE_TTL=" + opt.CacheTTL.String(),
 		fmt.Sprintf("AUTHZ_HIDE_PRIVATE=%t", opt.HidePrivate),
+		"FILEGATE_AUDIT_LOG=" + s.AuditLog,
 	}
 	s.Env = append(s.Env, opt.Env...)
 	authzEnv := append([]string(nil), s.Env...)
@@ -452,6 +462,8 @@ func (s *Stack) Cookie(t T, userID int64) *http.Cookie {
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
+	Secret("a session cookie", v)
+	Secret("a session token", claims.Token)
 	return &http.Cookie{Name: session.CookieName, Value: v}
 }
 
@@ -473,6 +485,7 @@ func LegacyCookie(t T, keys string, userID int64) string {
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
+	Secret("a legacy session cookie", v)
 	return v
 }
 
@@ -481,6 +494,7 @@ func LegacyCookie(t T, keys string, userID int64) string {
 // uploader set; a refused login fails the test.
 func (s *Stack) Login(t T, name, password, userAgent string) *http.Cookie {
 	t.Helper()
+	Secret(name+"'s password", password)
 	form := url.Values{"username": {name}, "password": {password}}
 	req, err := http.NewRequest(http.MethodPost, s.URL+"/login", strings.NewReader(form.Encode()))
 	if err != nil {
@@ -496,6 +510,7 @@ func (s *Stack) Login(t T, name, password, userAgent string) *http.Cookie {
 	resp.Body.Close()
 	for _, c := range resp.Cookies() {
 		if c.Name == session.CookieName && c.Value != "" && resp.StatusCode == http.StatusSeeOther {
+			Secret(name+"'s session cookie", c.Value)
 			return &http.Cookie{Name: c.Name, Value: c.Value}
 		}
 	}

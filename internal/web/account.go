@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/internal/account"
+	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 )
 
@@ -99,6 +100,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, viewer f
 	if wait > 0 {
 		err = throttled(wait, "Too many wrong passwords")
 	}
+	s.audit(r, audit.Event{Action: "user.password", Reason: reason(err), UserID: viewer.ID})
 	if code := filegate.ErrorCode(err); (code == filegate.EFORBIDDEN || code == filegate.EINVALID || code == filegate.ETHROTTLED) && !wantsJSON(r) {
 		page, perr := s.account(r, viewer, filegate.ErrorMessage(err))
 		if perr != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/policy"
 )
@@ -350,7 +351,7 @@ var errNoFile = filegate.Errorf(filegate.ENOTFOUND, "No such file.")
 // one viewer may not delete are all errNoFile (ENOTFOUND), so other
 // users' files cannot be probed; other errors are the store's.
 func (s *Server) deletable(r *http.Request, viewer filegate.User) (filegate.File, error) {
-	id, ok := filegate.ParseID(httprouter.ParamsFromContext(r.Context()).ByName("id"))
+	id, ok := pathID(r)
 	if !ok {
 		return filegate.File{}, errNoFile
 	}
@@ -362,6 +363,11 @@ func (s *Server) deletable(r *http.Request, viewer filegate.User) (filegate.File
 		return filegate.File{}, errNoFile
 	}
 	return f, nil
+}
+
+// pathID returns the {id} of r's path, if it is one (filegate.ParseID).
+func pathID(r *http.Request) (int64, bool) {
+	return filegate.ParseID(httprouter.ParamsFromContext(r.Context()).ByName("id"))
 }
 
 // deletePage is the data of the delete template.
@@ -411,10 +417,13 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, viewer filegate.
 		return err
 	}
 	f, err := s.deletable(r, viewer)
-	if err != nil {
-		return err
+	if err == nil {
+		f, err = s.Files.Delete(r.Context(), f.ID)
 	}
-	if f, err = s.Files.Delete(r.Context(), f.ID); err != nil {
+	// The id asked for, also when the file is not the viewer's to delete.
+	asked, _ := pathID(r)
+	s.audit(r, audit.Event{Action: "file.delete", Reason: reason(err), UserID: viewer.ID, FileID: asked})
+	if err != nil {
 		return err
 	}
 	if wantsJSON(r) {
@@ -443,6 +452,7 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request, viewer filegat
 		return err
 	}
 	u, err := s.Store.UpdateUser(r.Context(), viewer.ID, filegate.UserUpdate{IsPublic: &public})
+	s.audit(r, audit.Event{Action: "user.share", Reason: reason(err), UserID: viewer.ID, Public: &public})
 	if err != nil {
 		return err
 	}

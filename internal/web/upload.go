@@ -5,7 +5,9 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"time"
 
+	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/ingest"
 )
@@ -143,11 +145,14 @@ func (s *Server) receive(r *http.Request, ownerID int64) ([]uploadResult, error)
 		if files++; files > maxFiles {
 			// Not the first failure: maxFiles files came before it.
 			results = append(results, refused(part, tooManyFiles(maxFiles)))
+			s.audit(r, audit.Event{Action: "file.upload", Reason: filegate.ETOOLARGE, UserID: ownerID})
 			part.Close()
 			continue
 		}
+		start := time.Now()
 		res, err := s.store(r.Context(), ownerID, part)
 		results = append(results, res)
+		s.audit(r, audit.Event{Action: "file.upload", Reason: reason(err), UserID: ownerID, FileID: res.ID, Duration: time.Since(start)})
 		switch {
 		case err == nil:
 			stored = true

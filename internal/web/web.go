@@ -22,6 +22,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/httpserver"
 	"github.com/filegate/filegate/internal/ingest"
@@ -120,6 +121,10 @@ type Server struct {
 	Links    Links
 	Throttle Throttle
 	Log      *slog.Logger
+	// Audit gets one line per login, logout, password change, upload,
+	// delete and share change (docs/interface.md#audit-log); nil writes
+	// none. The share links write their own, through Links.
+	Audit *audit.Logger
 
 	// TrustedProxies are the peers whose X-Real-IP header names the
 	// client (nginx); from anyone else the header is ignored.

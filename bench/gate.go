@@ -215,13 +215,11 @@ func (r wrkResult) String() string {
 	return s
 }
 
-// add combines two runs of equal duration: the mean rate, the worse
-// percentiles, the sum of failures.
+// add combines runs of equal duration: requests/s summed (the caller
+// divides by the number of runs, mean), the worst percentiles, the sum of
+// failures.
 func (r wrkResult) add(o wrkResult) wrkResult {
-	if r.rps == 0 {
-		return o
-	}
-	r.rps = (r.rps + o.rps) / 2
+	r.rps += o.rps
 	r.p50, r.p99 = max(r.p50, o.p50), max(r.p99, o.p99)
 	r.non2xx += o.non2xx
 	if o.errors != "" {

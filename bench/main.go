@@ -61,6 +61,9 @@ import (
 )
 
 const (
+	// gateRounds is how many times each gate case is measured, in turns.
+	gateRounds  = 3
+	gateRound   = 2 * time.Second
 	concurrency = 8
 	duration    = 4 * time.Second
 )
@@ -226,26 +229,29 @@ func gateCompare(t *runner, s *testenv.Stack, wrk, cookie string, bob int64) {
 		"C0": "C0: include + authz, AUTHZ_MEMORY_CACHE=off",
 		"R":  "R: include + authz, Redis unreachable",
 	}
-	say("the gate, one nginx (2 workers, no access log), wrk -t2 -c32, side by side (two rounds of half the time each, the second in reverse order; mean req/s, worse p50/p99):\n")
+	say("the gate, one nginx (2 workers, no access log), wrk -t2 -c32, side by side (%d rounds of %s per case, every other one in reverse order; mean req/s, worst p50/p99):\n", gateRounds, gateRound)
 	for _, f := range []struct {
 		label, url string
-		d          time.Duration
-	}{{"4 KiB", small, 5 * time.Second}, {"16 MiB", huge, 4 * time.Second}} {
+	}{{"4 KiB", small}, {"16 MiB", huge}} {
 		for _, c := range gateCases {
 			// Warm: authz's caches, nginx's connections to it.
 			load(t, g.urls[c]+f.url, cookie, 2, 200*time.Millisecond)
 		}
-		// Two rounds, the second in reverse order, so that the machine's
+		// Rounds, every other one in reverse order, so that the machine's
 		// other load drifting during the run weighs on every case alike.
 		res := map[string]wrkResult{}
-		for round := range 2 {
+		for round := range gateRounds {
 			for i := range gateCases {
 				c := gateCases[i]
-				if round == 1 {
+				if round%2 == 1 {
 					c = gateCases[len(gateCases)-1-i]
 				}
-				res[c] = res[c].add(runWrk(t, wrk, g.urls[c]+f.url, 32, f.d/2, "Cookie: "+cookie))
+				res[c] = res[c].add(runWrk(t, wrk, g.urls[c]+f.url, 32, gateRound, "Cookie: "+cookie))
 			}
+		}
+		for c, r := range res {
+			r.rps /= gateRounds
+			res[c] = r
 		}
 		say("  %s file:\n", f.label)
 		for _, c := range gateCases {

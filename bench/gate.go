@@ -126,14 +126,7 @@ func nothingAuthz(t *runner, answers map[string]http.Header) string {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
+	return serve(t, h)
 }
 
 // answerOf asks authz at authzURL about uri as nginx does and returns the

@@ -348,6 +348,12 @@ func startStreamingApp(t *runner, s *testenv.Stack) string {
 		// it does in app servers that stream a file object.
 		io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{f}, make([]byte, 64<<10))
 	})
+	return "http://" + serve(t, h)
+}
+
+// serve answers with h on a free local port until the run ends and
+// returns its address (host:port).
+func serve(t *runner, h http.Handler) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("%v", err)
@@ -355,7 +361,7 @@ func startStreamingApp(t *runner, s *testenv.Stack) string {
 	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String()
+	return ln.Addr().String()
 }
 
 // behindNginx puts a reverse proxy in front of the app at addr, as such an
@@ -436,8 +442,7 @@ func (r result) String() string {
 // returns the bytes received and whether the answer was the expected one.
 func hammer(c int, d time.Duration, do func(i int) (int64, bool)) result {
 	var (
-		mu  sync.Mutex
-		res result
+		col collector
 		wg  sync.WaitGroup
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -450,22 +455,40 @@ func hammer(c int, d time.Duration, do func(i int) (int64, bool)) result {
 			for i := w; ctx.Err() == nil; i += c {
 				t0 := time.Now()
 				n, ok := do(i)
-				lat := time.Since(t0)
-				mu.Lock()
-				res.n++
-				res.bytes += n
-				res.lat = append(res.lat, lat)
-				if !ok {
-					res.errors++
-				}
-				mu.Unlock()
+				col.add(time.Since(t0), n, ok)
 			}
 		}()
 	}
 	wg.Wait()
-	res.elapsed = time.Since(start)
-	slices.Sort(res.lat)
-	return res
+	return col.result(start)
+}
+
+// collector gathers the answers of concurrent clients into a result.
+type collector struct {
+	mu  sync.Mutex
+	res result
+}
+
+// add counts one answer: its latency, its bytes, whether it was the
+// expected one.
+func (c *collector) add(lat time.Duration, n int64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.res.n++
+	c.res.bytes += n
+	c.res.lat = append(c.res.lat, lat)
+	if !ok {
+		c.res.errors++
+	}
+}
+
+// result ends the measurement that began at start.
+func (c *collector) result(start time.Time) result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.res.elapsed = time.Since(start)
+	slices.Sort(c.res.lat)
+	return c.res
 }
 
 func client(c int) *http.Client {

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,8 +32,7 @@ func paced(authzURL, cookie, uri string, rate float64, d time.Duration) result {
 	interval := time.Duration(float64(time.Second) / rate)
 	total := int(d / interval)
 	var (
-		mu  sync.Mutex
-		res result
+		col collector
 		wg  sync.WaitGroup
 	)
 	start := time.Now().Add(50 * time.Millisecond)
@@ -53,21 +51,12 @@ func paced(authzURL, cookie, uri string, rate float64, d time.Duration) result {
 				if err == nil {
 					resp.Body.Close()
 				}
-				lat := time.Since(due)
-				mu.Lock()
-				res.n++
-				res.lat = append(res.lat, lat)
-				if !ok {
-					res.errors++
-				}
-				mu.Unlock()
+				col.add(time.Since(due), 0, ok)
 			}
 		}()
 	}
 	wg.Wait()
-	res.elapsed = time.Since(start)
-	slices.Sort(res.lat)
-	return res
+	return col.result(start)
 }
 
 // uploadSpeed uploads size bytes n times through nginx (POST /upload, as

@@ -10,9 +10,43 @@ import (
 	"strings"
 
 	"github.com/filegate/filegate/internal/account"
+	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/ingest"
 )
+
+// The user commands act for the operator through account.Admin, the code
+// the staff admin page (/admin) uses too. Their audit lines go to
+// standard error, like the link commands', so standard output carries
+// only what they print.
+
+// admin returns the account.Admin the user commands go through.
+func (a *app) admin() *account.Admin {
+	adm := account.NewAdmin(a.db, a)
+	adm.Audit = audit.New(os.Stderr)
+	return adm
+}
+
+// RemoveUser is account.UserFiles for the CLI: it opens the private root
+// only when a user is removed, so the other commands never need it.
+func (a *app) RemoveUser(ctx context.Context, id int64) ([]filegate.File, error) {
+	in, err := a.ingester()
+	if err != nil {
+		return nil, err
+	}
+	return in.RemoveUser(ctx, id)
+}
+
+// userError returns err of the command name as the operator reads it: a
+// refusal (a bad name or password, a taken name) as its sentence, after
+// the command's name; anything else as it is.
+func userError(name string, err error) error {
+	switch filegate.ErrorCode(err) {
+	case filegate.EINVALID, filegate.ECONFLICT:
+		return fmt.Errorf("%s: %s", name, filegate.ErrorMessage(err))
+	}
+	return err
+}
 
 // userAdd creates a user whose password is the first line of standard
 // input, so that it shows in no process list or shell history.
@@ -32,15 +66,9 @@ func (a *app) userAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("user add: %w", err)
 	}
-	u, err := account.NewUser(pos[0], password, *public, *staff)
+	u, err := a.admin().Create(ctx, account.Actor{}, pos[0], password, *public, *staff)
 	if err != nil {
-		return fmt.Errorf("user add: %s", filegate.ErrorMessage(err))
-	}
-	if err := a.db.CreateUser(ctx, &u); err != nil {
-		if filegate.ErrorCode(err) == filegate.ECONFLICT {
-			return fmt.Errorf("user add: a user %q already exists", u.Slug)
-		}
-		return err
+		return userError("user add", err)
 	}
 	fmt.Printf("user %s added (id %d, public=%t, staff=%t)\n", u.Slug, u.ID, u.IsPublic, u.IsStaff)
 	return nil
@@ -77,13 +105,9 @@ func (a *app) userPasswd(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("user passwd: %w", err)
 	}
-	hash, err := account.HashPassword(password)
+	n, err := a.admin().ResetPassword(ctx, account.Actor{}, u.ID, password)
 	if err != nil {
-		return fmt.Errorf("user passwd: %s", filegate.ErrorMessage(err))
-	}
-	n, err := a.db.SetPassword(ctx, u.ID, nil, hash, 0)
-	if err != nil {
-		return err
+		return userError("user passwd", err)
 	}
 	fmt.Printf("user %s: password set, %s logged out\n", u.Slug, sessionCount(n))
 	return nil
@@ -103,7 +127,7 @@ func (a *app) userLogout(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := a.db.RevokeSessions(ctx, u.ID, 0)
+	n, err := a.admin().Logout(ctx, account.Actor{}, u.ID)
 	if err != nil {
 		return err
 	}
@@ -136,7 +160,7 @@ func (a *app) userSet(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	u, err = a.db.UpdateUser(ctx, u.ID, filegate.UserUpdate{IsPublic: public.v, IsStaff: staff.v})
+	u, err = a.admin().Update(ctx, account.Actor{}, u.ID, filegate.UserUpdate{IsPublic: public.v, IsStaff: staff.v})
 	if err != nil {
 		return err
 	}
@@ -154,11 +178,11 @@ func (a *app) userRemove(ctx context.Context, args []string) error {
 	if len(pos) != 1 {
 		return usageError("user remove: want NAME")
 	}
-	u, in, err := a.userFiles(ctx, pos[0])
+	u, err := a.lookupUser(ctx, pos[0])
 	if err != nil {
 		return err
 	}
-	files, err := in.RemoveUser(ctx, u.ID)
+	files, err := a.admin().Remove(ctx, account.Actor{}, u.ID)
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,8 @@ var (
 	_ account.Passwords    = (*postgres.DB)(nil)
 	_ account.Touches      = (*postgres.DB)(nil)
 	_ account.Stale        = (*postgres.DB)(nil)
+	_ account.AdminStore   = (*postgres.DB)(nil)
+	_ account.UserFiles    = (*ingest.Ingester)(nil)
 	_ web.Uses             = (*account.Recorder)(nil)
 	_ web.Links            = (*link.Service)(nil)
 	_ link.Store           = (*postgres.DB)(nil)
@@ -165,12 +167,16 @@ func (a *app) links(w io.Writer) (*link.Service, *session.Codec, error) {
 // touch files; run closes it.
 func (a *app) ingester() (*ingest.Ingester, error) {
 	if a.in == nil {
-		quota := filegate.Quota{Bytes: a.cfg.Quota, Files: int64(a.cfg.QuotaFiles)}
-		in, err := ingest.New(a.cfg.PrivateRoot, a.db, a.cfg.MaxUpload, a.cfg.AllowedTypes, quota, a.log)
+		in, err := ingest.New(a.cfg.PrivateRoot, a.db, a.cfg.MaxUpload, a.cfg.AllowedTypes, a.quota(), a.log)
 		if err != nil {
 			return nil, err
 		}
 		a.in = in
 	}
 	return a.in, nil
+}
+
+// quota is what each user may store (FILEGATE_QUOTA, FILEGATE_QUOTA_FILES).
+func (a *app) quota() filegate.Quota {
+	return filegate.Quota{Bytes: a.cfg.Quota, Files: int64(a.cfg.QuotaFiles)}
 }

@@ -1,7 +1,7 @@
 // Package audit writes the audit log: one JSON line per event that
 // grants, changes or uses access, with ECS-style field names
-// (event.action, event.outcome, user.id, file.id, link.id, source.ip,
-// http.request.id, duration), so that "who downloaded this file?" is a
+// (event.action, event.outcome, user.id, user.target.id, file.id,
+// link.id, source.ip, http.request.id, duration), so that "who downloaded this file?" is a
 // grep away. An event never carries a cookie, password, token or key:
 // Event has no field that could hold one.
 package audit
@@ -32,6 +32,11 @@ type Event struct {
 	SourceIP  netip.Addr    // the client's address as nginx saw it
 	RequestID string        // nginx's $request_id (RequestID)
 	Duration  time.Duration // how long the decision or change took
+
+	// TargetUserID is the user an account change was made to
+	// (user.target.id): whom staff or the operator created, changed,
+	// logged out or removed. UserID is who did it (0: the CLI).
+	TargetUserID int64
 }
 
 // Logger writes events. A nil *Logger writes nothing.
@@ -49,7 +54,7 @@ func (l *Logger) Log(ctx context.Context, e Event) {
 	if l == nil {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 9)
+	attrs := make([]slog.Attr, 0, 10)
 	attrs = append(attrs, slog.String("event.action", e.Action), slog.String("event.outcome", e.Outcome))
 	if e.Reason != "" {
 		attrs = append(attrs, slog.String("event.reason", e.Reason))
@@ -57,7 +62,7 @@ func (l *Logger) Log(ctx context.Context, e Event) {
 	for _, id := range []struct {
 		key string
 		v   int64
-	}{{"user.id", e.UserID}, {"file.id", e.FileID}, {"link.id", e.LinkID}} {
+	}{{"user.id", e.UserID}, {"user.target.id", e.TargetUserID}, {"file.id", e.FileID}, {"link.id", e.LinkID}} {
 		if id.v != 0 {
 			attrs = append(attrs, slog.Int64(id.key, id.v))
 		}

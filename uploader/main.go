@@ -40,6 +40,7 @@ var (
 	_ account.Stale        = (*postgres.DB)(nil)
 	_ account.AdminStore   = (*postgres.DB)(nil)
 	_ account.UserFiles    = (*ingest.Ingester)(nil)
+	_ web.Admin            = (*account.Admin)(nil)
 	_ web.Uses             = (*account.Recorder)(nil)
 	_ web.Links            = (*link.Service)(nil)
 	_ link.Store           = (*postgres.DB)(nil)

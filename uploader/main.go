@@ -55,6 +55,7 @@ var (
 // ("user add").
 var commands = []command{
 	{"serve", "", "run the web app on UPLOADER_ADDR", (*app).serve},
+	{"healthcheck", "", "exit 0 when the web app on UPLOADER_ADDR answers /healthz with 200, else 1", (*app).healthcheck},
 	{"migrate", "", "apply sql/ migrations (idempotent)", (*app).migrate},
 	{"user add", "NAME --password-stdin [--public] [--staff]", "create a user; the password is the first line of standard input", (*app).userAdd},
 	{"user set", "NAME [--public=true|false] [--staff=true|false]", "change whether a user's files are public and whether they are staff", (*app).userSet},

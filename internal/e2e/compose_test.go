@@ -134,7 +134,6 @@ type composeService struct {
 	User        *string           `yaml:"user"`
 	Restart     string            `yaml:"restart"`
 	Ports       []any             `yaml:"ports"`
-	Expose      []any             `yaml:"expose"`
 	Volumes     []string          `yaml:"volumes"`
 	Environment map[string]string `yaml:"environment"`
 	Command     any               `yaml:"command"`
@@ -202,8 +201,10 @@ func TestComposeHardening(t *testing.T) {
 		case svc.User == nil && rootUser(user):
 			t.Errorf("%s runs as root: its image's USER is %q", name, user)
 		}
-		if name != "nginx" && (len(svc.Ports) > 0 || len(svc.Expose) > 0) {
-			t.Errorf("%s publishes ports %v %v: only nginx may", name, svc.Ports, svc.Expose)
+		// expose: would be fine: it opens a port to the compose network
+		// only, where Prometheus may scrape the metrics listeners.
+		if name != "nginx" && len(svc.Ports) > 0 {
+			t.Errorf("%s publishes ports %v: only nginx may", name, svc.Ports)
 		}
 	}
 	if ports := services["nginx"].Ports; len(ports) != 1 || !strings.HasPrefix(fmt.Sprint(ports[0]), "127.0.0.1:") {

@@ -35,16 +35,37 @@ var (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprint(os.Stderr, "Usage: authz\n\nAnswers nginx's auth_request subrequests for /files/ and /s/ (share link) downloads.\n\n")
+		fmt.Fprint(os.Stderr, "Usage: authz [-healthcheck]\n\nAnswers nginx's auth_request subrequests for /files/ and /s/ (share link) downloads.\n\n")
+		flag.PrintDefaults()
+		fmt.Fprintln(os.Stderr)
 		config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_SESSION_KEYS",
 			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_CACHE_TTL", "AUTHZ_MEMORY_CACHE", "AUTHZ_HIDE_PRIVATE", "FILEGATE_AUDIT_LOG")
 	}
+	healthcheck := flag.Bool("healthcheck", false, "exit 0 when the authz on AUTHZ_ADDR answers /healthz with 200, else 1 (compose's healthcheck: the image has no curl)")
 	flag.Parse()
+	if *healthcheck {
+		os.Exit(probe())
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if err := run(log); err != nil {
 		log.Error("authz stopped", "err", err)
 		os.Exit(1)
 	}
+}
+
+// probe is authz -healthcheck: it asks the /healthz of the authz on
+// AUTHZ_ADDR and returns the exit status, 0 for healthy.
+func probe() int {
+	cfg, err := config.Load(os.Getenv)
+	if err == nil {
+		err = httpserver.Probe(context.Background(), cfg.AuthzAddr)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "authz: unhealthy:", err)
+		return 1
+	}
+	fmt.Println("ok")
+	return 0
 }
 
 func run(log *slog.Logger) error {

@@ -52,12 +52,17 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	uses := account.NewRecorder(a.db, nil)
 	go uses.Run(ctx, account.FlushInterval, a.log)
 	go account.CleanSessions(ctx, a.db, cleanupInterval, a.log)
+	// The admin page's changes go through the CLI's code, and into the
+	// same audit stream as the links'.
+	admin := account.NewAdmin(a.db, in)
+	admin.Audit = links.Audit
 	srv := &web.Server{
 		Store:          a.db,
 		Files:          in,
 		Sessions:       sessions,
 		Links:          links,
 		Audit:          a.auditLog,
+		Admin:          admin,
 		Throttle:       thr,
 		Log:            a.log,
 		TrustedProxies: a.cfg.TrustedProxies,
@@ -65,6 +70,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		Uses:           uses,
 
 		MaxFilesPerRequest: a.cfg.MaxFilesPerRequest,
+		Quota:              a.quota(),
 	}
 	err = httpserver.Run(ctx, "uploader", a.cfg.UploaderAddr, srv.Handler(), a.log)
 	return errors.Join(err, uses.Close())

@@ -38,6 +38,9 @@ var (
 	_ account.Passwords    = (*postgres.DB)(nil)
 	_ account.Touches      = (*postgres.DB)(nil)
 	_ account.Stale        = (*postgres.DB)(nil)
+	_ account.AdminStore   = (*postgres.DB)(nil)
+	_ account.UserFiles    = (*ingest.Ingester)(nil)
+	_ web.Admin            = (*account.Admin)(nil)
 	_ web.Uses             = (*account.Recorder)(nil)
 	_ web.Links            = (*link.Service)(nil)
 	_ link.Store           = (*postgres.DB)(nil)
@@ -52,6 +55,7 @@ var (
 // ("user add").
 var commands = []command{
 	{"serve", "", "run the web app on UPLOADER_ADDR", (*app).serve},
+	{"healthcheck", "", "exit 0 when the web app on UPLOADER_ADDR answers /healthz with 200, else 1", (*app).healthcheck},
 	{"migrate", "", "apply sql/ migrations (idempotent)", (*app).migrate},
 	{"user add", "NAME --password-stdin [--public] [--staff]", "create a user; the password is the first line of standard input", (*app).userAdd},
 	{"user set", "NAME [--public=true|false] [--staff=true|false]", "change whether a user's files are public and whether they are staff", (*app).userSet},
@@ -190,12 +194,16 @@ func (a *app) auditLogger(std io.Writer) (*audit.Logger, error) {
 // touch files; run closes it.
 func (a *app) ingester() (*ingest.Ingester, error) {
 	if a.in == nil {
-		quota := filegate.Quota{Bytes: a.cfg.Quota, Files: int64(a.cfg.QuotaFiles)}
-		in, err := ingest.New(a.cfg.PrivateRoot, a.db, a.cfg.MaxUpload, a.cfg.AllowedTypes, quota, a.log)
+		in, err := ingest.New(a.cfg.PrivateRoot, a.db, a.cfg.MaxUpload, a.cfg.AllowedTypes, a.quota(), a.log)
 		if err != nil {
 			return nil, err
 		}
 		a.in = in
 	}
 	return a.in, nil
+}
+
+// quota is what each user may store (FILEGATE_QUOTA, FILEGATE_QUOTA_FILES).
+func (a *app) quota() filegate.Quota {
+	return filegate.Quota{Bytes: a.cfg.Quota, Files: int64(a.cfg.QuotaFiles)}
 }

@@ -1,7 +1,7 @@
 // Package audit writes the audit log: one JSON line per event that
 // grants, changes or uses access, with ECS-style field names
-// (event.action, event.outcome, user.id, file.id, link.id, source.ip,
-// http.request.id, duration), so that "who downloaded this file?" is a
+// (event.action, event.outcome, user.id, user.target.id, file.id,
+// link.id, source.ip, http.request.id, duration), so that "who downloaded this file?" is a
 // grep away. An event never carries a cookie, password, token or key:
 // Event has no field that could hold one.
 package audit
@@ -38,6 +38,11 @@ type Event struct {
 	// Everywhere: a logout ended every session of the user, not only the
 	// one asking.
 	Everywhere bool
+
+	// TargetUserID is the user an account change was made to
+	// (user.target.id): whom staff or the operator created, changed,
+	// logged out or removed. UserID is who did it (0: the CLI).
+	TargetUserID int64
 }
 
 // The keys of a line (ECS field names where ECS has one), which Log
@@ -47,6 +52,7 @@ const (
 	keyOutcome    = "event.outcome"
 	keyReason     = "event.reason"
 	keyUser       = "user.id"
+	keyTargetUser = "user.target.id"
 	keyFile       = "file.id"
 	keyLink       = "link.id"
 	keySourceIP   = "source.ip"
@@ -72,7 +78,7 @@ func (l *Logger) Log(ctx context.Context, e Event) {
 	if l == nil {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 11)
+	attrs := make([]slog.Attr, 0, 12)
 	if e.Outcome == "" {
 		e.Outcome = Success
 		if e.Reason != "" {
@@ -86,7 +92,7 @@ func (l *Logger) Log(ctx context.Context, e Event) {
 	for _, id := range []struct {
 		key string
 		v   int64
-	}{{keyUser, e.UserID}, {keyFile, e.FileID}, {keyLink, e.LinkID}} {
+	}{{keyUser, e.UserID}, {keyTargetUser, e.TargetUserID}, {keyFile, e.FileID}, {keyLink, e.LinkID}} {
 		if id.v != 0 {
 			attrs = append(attrs, slog.Int64(id.key, id.v))
 		}

@@ -117,3 +117,16 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// An account change names whom it was made to, apart from who made it.
+func TestLogTarget(t *testing.T) {
+	var buf bytes.Buffer
+	audit.New(&buf).Log(context.Background(), audit.Event{Action: "user.remove", Outcome: audit.Success, UserID: 3, TargetUserID: 9})
+	var got map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["user.id"] != 3.0 || got["user.target.id"] != 9.0 {
+		t.Errorf("line %v", got)
+	}
+}

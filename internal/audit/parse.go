@@ -35,7 +35,8 @@ func Parse(line []byte) (Record, error) {
 		v   any
 	}{
 		{slog.MessageKey, &msg}, {slog.TimeKey, &rec.Time}, {keyAction, &rec.Action}, {keyOutcome, &rec.Outcome},
-		{keyReason, &rec.Reason}, {keyUser, &rec.UserID}, {keyFile, &rec.FileID}, {keyLink, &rec.LinkID},
+		{keyReason, &rec.Reason}, {keyUser, &rec.UserID}, {keyTargetUser, &rec.TargetUserID}, {keyFile, &rec.FileID},
+		{keyLink, &rec.LinkID},
 		{keySourceIP, &ip}, {keyRequestID, &rec.RequestID}, {keyDuration, &dur}, {keyPublic, &public},
 		{keyEverywhere, &rec.Everywhere},
 	} {

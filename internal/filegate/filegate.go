@@ -27,6 +27,16 @@ type User struct {
 	CreatedAt    time.Time `db:"created_at"`
 }
 
+// UserUsage is a user as the staff admin page lists them: what they
+// store, counted against the quota (filegate.Quota), and how many live
+// sessions they have. PasswordHash is left empty.
+type UserUsage struct {
+	User
+	UsedBytes int64 `db:"used_bytes"`
+	UsedFiles int64 `db:"used_files"`
+	Sessions  int64 `db:"sessions"`
+}
+
 // File is one stored upload. Its bytes live at PRIVATE_ROOT/Path().
 type File struct {
 	ID          int64     `db:"id"`

@@ -315,6 +315,20 @@ func Start(t T, opt Options) *Stack {
 	return s
 }
 
+// Reconfigure stops authz and the uploader, adds env ("NAME=value") to
+// their configuration and the CLI's, and starts both again, as an
+// operator changing .env and restarting them would (a key rotation:
+// docs/operating.md#rotating-session-keys). s.Sessions keeps the keys
+// the stack started with.
+func (s *Stack) Reconfigure(t T, env ...string) {
+	t.Helper()
+	s.Env = append(s.Env, env...)
+	for _, svc := range []*Service{s.Authz, s.Uploader} {
+		svc.Stop()
+		svc.Restart(t, env...)
+	}
+}
+
 // RenderNginx writes the config `make run` and compose render too:
 // prefix/nginx.conf from nginx/example.conf with its {{NAME}} placeholders
 // filled in (NGINX_DIR is always the repository's nginx folder), and next

@@ -22,13 +22,7 @@ type accountPage struct {
 // apiAccount is GET /account as JSON. The user never carries the
 // password hash.
 type apiAccount struct {
-	User struct {
-		ID       int64  `json:"id"`
-		Name     string `json:"name"`
-		Slug     string `json:"slug"`
-		IsPublic bool   `json:"is_public"`
-		IsStaff  bool   `json:"is_staff"`
-	} `json:"user"`
+	User     apiUser      `json:"user"`
 	Sessions []apiSession `json:"sessions"`
 }
 
@@ -41,9 +35,7 @@ type apiSession struct {
 }
 
 func (p accountPage) api() apiAccount {
-	var a apiAccount
-	a.User.ID, a.User.Name, a.User.Slug = p.User.ID, p.User.DisplayName, p.User.Slug
-	a.User.IsPublic, a.User.IsStaff = p.User.IsPublic, p.User.IsStaff
+	a := apiAccount{User: newAPIUser(p.User)}
 	a.Sessions = make([]apiSession, len(p.Sessions))
 	for i, s := range p.Sessions {
 		a.Sessions[i] = apiSession{ID: s.ID, CreatedAt: s.CreatedAt, LastUsedAt: s.LastUsedAt,

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -370,12 +371,15 @@ func pathID(r *http.Request) (int64, bool) {
 	return filegate.ParseID(httprouter.ParamsFromContext(r.Context()).ByName("id"))
 }
 
-// deletePage is the data of the delete template.
-type deletePage struct {
-	File  filegate.File
-	Name  string // as fileName names it
-	Whose string // whose file it is when not the viewer's: staff are told
-	Back  string // where Cancel and the deletion go back to
+// confirmPage is the data of the delete template: the page that asks
+// before something is deleted for good, a file (confirmDelete) or a user
+// (confirmRemove).
+type confirmPage struct {
+	Question string // the title and heading: "Delete report.pdf?"
+	Detail   string // what follows: "This can’t be undone."
+	Action   string // where the form posts
+	Button   string // the button that does it: "Delete"
+	Back     string // where Cancel and the form's answer go back to
 }
 
 // confirmDelete is GET /delete/{id}[?back={page}]: the page that asks
@@ -399,9 +403,11 @@ func (s *Server) confirmDelete(w http.ResponseWriter, r *http.Request, viewer fi
 		writeJSON(w, http.StatusOK, newAPIFile(filegate.ListedFile{File: f, OwnerSlug: owner.Slug, OwnerName: owner.DisplayName}))
 		return nil
 	}
-	page := deletePage{File: f, Name: fileName(f), Back: localPath(r.URL.Query().Get("back"))}
+	name := fileName(f)
+	page := confirmPage{Question: "Delete " + name + "?", Detail: "This can’t be undone.",
+		Action: fmt.Sprintf("/delete/%d", f.ID), Button: "Delete", Back: localPath(r.URL.Query().Get("back"))}
 	if owner.ID != viewer.ID {
-		page.Whose = userName(owner.DisplayName, owner.Slug)
+		page.Detail += " It belongs to " + userName(owner.DisplayName, owner.Slug) + ", not to you."
 	}
 	s.render(w, r, http.StatusOK, "delete", page)
 	return nil

@@ -63,7 +63,7 @@ type testApp struct {
 	clock    *testenv.Clock
 	uses     *account.Recorder
 	links    *link.Service
-	audit    *auditLog // the audit lines of the app and its links
+	audit    *auditLog // the audit lines of the app, its links and its admin page
 	root     string
 	h        http.Handler
 }
@@ -98,8 +98,10 @@ func newAppWithStore(t *testing.T, db *postgres.DB) *testApp {
 	uses := account.NewRecorder(db, clk.Now)
 	links, auditLog := link.New(db, sessions, linkMaxTTL), &auditLog{}
 	links.Audit, links.Now = audit.New(auditLog), clk.Now
-	srv := &web.Server{Store: db, Files: in, Sessions: sessions, Links: links, Log: log, Audit: links.Audit,
-		PageSize: testPageSize, SessionTTL: sessionTTL, Uses: uses, Now: clk.Now}
+	admin := account.NewAdmin(db, in)
+	admin.Audit = links.Audit
+	srv := &web.Server{Store: db, Files: in, Sessions: sessions, Links: links, Admin: admin, Log: log, Audit: links.Audit,
+		PageSize: testPageSize, SessionTTL: sessionTTL, Uses: uses, Now: clk.Now, Quota: testenv.LargeQuota}
 	srv.Throttle, srv.TrustedProxies = newThrottle(t, log), loopback
 	return &testApp{t: t, db: db, in: in, sessions: sessions, clock: clk, uses: uses, links: links, audit: auditLog,
 		root: root, h: srv.Handler()}

@@ -20,7 +20,7 @@ test: deps
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 8m ./...
+	$(GO) test -count=1 -timeout 15m ./...
 
 # The long checks, apart from `make test` (docs/reliability.md): the
 # model-checked load for five minutes, the fault tests, then the tests
@@ -39,6 +39,9 @@ run: build
 stop:
 	.ci/dev down
 
+# One run of every measurement, side by side (under 5 minutes; installs
+# wrk with apt-get when missing); writes bench/results.md, which
+# docs/performance.md reads.
 bench:
 	.ci/deps
 	$(GO) run ./bench

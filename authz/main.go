@@ -36,16 +36,37 @@ var (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprint(os.Stderr, "Usage: authz\n\nAnswers nginx's auth_request subrequests for /files/ and /s/ (share link) downloads.\n\n")
+		fmt.Fprint(os.Stderr, "Usage: authz [-healthcheck]\n\nAnswers nginx's auth_request subrequests for /files/ and /s/ (share link) downloads.\n\n")
+		flag.PrintDefaults()
+		fmt.Fprintln(os.Stderr)
 		config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_SESSION_KEYS",
-			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_METRICS_ADDR", "AUTHZ_CACHE_TTL", "AUTHZ_HIDE_PRIVATE")
+			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_METRICS_ADDR", "AUTHZ_CACHE_TTL", "AUTHZ_MEMORY_CACHE", "AUTHZ_HIDE_PRIVATE", "FILEGATE_AUDIT_LOG")
 	}
+	healthcheck := flag.Bool("healthcheck", false, "exit 0 when the authz on AUTHZ_ADDR answers /healthz with 200, else 1 (compose's healthcheck: the image has no curl)")
 	flag.Parse()
+	if *healthcheck {
+		os.Exit(probe())
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if err := run(log); err != nil {
 		log.Error("authz stopped", "err", err)
 		os.Exit(1)
 	}
+}
+
+// probe is authz -healthcheck: it asks the /healthz of the authz on
+// AUTHZ_ADDR and returns the exit status, 0 for healthy.
+func probe() int {
+	cfg, err := config.Load(os.Getenv)
+	if err == nil {
+		err = httpserver.Probe(context.Background(), cfg.AuthzAddr)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "authz: unhealthy:", err)
+		return 1
+	}
+	fmt.Println("ok")
+	return 0
 }
 
 func run(log *slog.Logger) error {
@@ -78,6 +99,18 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	defer factsCache.Close()
+	// The memory layer answers repeated decisions without a round trip to
+	// Redis; changes still show on the next request (docs/interface.md#cache).
+	factsCache.EnableMemory(cfg.MemoryEntries)
+
+	// The audit log: its own file, which SIGHUP reopens after rotation,
+	// or standard output, apart from the diagnostics on standard error.
+	auditOut, err := audit.Open(cfg.AuditLog, os.Stdout)
+	if err != nil {
+		return err
+	}
+	defer auditOut.Close()
+	defer auditOut.ReopenOn(log, syscall.SIGHUP)()
 
 	// Metrics have a listener of their own, which nginx never proxies to.
 	reg := metrics.NewRegistry()
@@ -105,10 +138,8 @@ func run(log *slog.Logger) error {
 		StoreTimeout: 3 * time.Second,
 		Uses:         uses,
 		Log:          log,
-		// The audit log is JSON lines on standard output, apart from the
-		// diagnostics on standard error.
-		Audit:   audit.New(os.Stdout),
-		Metrics: authzMetrics,
+		Audit:        audit.New(auditOut),
+		Metrics:      authzMetrics,
 	}
 	err = httpserver.Run(ctx, "authz", cfg.AuthzAddr, srv.Handler(), log)
 	stop() // the metrics stop with authz, also when it could not listen

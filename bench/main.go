@@ -8,8 +8,24 @@
 //     through the app and proxied by nginx);
 //   - share-link downloads (no session; each GET counts a download in
 //     PostgreSQL) against /files/ downloads of the same file;
-//   - authz decisions answered from the Redis cache against uncached ones;
+//   - authz decisions answered from memory (the default), from the Redis
+//     cache (AUTHZ_MEMORY_CACHE=off) and uncached;
+//   - changes (POST /settings) with one and three authz processes
+//     answering from memory, and with one of three cut off from Redis;
 //   - the uploader's peak memory for a tiny and a large upload.
+//
+// It adds, in the same run (gateCompare, authzAlone, uploadSpeed, scale):
+//
+//   - the gate against nginx itself: one nginx, the same include, only
+//     the authz upstream differs (cases A, B, C, C0, R; see gate), loaded
+//     with wrk, 4 KiB and 16 MiB files;
+//   - authz alone at its peak and its latency at half that rate;
+//   - 25 MiB uploads through nginx next to dd with fsync, and the
+//     uploader's peak memory meanwhile;
+//   - the home page and /api/files with 1,000,000 files in the database.
+//
+// It prints a summary table with the targets of docs/performance.md and
+// writes it to bench/results.md with the date, the CPU and the commit.
 //
 // Everything shares the machine's cores with the load generator, so read
 // the ratios rather than the absolute numbers.
@@ -36,6 +52,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/internal/authz"
+	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/policy"
 	"github.com/filegate/filegate/internal/postgres"
@@ -44,6 +61,9 @@ import (
 )
 
 const (
+	// gateRounds is how many times each gate case is measured, in turns.
+	gateRounds  = 3
+	gateRound   = 2 * time.Second
 	concurrency = 8
 	duration    = 4 * time.Second
 )
@@ -63,6 +83,7 @@ func main() {
 			}
 		}()
 		run(r)
+		rep.write()
 	}()
 	r.cleanup()
 	testenv.RemoveBinaries()
@@ -70,7 +91,7 @@ func main() {
 }
 
 func run(t *runner) {
-	s := testenv.Start(t, testenv.Options{MaxUpload: "1GiB"})
+	s := testenv.Start(t, testenv.Options{MaxUpload: "1GiB", MaxBody: "64m"})
 	alice := s.AddUser(t, testenv.User{Name: "alice", Password: "bench-password"})
 	bob := s.AddUser(t, testenv.User{Name: "bob", Password: "bench-password", Public: true})
 	dir := t.TempDir()
@@ -78,9 +99,12 @@ func run(t *runner) {
 	small := s.Put(t, "bob", "small.pdf", pdf(4<<10))
 	cookie := s.Cookie(t, alice) // alice downloads bob's public files
 
+	say("filegate benchmark: %d cores shared by nginx, authz, PostgreSQL, Redis and the load generator\n\n", runtime.NumCPU())
+	wrk := wrkPath(t)
+	gateCompare(t, s, wrk, cookie.String(), bob)
+
 	app := behindNginx(t, startStreamingApp(t, s))
-	fmt.Printf("filegate benchmark: %d cores shared by nginx, authz, PostgreSQL, Redis and the load generator\n", runtime.NumCPU())
-	fmt.Printf("%d concurrent clients, %s per measurement\n\n", concurrency, duration)
+	say("%d concurrent clients, %s per measurement\n\n", concurrency, duration)
 
 	var smallGated result
 	for _, f := range []struct{ label, url string }{{"1 MiB file", large}, {"4 KiB file", small}} {
@@ -89,10 +113,10 @@ func run(t *runner) {
 			smallGated = gated
 		}
 		streamed := load(t, app+f.url, cookie.String(), concurrency, duration)
-		fmt.Printf("downloads, %s:\n", f.label)
-		fmt.Printf("  %-38s %s\n", "filegate (nginx sendfile, authz gate)", gated)
-		fmt.Printf("  %-38s %s\n", "app streams the bytes, behind nginx", streamed)
-		fmt.Printf("  ratio filegate/app: throughput x%.2f, p50 latency x%.2f\n\n",
+		say("downloads, %s:\n", f.label)
+		say("  %-38s %s\n", "filegate (nginx sendfile, authz gate)", gated)
+		say("  %-38s %s\n", "app streams the bytes, behind nginx", streamed)
+		say("  ratio filegate/app: throughput x%.2f, p50 latency x%.2f\n\n",
 			gated.rps()/streamed.rps(), gated.p(50).Seconds()/streamed.p(50).Seconds())
 	}
 
@@ -104,36 +128,184 @@ func run(t *runner) {
 	_, limited := s.AddLink(t, small, testenv.Link{MaxDownloads: 1 << 40})
 	free := load(t, s.URL+unlimited, "", concurrency, duration)
 	counted := load(t, s.URL+limited, "", concurrency, duration)
-	fmt.Println("share-link downloads, 4 KiB file (no session; every GET counts in PostgreSQL):")
-	fmt.Printf("  %-38s %s\n", "/files/ (session, decision from Redis)", smallGated)
-	fmt.Printf("  %-38s %s\n", "link without a limit", free)
-	fmt.Printf("  %-38s %s\n", "link with a limit (+ a grant upsert)", counted)
-	fmt.Printf("  ratio link/files: throughput x%.2f without a limit, x%.2f with one\n\n",
+	say("share-link downloads, 4 KiB file (no session; every GET counts in PostgreSQL):\n")
+	say("  %-38s %s\n", "/files/ (session, decision from memory)", smallGated)
+	say("  %-38s %s\n", "link without a limit", free)
+	say("  %-38s %s\n", "link with a limit (+ a grant upsert)", counted)
+	say("  ratio link/files: throughput x%.2f without a limit, x%.2f with one\n\n",
 		free.rps()/smallGated.rps(), counted.rps()/smallGated.rps())
+	rep.row("4 KiB link/files (Go client, 8 conns)", fmt.Sprintf("%.2f without a limit, %.2f with one", free.rps()/smallGated.rps(), counted.rps()/smallGated.rps()))
 
-	hit := decisions(t, s, cookie.String(), func(int) string { return large })
-	miss := decisions(t, s, cookie.String(), func(i int) string { return fmt.Sprintf("/files/%d/missing-%d.pdf", bob, i) })
-	fmt.Println("authz decisions (asked directly, as nginx does):")
-	fmt.Printf("  %-38s %s\n", "answered from Redis", hit)
-	fmt.Printf("  %-38s %s\n", "uncached (PostgreSQL, then cached)", miss)
-	fmt.Printf("  ratio cached/uncached: throughput x%.2f\n\n", hit.rps()/miss.rps())
+	redisOnly := s.AddAuthz(t, "AUTHZ_MEMORY_CACHE=off").URL
+	memory := decisions(t, s.AuthzURL, cookie.String(), func(int) string { return large })
+	hit := decisions(t, redisOnly, cookie.String(), func(int) string { return large })
+	miss := decisions(t, s.AuthzURL, cookie.String(), func(i int) string { return fmt.Sprintf("/files/%d/missing-%d.pdf", bob, i) })
+	say("authz decisions (asked directly, as nginx does):\n")
+	say("  %-38s %s\n", "answered from memory", memory)
+	say("  %-38s %s\n", "from Redis (AUTHZ_MEMORY_CACHE=off)", hit)
+	say("  %-38s %s\n", "uncached (PostgreSQL, then cached)", miss)
+	say("  ratio memory/Redis: throughput x%.2f; Redis/uncached: x%.2f\n\n", memory.rps()/hit.rps(), hit.rps()/miss.rps())
+	rep.row("authz decisions, memory/Redis/uncached (Go client)", fmt.Sprintf("%.0f / %.0f / %.0f req/s", memory.rps(), hit.rps(), miss.rps()))
+	authzAlone(t, s, wrk, cookie.String(), large)
+
+	// Each change returns once every authz answering from memory has
+	// acknowledged it, or, for one cut off from Redis, once its lease has
+	// run out; after that the cut-off one holds no lease and is not
+	// waited for.
+	bobCookie := s.Cookie(t, bob).String()
+	one := changes(s, bobCookie, duration/2)
+	u, _ := url.Parse(testenv.RedisURL())
+	proxy := testenv.NewProxy(t, u.Host)
+	s.AddAuthz(t)
+	s.AddAuthz(t, "REDIS_URL=redis://"+proxy.Addr+u.Path)
+	leases(t, s, 3)
+	three := changes(s, bobCookie, duration/2)
+	proxy.Delay(time.Minute)
+	cutOff := changes(s, bobCookie, time.Millisecond)
+	after := changes(s, bobCookie, duration/4)
+	proxy.Delay(0)
+	say("changes (POST /settings through nginx, one at a time):\n")
+	say("  %-38s %s\n", "1 authz answering from memory", one)
+	say("  %-38s %s\n", "3 authz answering from memory", three)
+	say("  %-38s %s (lease %v)\n", "the first after 1 of 3 was cut off", cutOff.p(50).Round(time.Millisecond), cache.LeaseTTL)
+	say("  %-38s %s\n\n", "the next ones", after)
+	rep.row("change, 1 authz (POST /settings)", fmt.Sprintf("p50 %s, p99 %s", ms(one.p(50)), ms(one.p(99))))
+	rep.target("change, 3 healthy authz", fmt.Sprintf("p50 %s, p99 %s", ms(three.p(50)), ms(three.p(99))), "p99 ≤ 5 ms", three.p(99) <= 5*time.Millisecond && three.errors == 0)
+	bound := cache.LeaseTTL + 100*time.Millisecond
+	rep.target("change, first after 1 of 3 cut off", ms(cutOff.p(50)), fmt.Sprintf("≤ lease + 100 ms = %s", ms(bound)), cutOff.p(50) <= bound && cutOff.errors == 0)
+	rep.row("change, the next ones (cut-off replica holds no lease)", fmt.Sprintf("p50 %s, p99 %s", ms(after.p(50)), ms(after.p(99))))
 
 	wrongPW := logins(s.UploaderURL, "alice", "not-her-password", true)
 	unknown := logins(s.UploaderURL, "nobody", "not-her-password", true)
 	throttled := logins(s.UploaderURL, "alice", "not-her-password", false)
-	fmt.Println("failed logins (bcrypt either way, so the answer does not tell whether a user exists):")
-	fmt.Printf("  %-38s %s\n", "wrong password", wrongPW)
-	fmt.Printf("  %-38s %s\n", "unknown user", unknown)
-	fmt.Printf("  ratio unknown/wrong: p50 latency x%.2f\n", unknown.p(50).Seconds()/wrongPW.p(50).Seconds())
-	fmt.Printf("  %-38s %s\n", "throttled (429, no bcrypt)", throttled)
-	fmt.Printf("  ratio wrong/throttled: p50 latency x%.2f\n\n", wrongPW.p(50).Seconds()/throttled.p(50).Seconds())
+	say("failed logins (bcrypt either way, so the answer does not tell whether a user exists):\n")
+	say("  %-38s %s\n", "wrong password", wrongPW)
+	say("  %-38s %s\n", "unknown user", unknown)
+	say("  ratio unknown/wrong: p50 latency x%.2f\n", unknown.p(50).Seconds()/wrongPW.p(50).Seconds())
+	say("  %-38s %s\n", "throttled (429, no bcrypt)", throttled)
+	say("  ratio wrong/throttled: p50 latency x%.2f\n\n", wrongPW.p(50).Seconds()/throttled.p(50).Seconds())
 
 	tiny := uploadRSS(t, s, dir, 1<<10)
 	big := uploadRSS(t, s, dir, 512<<20)
-	fmt.Println("upload memory (uploader put: the same ingest path as a web upload; peak RSS):")
-	fmt.Printf("  %-38s %6.1f MiB\n", "1 KiB file", tiny)
-	fmt.Printf("  %-38s %6.1f MiB\n", "512 MiB file", big)
-	fmt.Printf("  ratio 512 MiB/1 KiB: x%.2f\n", big/tiny)
+	say("upload memory (uploader put: the same ingest path as a web upload; peak RSS):\n")
+	say("  %-38s %6.1f MiB\n", "1 KiB file", tiny)
+	say("  %-38s %6.1f MiB\n", "512 MiB file", big)
+	say("  ratio 512 MiB/1 KiB: x%.2f\n\n", big/tiny)
+
+	const uploadSize = 25 << 20
+	up, dd, rss := uploadSpeed(t, s, cookie.String(), uploadSize, 3)
+	say("uploads of 25 MiB through nginx (POST /upload), alternating with dd of the same size (conv=fsync), 3 each:\n")
+	say("  %-38s %7.1f MiB/s\n", "upload through nginx", up)
+	say("  %-38s %7.1f MiB/s\n", "dd bs=1M count=25 conv=fsync", dd)
+	say("  %-38s %7.1f MiB\n", "uploader serve peak RSS (VmHWM)", rss)
+	say("  ratio upload/dd: x%.2f\n\n", up/dd)
+	rep.target("upload 25 MiB through nginx / dd with fsync", fmt.Sprintf("%.0f / %.0f MiB/s = %s", up, dd, ratio(up, dd)), "≥ 0.50", up/dd >= 0.5)
+	rep.target("uploader peak RSS during the uploads", fmt.Sprintf("%.1f MiB", rss), "≤ 64 MiB", rss <= 64)
+
+	scale(t)
+}
+
+// gateCompare measures cases A, B, C, C0 and R (see gate) side by side
+// with wrk, for a 4 KiB and a 16 MiB file, and adds their ratios.
+func gateCompare(t *runner, s *testenv.Stack, wrk, cookie string, bob int64) {
+	small := s.Put(t, "bob", "gate-small.pdf", pdf(4<<10))
+	huge := s.Put(t, "bob", "gate-huge.pdf", pdf(16<<20))
+	answers := map[string]http.Header{}
+	for _, u := range []string{small, huge} {
+		answers[u] = answerOf(t, s.AuthzURL, cookie, u)
+	}
+	off := s.AddAuthz(t, "AUTHZ_MEMORY_CACHE=off")
+	down := s.AddAuthz(t, "REDIS_URL=redis://"+closedAddr(t))
+	g := startGate(t, s, map[string]string{
+		"B":  nothingAuthz(t, answers),
+		"C":  strings.TrimPrefix(s.AuthzURL, "http://"),
+		"C0": strings.TrimPrefix(off.URL, "http://"),
+		"R":  strings.TrimPrefix(down.URL, "http://"),
+	})
+	names := map[string]string{
+		"A":  "A: plain nginx location, no gate",
+		"B":  "B: include + do-nothing authorizer",
+		"C":  "C: include + authz, memory layer on",
+		"C0": "C0: include + authz, AUTHZ_MEMORY_CACHE=off",
+		"R":  "R: include + authz, Redis unreachable",
+	}
+	say("the gate, one nginx (2 workers, no access log), wrk -t2 -c32, side by side (%d rounds of %s per case, every other one in reverse order; mean req/s, worst p50/p99):\n", gateRounds, gateRound)
+	for _, f := range []struct {
+		label, url string
+	}{{"4 KiB", small}, {"16 MiB", huge}} {
+		for _, c := range gateCases {
+			// Warm: authz's caches, nginx's connections to it.
+			load(t, g.urls[c]+f.url, cookie, 2, 200*time.Millisecond)
+		}
+		// Rounds, every other one in reverse order, so that the machine's
+		// other load drifting during the run weighs on every case alike.
+		res := map[string]wrkResult{}
+		for round := range gateRounds {
+			for i := range gateCases {
+				c := gateCases[i]
+				if round%2 == 1 {
+					c = gateCases[len(gateCases)-1-i]
+				}
+				res[c] = res[c].add(runWrk(t, wrk, g.urls[c]+f.url, 32, gateRound, "Cookie: "+cookie))
+			}
+		}
+		for c, r := range res {
+			r.rps /= gateRounds
+			res[c] = r
+		}
+		say("  %s file:\n", f.label)
+		for _, c := range gateCases {
+			say("    %-44s %s\n", names[c], res[c])
+			rep.row(f.label+" "+names[c], fmt.Sprintf("%.0f req/s, p99 %s", res[c].rps, ms(res[c].p99)))
+		}
+		r := func(a, b string) float64 { return res[a].rps / res[b].rps }
+		say("    C/B %.2f  C0/B %.2f  C/A %.2f  R/B %.2f  C/C0 %.2f\n", r("C", "B"), r("C0", "B"), r("C", "A"), r("R", "B"), r("C", "C0"))
+		if f.label == "4 KiB" {
+			rep.target("4 KiB C/B (memory layer on)", ratio(res["C"].rps, res["B"].rps), "≥ 0.85", r("C", "B") >= 0.85)
+			rep.row("4 KiB C0/B (memory layer off)", ratio(res["C0"].rps, res["B"].rps))
+			rep.row("4 KiB C/A", ratio(res["C"].rps, res["A"].rps))
+			rep.target("4 KiB R/B (Redis down)", ratio(res["R"].rps, res["B"].rps), "≥ 0.40", r("R", "B") >= 0.40 && res["R"].non2xx == 0)
+		} else {
+			rep.target("16 MiB C/A (gated/plain)", ratio(res["C"].rps, res["A"].rps), "≥ 0.95", r("C", "A") >= 0.95)
+			rep.row("16 MiB C/B, C0/A, R/A", fmt.Sprintf("%.2f, %.2f, %.2f", r("C", "B"), r("C0", "A"), r("R", "A")))
+		}
+	}
+	say("\n")
+}
+
+// authzAlone asks authz directly at its peak (wrk) and then at half that
+// rate, paced, next to the do-nothing authorizer's peak.
+func authzAlone(t *runner, s *testenv.Stack, wrk, cookie, uri string) {
+	nothing := "http://" + nothingAuthz(t, map[string]http.Header{uri: answerOf(t, s.AuthzURL, cookie, uri)})
+	peak := runWrk(t, wrk, s.AuthzURL+"/auth", 16, 4*time.Second, "Cookie: "+cookie, authz.HeaderURI+": "+uri)
+	floor := runWrk(t, wrk, nothing+"/auth", 16, 4*time.Second, "Cookie: "+cookie, authz.HeaderURI+": "+uri)
+	half := paced(s.AuthzURL, cookie, uri, peak.rps/2, 4*time.Second)
+	say("authz alone (wrk -t2 -c16 on /auth, decision from memory), then paced at half its peak (Go client, open loop):\n")
+	say("  %-38s %s\n", "authz at its peak", peak)
+	say("  %-38s %s\n", "do-nothing authorizer at its peak", floor)
+	say("  %-38s %s (asked for %.0f req/s)\n\n", "authz at half its peak", half, peak.rps/2)
+	rep.row("authz alone, peak (do-nothing authorizer)", fmt.Sprintf("%.0f req/s, p50 %s, p99 %s (%.0f req/s)", peak.rps, ms(peak.p50), ms(peak.p99), floor.rps))
+	rep.target("authz at half its peak", fmt.Sprintf("%.0f req/s, p50 %s, p99 %s", half.rps(), ms(half.p(50)), ms(half.p(99))), "p99 ≤ 1 ms", half.p(99) <= time.Millisecond && half.errors == 0)
+}
+
+// scale measures the home page and /api/files on a second stack whose
+// database holds 1,000,000 files, half the viewer's, half a public
+// user's.
+func scale(t *runner) {
+	const n = 1_000_000
+	s := testenv.Start(t, testenv.Options{})
+	alice := s.AddUser(t, testenv.User{Name: "alice", Password: "bench-password"})
+	bob := s.AddUser(t, testenv.User{Name: "bob", Password: "bench-password", Public: true})
+	took := seedFiles(t, s, alice, bob, n)
+	cookie := s.Cookie(t, alice).String()
+	page(s.URL+"/", cookie, "text/html", 300*time.Millisecond) // warm
+	home := page(s.URL+"/", cookie, "text/html", 3*time.Second)
+	api := page(s.URL+"/api/files", cookie, "application/json", 3*time.Second)
+	say("lists with %d files in the database (seeded in %s), one client through nginx:\n", n, took.Round(100*time.Millisecond))
+	say("  %-38s %s\n", "home page (/)", home)
+	say("  %-38s %s\n", "/api/files", api)
+	rep.target("home page, 1,000,000 files", fmt.Sprintf("p50 %s, p99 %s", ms(home.p(50)), ms(home.p(99))), "p99 ≤ 20 ms", home.p(99) <= 20*time.Millisecond && home.errors == 0)
+	rep.row("/api/files, 1,000,000 files", fmt.Sprintf("p50 %s, p99 %s", ms(api.p(50)), ms(api.p(99))))
 }
 
 // pdf returns n bytes that sniff as a PDF.
@@ -176,6 +348,12 @@ func startStreamingApp(t *runner, s *testenv.Stack) string {
 		// it does in app servers that stream a file object.
 		io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{f}, make([]byte, 64<<10))
 	})
+	return "http://" + serve(t, h)
+}
+
+// serve answers with h on a free local port until the run ends and
+// returns its address (host:port).
+func serve(t *runner, h http.Handler) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("%v", err)
@@ -183,7 +361,7 @@ func startStreamingApp(t *runner, s *testenv.Stack) string {
 	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String()
+	return ln.Addr().String()
 }
 
 // behindNginx puts a reverse proxy in front of the app at addr, as such an
@@ -264,8 +442,7 @@ func (r result) String() string {
 // returns the bytes received and whether the answer was the expected one.
 func hammer(c int, d time.Duration, do func(i int) (int64, bool)) result {
 	var (
-		mu  sync.Mutex
-		res result
+		col collector
 		wg  sync.WaitGroup
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -278,22 +455,40 @@ func hammer(c int, d time.Duration, do func(i int) (int64, bool)) result {
 			for i := w; ctx.Err() == nil; i += c {
 				t0 := time.Now()
 				n, ok := do(i)
-				lat := time.Since(t0)
-				mu.Lock()
-				res.n++
-				res.bytes += n
-				res.lat = append(res.lat, lat)
-				if !ok {
-					res.errors++
-				}
-				mu.Unlock()
+				col.add(time.Since(t0), n, ok)
 			}
 		}()
 	}
 	wg.Wait()
-	res.elapsed = time.Since(start)
-	slices.Sort(res.lat)
-	return res
+	return col.result(start)
+}
+
+// collector gathers the answers of concurrent clients into a result.
+type collector struct {
+	mu  sync.Mutex
+	res result
+}
+
+// add counts one answer: its latency, its bytes, whether it was the
+// expected one.
+func (c *collector) add(lat time.Duration, n int64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.res.n++
+	c.res.bytes += n
+	c.res.lat = append(c.res.lat, lat)
+	if !ok {
+		c.res.errors++
+	}
+}
+
+// result ends the measurement that began at start.
+func (c *collector) result(start time.Time) result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.res.elapsed = time.Since(start)
+	slices.Sort(c.res.lat)
+	return c.res
 }
 
 func client(c int) *http.Client {
@@ -351,12 +546,13 @@ func logins(base, user, password string, fresh bool) result {
 	})
 }
 
-// decisions asks authz directly, with the headers nginx sends.
-func decisions(t *runner, s *testenv.Stack, cookie string, uri func(int) string) result {
+// decisions asks the authz at authzURL directly, with the headers nginx
+// sends.
+func decisions(t *runner, authzURL, cookie string, uri func(int) string) result {
 	cl := client(concurrency)
 	defer cl.CloseIdleConnections()
 	return hammer(concurrency, duration/2, func(i int) (int64, bool) {
-		req, _ := http.NewRequest("GET", s.AuthzURL+"/auth", nil)
+		req, _ := http.NewRequest("GET", authzURL+"/auth", nil)
 		req.Header.Set("Cookie", cookie)
 		req.Header.Set(authz.HeaderURI, uri(i))
 		resp, err := cl.Do(req)
@@ -366,6 +562,37 @@ func decisions(t *runner, s *testenv.Stack, cookie string, uri func(int) string)
 		resp.Body.Close()
 		return 0, resp.StatusCode == 200 || resp.StatusCode == 403
 	})
+}
+
+// changes flips bob's files public and private with POST /settings
+// through nginx, one change at a time, for d (at least one change).
+func changes(s *testenv.Stack, cookie string, d time.Duration) result {
+	cl := client(1)
+	defer cl.CloseIdleConnections()
+	return hammer(1, d, func(i int) (int64, bool) {
+		form := url.Values{"is_public": {fmt.Sprint(i%2 == 1)}}
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/settings", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Cookie", cookie)
+		resp, err := cl.Do(req)
+		if err != nil {
+			return 0, false
+		}
+		resp.Body.Close()
+		return 0, resp.StatusCode == 200
+	})
+}
+
+// leases waits until n authz processes hold a lease: they answer from
+// memory, and every change waits for them.
+func leases(t *runner, s *testenv.Stack, n int64) {
+	rdb := testenv.RedisClient(t)
+	for start := time.Now(); rdb.ZCard(context.Background(), s.RedisPrefix+"m:leases").Val() < n; time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("%d authz processes never held leases", n)
+		}
+	}
 }
 
 // uploadRSS stores a file of size bytes with `uploader put` and returns

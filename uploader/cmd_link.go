@@ -13,8 +13,9 @@ import (
 )
 
 // The link commands act for the operator through the same rules as the
-// web app (internal/link). Their audit lines go to standard error, so
-// standard output carries only what they print.
+// web app (internal/link). Their audit lines go to the audit log's file,
+// or with FILEGATE_AUDIT_LOG=- to standard error, so standard output
+// carries only what they print.
 
 // linkCreate shares the file NAME stores as STORED_NAME and prints its
 // link's URL path, /s/{token}: the site's address goes in front.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/filegate/filegate/internal/account"
@@ -28,12 +29,14 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if len(pos) > 0 {
 		return usageError("serve: takes no arguments")
 	}
-	// Audit lines go to standard output, apart from the log on standard
+	// Audit lines go to their own file, which SIGHUP reopens after
+	// rotation, or to standard output, apart from the log on standard
 	// error.
 	links, sessions, err := a.links(os.Stdout)
 	if err != nil {
 		return err
 	}
+	defer a.auditOut.ReopenOn(a.log, syscall.SIGHUP)()
 	in, err := a.ingester()
 	if err != nil {
 		return err
@@ -61,11 +64,17 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	uses := account.NewRecorder(a.db, nil)
 	go uses.Run(ctx, account.FlushInterval, a.log)
 	go account.CleanSessions(ctx, a.db, cleanupInterval, a.log)
+	// The admin page's changes go through the CLI's code, and into the
+	// same audit stream as the links'.
+	admin := account.NewAdmin(a.db, in)
+	admin.Audit = links.Audit
 	srv := &web.Server{
 		Store:          a.db,
 		Files:          in,
 		Sessions:       sessions,
 		Links:          links,
+		Audit:          a.auditLog,
+		Admin:          admin,
 		Throttle:       thr,
 		Log:            a.log,
 		TrustedProxies: a.cfg.TrustedProxies,
@@ -74,6 +83,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		Metrics:        m,
 
 		MaxFilesPerRequest: a.cfg.MaxFilesPerRequest,
+		Quota:              a.quota(),
 	}
 	err = httpserver.Run(ctx, "uploader", a.cfg.UploaderAddr, srv.Handler(), a.log)
 	stop() // the metrics stop with the web app, also when it could not listen

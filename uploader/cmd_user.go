@@ -14,6 +14,43 @@ import (
 	"github.com/filegate/filegate/internal/ingest"
 )
 
+// The user commands act for the operator through account.Admin, the code
+// the staff admin page (/admin) uses too. Their audit lines go where the
+// link commands' go (auditLogger): FILEGATE_AUDIT_LOG, or with "-"
+// standard error, so standard output carries only what they print.
+
+// admin returns the account.Admin the user commands go through.
+func (a *app) admin() (*account.Admin, error) {
+	log, err := a.auditLogger(os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	adm := account.NewAdmin(a.db, a)
+	adm.Audit = log
+	return adm, nil
+}
+
+// RemoveUser is account.UserFiles for the CLI: it opens the private root
+// only when a user is removed, so the other commands never need it.
+func (a *app) RemoveUser(ctx context.Context, id int64) ([]filegate.File, error) {
+	in, err := a.ingester()
+	if err != nil {
+		return nil, err
+	}
+	return in.RemoveUser(ctx, id)
+}
+
+// userError returns err of the command name as the operator reads it: a
+// refusal (a bad name or password, a taken name) as its sentence, after
+// the command's name; anything else as it is.
+func userError(name string, err error) error {
+	switch filegate.ErrorCode(err) {
+	case filegate.EINVALID, filegate.ECONFLICT:
+		return fmt.Errorf("%s: %s", name, filegate.ErrorMessage(err))
+	}
+	return err
+}
+
 // userAdd creates a user whose password is the first line of standard
 // input, so that it shows in no process list or shell history.
 func (a *app) userAdd(ctx context.Context, args []string) error {
@@ -32,15 +69,13 @@ func (a *app) userAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("user add: %w", err)
 	}
-	u, err := account.NewUser(pos[0], password, *public, *staff)
+	adm, err := a.admin()
 	if err != nil {
-		return fmt.Errorf("user add: %s", filegate.ErrorMessage(err))
-	}
-	if err := a.db.CreateUser(ctx, &u); err != nil {
-		if filegate.ErrorCode(err) == filegate.ECONFLICT {
-			return fmt.Errorf("user add: a user %q already exists", u.Slug)
-		}
 		return err
+	}
+	u, err := adm.Create(ctx, account.Actor{}, pos[0], password, *public, *staff)
+	if err != nil {
+		return userError("user add", err)
 	}
 	fmt.Printf("user %s added (id %d, public=%t, staff=%t)\n", u.Slug, u.ID, u.IsPublic, u.IsStaff)
 	return nil
@@ -77,13 +112,13 @@ func (a *app) userPasswd(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("user passwd: %w", err)
 	}
-	hash, err := account.HashPassword(password)
-	if err != nil {
-		return fmt.Errorf("user passwd: %s", filegate.ErrorMessage(err))
-	}
-	n, err := a.db.SetPassword(ctx, u.ID, nil, hash, 0)
+	adm, err := a.admin()
 	if err != nil {
 		return err
+	}
+	n, err := adm.ResetPassword(ctx, account.Actor{}, u.ID, password)
+	if err != nil {
+		return userError("user passwd", err)
 	}
 	fmt.Printf("user %s: password set, %s logged out\n", u.Slug, sessionCount(n))
 	return nil
@@ -103,7 +138,11 @@ func (a *app) userLogout(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := a.db.RevokeSessions(ctx, u.ID, 0)
+	adm, err := a.admin()
+	if err != nil {
+		return err
+	}
+	n, err := adm.Logout(ctx, account.Actor{}, u.ID)
 	if err != nil {
 		return err
 	}
@@ -136,7 +175,11 @@ func (a *app) userSet(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	u, err = a.db.UpdateUser(ctx, u.ID, filegate.UserUpdate{IsPublic: public.v, IsStaff: staff.v})
+	adm, err := a.admin()
+	if err != nil {
+		return err
+	}
+	u, err = adm.Update(ctx, account.Actor{}, u.ID, filegate.UserUpdate{IsPublic: public.v, IsStaff: staff.v})
 	if err != nil {
 		return err
 	}
@@ -154,11 +197,15 @@ func (a *app) userRemove(ctx context.Context, args []string) error {
 	if len(pos) != 1 {
 		return usageError("user remove: want NAME")
 	}
-	u, in, err := a.userFiles(ctx, pos[0])
+	u, err := a.lookupUser(ctx, pos[0])
 	if err != nil {
 		return err
 	}
-	files, err := in.RemoveUser(ctx, u.ID)
+	adm, err := a.admin()
+	if err != nil {
+		return err
+	}
+	files, err := adm.Remove(ctx, account.Actor{}, u.ID)
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,9 @@ var (
 	_ account.Passwords    = (*postgres.DB)(nil)
 	_ account.Touches      = (*postgres.DB)(nil)
 	_ account.Stale        = (*postgres.DB)(nil)
+	_ account.AdminStore   = (*postgres.DB)(nil)
+	_ account.UserFiles    = (*ingest.Ingester)(nil)
+	_ web.Admin            = (*account.Admin)(nil)
 	_ web.Uses             = (*account.Recorder)(nil)
 	_ web.Links            = (*link.Service)(nil)
 	_ link.Store           = (*postgres.DB)(nil)
@@ -52,6 +55,7 @@ var (
 // ("user add").
 var commands = []command{
 	{"serve", "", "run the web app on UPLOADER_ADDR", (*app).serve},
+	{"healthcheck", "", "exit 0 when the web app on UPLOADER_ADDR answers /healthz with 200, else 1", (*app).healthcheck},
 	{"migrate", "", "apply sql/ migrations (idempotent)", (*app).migrate},
 	{"user add", "NAME --password-stdin [--public] [--staff]", "create a user; the password is the first line of standard input", (*app).userAdd},
 	{"user set", "NAME [--public=true|false] [--staff=true|false]", "change whether a user's files are public and whether they are staff", (*app).userSet},
@@ -63,6 +67,7 @@ var commands = []command{
 	{"link create", "NAME STORED_NAME [--expires-in D] [--max-downloads N] [--password-stdin]", "share a file of NAME by a link and print its URL; a password is the first line of standard input", (*app).linkCreate},
 	{"link list", "NAME", "list the share links NAME made, with their state and downloads", (*app).linkList},
 	{"link revoke", "ID", "revoke a share link; its next download is refused", (*app).linkRevoke},
+	{"audit", "[--user NAME] [--file ID] [--since D]", "print the audit log's events (by NAME, about file ID, in the last D): who downloaded this file?", (*app).showAudit},
 }
 
 func main() {
@@ -88,17 +93,19 @@ func printUsage() {
 	config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_PRIVATE_ROOT",
 		"FILEGATE_SESSION_KEYS", "FILEGATE_COOKIE_SECURE", "FILEGATE_MAX_UPLOAD", "FILEGATE_ALLOWED_TYPES", "UPLOADER_ADDR", "UPLOADER_METRICS_ADDR",
 		"AUTHZ_CACHE_TTL", "FILEGATE_SESSION_TTL", "FILEGATE_TRUSTED_PROXIES",
-		"FILEGATE_MAX_FILES_PER_REQUEST", "FILEGATE_QUOTA", "FILEGATE_QUOTA_FILES", "FILEGATE_LINK_MAX_TTL")
+		"FILEGATE_MAX_FILES_PER_REQUEST", "FILEGATE_QUOTA", "FILEGATE_QUOTA_FILES", "FILEGATE_LINK_MAX_TTL", "FILEGATE_AUDIT_LOG")
 }
 
 // app is what every command may use: the store and the cache are opened
 // before any command runs (opening connects to nothing).
 type app struct {
-	cfg   config.Config
-	log   *slog.Logger
-	db    *postgres.DB
-	cache *cache.Cache
-	in    *ingest.Ingester // see ingester
+	cfg      config.Config
+	log      *slog.Logger
+	db       *postgres.DB
+	cache    *cache.Cache
+	in       *ingest.Ingester // see ingester
+	auditOut *audit.File      // see auditLog
+	auditLog *audit.Logger
 }
 
 // run opens what any command may need, runs the command args name and
@@ -139,6 +146,9 @@ func run(args []string, log *slog.Logger) (err error) {
 		if a.in != nil {
 			a.in.Close()
 		}
+		if a.auditOut != nil {
+			a.auditOut.Close()
+		}
 	}()
 	// Looked up only now, so that a bad environment is reported before a
 	// bad command line, whether the command or its arguments are wrong.
@@ -150,27 +160,50 @@ func run(args []string, log *slog.Logger) (err error) {
 }
 
 // links returns the share links of the session keys' tokens, for serve
-// and the link commands: its audit lines go to w.
-func (a *app) links(w io.Writer) (*link.Service, *session.Codec, error) {
+// and the link commands, writing their audit lines as auditLogger does.
+func (a *app) links(std io.Writer) (*link.Service, *session.Codec, error) {
 	codec, err := session.New(a.cfg.SessionKeys, a.cfg.CookieSecure, nil)
 	if err != nil {
 		return nil, nil, err
 	}
+	log, err := a.auditLogger(std)
+	if err != nil {
+		return nil, nil, err
+	}
 	links := link.New(a.db, codec, a.cfg.LinkMaxTTL)
-	links.Audit = audit.New(w)
+	links.Audit = log
 	return links, codec, nil
+}
+
+// auditLogger opens the audit log (FILEGATE_AUDIT_LOG) on first use, for
+// the commands that write audit lines; run closes it. With "-" the lines
+// go to std: standard output for serve, standard error for the CLI, whose
+// standard output is what it prints.
+func (a *app) auditLogger(std io.Writer) (*audit.Logger, error) {
+	if a.auditLog == nil {
+		out, err := audit.Open(a.cfg.AuditLog, std)
+		if err != nil {
+			return nil, err
+		}
+		a.auditOut, a.auditLog = out, audit.New(out)
+	}
+	return a.auditLog, nil
 }
 
 // ingester opens the private root on first use, for the commands that
 // touch files; run closes it.
 func (a *app) ingester() (*ingest.Ingester, error) {
 	if a.in == nil {
-		quota := filegate.Quota{Bytes: a.cfg.Quota, Files: int64(a.cfg.QuotaFiles)}
-		in, err := ingest.New(a.cfg.PrivateRoot, a.db, a.cfg.MaxUpload, a.cfg.AllowedTypes, quota, a.log)
+		in, err := ingest.New(a.cfg.PrivateRoot, a.db, a.cfg.MaxUpload, a.cfg.AllowedTypes, a.quota(), a.log)
 		if err != nil {
 			return nil, err
 		}
 		a.in = in
 	}
 	return a.in, nil
+}
+
+// quota is what each user may store (FILEGATE_QUOTA, FILEGATE_QUOTA_FILES).
+func (a *app) quota() filegate.Quota {
+	return filegate.Quota{Bytes: a.cfg.Quota, Files: int64(a.cfg.QuotaFiles)}
 }

@@ -3,6 +3,10 @@ package main
 import (
 	"bufio"
 	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"slices"
@@ -105,6 +109,7 @@ func TestLookup(t *testing.T) {
 		{args: []string{"user", "add", "--public", "alice"}, name: "user add", rest: []string{"--public", "alice"}},
 		{args: []string{"user", "remove", "alice"}, name: "user remove", rest: []string{"alice"}},
 		{args: []string{"user"}, err: "user: want add, set, remove, passwd or logout"},
+		{args: []string{"healthcheck"}, name: "healthcheck"},
 		{args: []string{"user", "alice"}, err: `user: unknown subcommand "alice"`},
 		{args: []string{"users"}, err: `unknown command "users"`},
 		{args: []string{"add"}, err: `unknown command "add"`},
@@ -118,6 +123,44 @@ func TestLookup(t *testing.T) {
 		}
 		if err != nil || c.name != tc.name || !slices.Equal(rest, tc.rest) {
 			t.Errorf("lookup(%q) = %q %q %v, want %q %q", tc.args, c.name, rest, err, tc.name, tc.rest)
+		}
+	}
+}
+
+// uploader healthcheck is compose's healthcheck of the web app: exit 0
+// when UPLOADER_ADDR's /healthz answers 200, 1 otherwise, saying why.
+func TestHealthcheck(t *testing.T) {
+	healthy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			io.WriteString(w, "ok\n")
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer healthy.Close()
+	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+	}))
+	defer sick.Close()
+	_, port, _ := net.SplitHostPort(healthy.Listener.Addr().String())
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	for _, tt := range []struct {
+		addr string
+		args []string
+		code int
+		out  string
+	}{
+		{addr: healthy.Listener.Addr().String(), code: 0},
+		{addr: "0.0.0.0:" + port, code: 0}, // compose's listen address
+		{addr: sick.Listener.Addr().String(), code: 1, out: "uploader: unhealthy: healthcheck: "},
+		{addr: gone.Listener.Addr().String(), code: 1, out: "connection refused"},
+		{addr: healthy.Listener.Addr().String(), args: []string{"now"}, code: 1, out: "healthcheck: takes no arguments"},
+	} {
+		t.Setenv("UPLOADER_ADDR", tt.addr)
+		out, code := runMain(t, append([]string{"healthcheck"}, tt.args...)...)
+		if code != tt.code || !strings.Contains(out, tt.out) {
+			t.Errorf("uploader healthcheck %q on %s: exit %d, want %d and %q:\n%s", tt.args, tt.addr, code, tt.code, tt.out, out)
 		}
 	}
 }

@@ -82,7 +82,10 @@ var errDenied = filegate.Errorf(filegate.EUNAUTHORIZED, "Wrong user name or pass
 
 // Authenticate returns the user when name and password match. Unknown user
 // and wrong password give the same EUNAUTHORIZED error in about the same
-// time; a failing store is passed through (EUNAVAILABLE).
+// time; a failing store is passed through (EUNAVAILABLE). With a wrong
+// password of an existing user, the User returned holds its ID alone, for
+// the audit log to name whose password was guessed; otherwise a failure
+// returns the zero User.
 func Authenticate(ctx context.Context, users Users, name, password string) (filegate.User, error) {
 	hash := dummyHash
 	u, err := users.UserBySlug(ctx, LoginName(name))
@@ -94,7 +97,11 @@ func Authenticate(ctx context.Context, users Users, name, password string) (file
 		return filegate.User{}, err
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
-		return filegate.User{}, errDenied
+		var whose filegate.User
+		if err == nil {
+			whose.ID = u.ID
+		}
+		return whose, errDenied
 	}
 	return u, nil
 }

@@ -52,13 +52,17 @@ func TestAuthenticate(t *testing.T) {
 	if got, err := account.Authenticate(ctx, db, "ALICE", "correct horse"); err != nil || got.ID != u.ID {
 		t.Errorf("right password: %+v, %v", got, err)
 	}
-	wrong := func(name, pw string) error {
-		_, err := account.Authenticate(ctx, db, name, pw)
-		return err
+	wrong := func(name, pw string) (filegate.User, error) {
+		return account.Authenticate(ctx, db, name, pw)
 	}
-	e1, e2 := wrong("alice", "wrong horse"), wrong("nobody", "correct horse")
+	u1, e1 := wrong("alice", "wrong horse")
+	u2, e2 := wrong("nobody", "correct horse")
 	if filegate.ErrorCode(e1) != filegate.EUNAUTHORIZED || e1.Error() != e2.Error() {
 		t.Errorf("wrong password %v and unknown user %v must be the same EUNAUTHORIZED", e1, e2)
+	}
+	// Whose password was wrong, for the audit log, and nothing else.
+	if u1.ID != u.ID || u1.Slug != "" || u1.PasswordHash != nil || u2.ID != 0 {
+		t.Errorf("wrong password: %+v, unknown user: %+v; want alice's id alone, then nothing", u1, u2)
 	}
 
 	down, err := postgres.Open("postgres://postgres@127.0.0.1:1/x?sslmode=disable")

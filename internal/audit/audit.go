@@ -1,7 +1,7 @@
 // Package audit writes the audit log: one JSON line per event that
 // grants, changes or uses access, with ECS-style field names
-// (event.action, event.outcome, user.id, file.id, link.id, source.ip,
-// http.request.id, duration), so that "who downloaded this file?" is a
+// (event.action, event.outcome, user.id, user.target.id, file.id,
+// link.id, source.ip, http.request.id, duration), so that "who downloaded this file?" is a
 // grep away. An event never carries a cookie, password, token or key:
 // Event has no field that could hold one.
 package audit
@@ -23,8 +23,8 @@ const (
 
 // Event is one line of the audit log. Zero fields are left out.
 type Event struct {
-	Action    string // what happened: "link.create", "link.revoke", "link.download", …
-	Outcome   string // Success or Failure
+	Action    string // what happened: "file.download", "file.upload", "user.login", "link.create", …
+	Outcome   string // Success or Failure; "" is Failure with a Reason, else Success
 	Reason    string // why, for a failure: "expired", "revoked", "used_up", "not_found", "password", …
 	UserID    int64  // who acted, when logged in
 	FileID    int64
@@ -32,7 +32,36 @@ type Event struct {
 	SourceIP  netip.Addr    // the client's address as nginx saw it
 	RequestID string        // nginx's $request_id (RequestID)
 	Duration  time.Duration // how long the decision or change took
+	// Public is the state a share change ("user.share") set: true when
+	// the user's files became public.
+	Public *bool
+	// Everywhere: a logout ended every session of the user, not only the
+	// one asking.
+	Everywhere bool
+
+	// TargetUserID is the user an account change was made to
+	// (user.target.id): whom staff or the operator created, changed,
+	// logged out or removed. UserID is who did it (0: the CLI).
+	TargetUserID int64
 }
+
+// The keys of a line (ECS field names where ECS has one), which Log
+// writes and Parse reads, and the message of every line.
+const (
+	keyAction     = "event.action"
+	keyOutcome    = "event.outcome"
+	keyReason     = "event.reason"
+	keyUser       = "user.id"
+	keyTargetUser = "user.target.id"
+	keyFile       = "file.id"
+	keyLink       = "link.id"
+	keySourceIP   = "source.ip"
+	keyRequestID  = "http.request.id"
+	keyDuration   = "duration"
+	keyPublic     = "user.public"
+	keyEverywhere = "session.everywhere"
+	message       = "audit"
+)
 
 // Logger writes events. A nil *Logger writes nothing.
 type Logger struct {
@@ -49,29 +78,41 @@ func (l *Logger) Log(ctx context.Context, e Event) {
 	if l == nil {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 9)
-	attrs = append(attrs, slog.String("event.action", e.Action), slog.String("event.outcome", e.Outcome))
+	attrs := make([]slog.Attr, 0, 12)
+	if e.Outcome == "" {
+		e.Outcome = Success
+		if e.Reason != "" {
+			e.Outcome = Failure
+		}
+	}
+	attrs = append(attrs, slog.String(keyAction, e.Action), slog.String(keyOutcome, e.Outcome))
 	if e.Reason != "" {
-		attrs = append(attrs, slog.String("event.reason", e.Reason))
+		attrs = append(attrs, slog.String(keyReason, e.Reason))
 	}
 	for _, id := range []struct {
 		key string
 		v   int64
-	}{{"user.id", e.UserID}, {"file.id", e.FileID}, {"link.id", e.LinkID}} {
+	}{{keyUser, e.UserID}, {keyTargetUser, e.TargetUserID}, {keyFile, e.FileID}, {keyLink, e.LinkID}} {
 		if id.v != 0 {
 			attrs = append(attrs, slog.Int64(id.key, id.v))
 		}
 	}
 	if e.SourceIP.IsValid() {
-		attrs = append(attrs, slog.String("source.ip", e.SourceIP.Unmap().String()))
+		attrs = append(attrs, slog.String(keySourceIP, e.SourceIP.Unmap().String()))
 	}
 	if e.RequestID != "" {
-		attrs = append(attrs, slog.String("http.request.id", e.RequestID))
+		attrs = append(attrs, slog.String(keyRequestID, e.RequestID))
 	}
 	if e.Duration != 0 {
-		attrs = append(attrs, slog.Duration("duration", e.Duration))
+		attrs = append(attrs, slog.Duration(keyDuration, e.Duration))
 	}
-	l.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
+	if e.Public != nil {
+		attrs = append(attrs, slog.Bool(keyPublic, *e.Public))
+	}
+	if e.Everywhere {
+		attrs = append(attrs, slog.Bool(keyEverywhere, true))
+	}
+	l.log.LogAttrs(ctx, slog.LevelInfo, message, attrs...)
 }
 
 // HeaderRequestID is the header nginx passes its $request_id in.

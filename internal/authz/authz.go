@@ -123,7 +123,8 @@ type Server struct {
 	// Now is the clock sessions and links expire by; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
-	// Audit gets one line per share-link decision; nil writes none.
+	// Audit gets one line per decision, of a file or a share link; nil
+	// writes none.
 	Audit *audit.Logger
 	// Metrics counts every decision with its latency, cache lookups and
 	// store failures; nil counts nothing.
@@ -147,10 +148,10 @@ func (s *Server) Handler() http.Handler {
 	return r
 }
 
-// auth decides one download. Any doubt is a denial: a broken store is a
-// 503, never a 200.
+// auth decides one download and writes one audit line for it. Any doubt
+// is a denial: a broken store is a 503, never a 200.
 func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
-	start := time.Now() // for the metrics; decisions use s.now
+	start := time.Now() // for the metrics and the audit line; decisions use s.now
 	uri := r.Header.Get(HeaderURI)
 	if token, ok := strings.CutPrefix(uri, linkPrefix); ok {
 		s.link(w, r, token, start)
@@ -166,6 +167,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 		key := filegate.FactsKey{ViewerID: claims.UserID, SessionHash: session.HashToken(claims.Token), OwnerID: ownerID, StoredName: name}
 		if facts, src, err = s.facts(r.Context(), key); err != nil {
 			s.Log.ErrorContext(r.Context(), "authz: cannot decide", "err", err)
+			s.audit(r, start, audit.Event{Action: "file.download", Reason: reasonUnavailable, UserID: claims.UserID})
 			answer(w, http.StatusServiceUnavailable)
 			s.decided(start, policy.Deny, src, err)
 			return
@@ -175,6 +177,9 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	if decision != policy.Unauthenticated && s.Uses != nil {
 		s.Uses.Used(facts.Session.ID)
 	}
+	// The user the cookie names (it is signed), even when its session is
+	// no longer valid: who tried is what the audit log is for.
+	s.audit(r, start, audit.Event{Action: "file.download", Reason: failure(decision), UserID: facts.Viewer.ID, FileID: facts.File.ID})
 	s.answerDecision(w, decision, facts.File)
 	s.decided(start, decision, src, nil)
 }
@@ -187,6 +192,27 @@ func (s *Server) decided(start time.Time, decision policy.Decision, src string, 
 		label = metrics.DecisionError
 	}
 	s.Metrics.Decided(label, src, time.Since(start))
+}
+
+// failure is the audit log's reason for decision: "" for Allow, else the
+// decision's name ("unauthenticated", "not_found", "deny", "gone").
+func failure(decision policy.Decision) string {
+	if decision == policy.Allow {
+		return ""
+	}
+	return decision.String()
+}
+
+// audit writes e, about request r that authz began to answer at start,
+// with the client's address and nginx's request id as nginx sent them, and
+// the time since start. Its outcome follows its reason (audit.Event).
+func (s *Server) audit(r *http.Request, start time.Time, e audit.Event) {
+	// nginx sets the address for every subrequest; a missing or malformed
+	// one is left out.
+	e.SourceIP, _ = netip.ParseAddr(r.Header.Get(HeaderClient))
+	e.RequestID = audit.RequestID(r.Header.Get(audit.HeaderRequestID))
+	e.Duration = time.Since(start)
+	s.Audit.Log(r.Context(), e)
 }
 
 // answerDecision writes the answer for decision; on Allow, nginx serves

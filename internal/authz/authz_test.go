@@ -20,9 +20,9 @@ import (
 )
 
 // fixture is an authz server on a fresh database and a private Redis key
-// space, with users alice (private), bob (public), carol (staff) and one
-// file of each of alice and bob. Its clock stands still unless a test
-// moves it.
+// space, its cache's memory layer on, with users alice (private), bob
+// (public), carol (staff) and one file of each of alice and bob. Its
+// clock stands still unless a test moves it.
 type fixture struct {
 	db                 *postgres.DB
 	cache              *cache.Cache
@@ -50,6 +50,9 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { cache.Close() })
 	db.Invalidator = cache
+	// With the memory layer on, as authz runs: every test below checks
+	// its answers against what the cache keeps in memory too.
+	enableMemory(t, cache)
 	clk := testenv.NewClock()
 	codec, err := session.New(keys, false, clk.Now)
 	if err != nil {
@@ -65,6 +68,18 @@ func newFixture(t *testing.T) *fixture {
 		InlineTypes: map[string]bool{"image/png": true}, Now: clk.Now, Log: log}
 	f.h = f.srv.Handler()
 	return f
+}
+
+// enableMemory turns c's memory layer on, as authz does, and waits until
+// it answers.
+func enableMemory(t testing.TB, c *cache.Cache) {
+	t.Helper()
+	c.EnableMemory(1000)
+	for start := time.Now(); !c.MemoryServing(); time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("the memory layer never started answering")
+		}
+	}
 }
 
 // deadCache returns a cache on a Redis that never answers, closed when

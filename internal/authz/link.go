@@ -55,9 +55,7 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request, token string, star
 	if err != nil || v.decision != policy.Allow {
 		outcome = audit.Failure
 	}
-	s.Audit.Log(r.Context(), audit.Event{Action: "link.download", Outcome: outcome, Reason: v.reason,
-		LinkID: v.linkID, FileID: v.fileID, SourceIP: client,
-		RequestID: audit.RequestID(r.Header.Get(audit.HeaderRequestID)), Duration: time.Since(start)})
+	s.audit(r, start, audit.Event{Action: "link.download", Outcome: outcome, Reason: v.reason, LinkID: v.linkID, FileID: v.fileID})
 	if err != nil {
 		answer(w, http.StatusServiceUnavailable)
 		s.decided(start, v.decision, v.source, err)

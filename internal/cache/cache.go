@@ -42,7 +42,9 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -81,12 +83,21 @@ type Cache struct {
 	macs *sync.Pool
 	bad  atomic.Uint64 // entries that failed authentication
 
-	// lastWarn and lastBad (unix nanoseconds) rate-limit the warnings for
-	// a failing Redis and for forged entries: either could otherwise log
-	// on every request.
-	lastWarn, lastBad atomic.Int64
+	// lastWarn, lastBad and lastSlow (unix nanoseconds) rate-limit the
+	// warnings for a failing Redis, for forged entries and for replicas
+	// that do not acknowledge: each could otherwise log on every request.
+	lastWarn, lastBad, lastSlow atomic.Int64
 
 	retry retrier
+
+	// downMu guards downSince: when this writer first failed to reach
+	// Redis since it last succeeded (lease.go, outage); zero while it
+	// reaches it.
+	downMu    sync.Mutex
+	downSince time.Time
+
+	// mem is the memory layer, nil while off (EnableMemory).
+	mem *memory
 }
 
 // go-redis logs pool errors through its own global logger, once per failed
@@ -167,10 +178,13 @@ func NewClient(rawURL string) (*goredis.Client, error) {
 	return goredis.NewClient(opt), nil
 }
 
-// Close stops the background retry and closes the connection pool.
-// Invalidations still waiting for Redis are given up: their stale entries
-// expire with the TTL.
+// Close stops the memory layer, giving its lease back, and the background
+// retry, and closes the connection pool. Invalidations still waiting for
+// Redis are given up: their stale entries expire with the TTL.
 func (c *Cache) Close() error {
+	if c.mem != nil {
+		c.mem.close()
+	}
 	c.retry.close()
 	return c.client.Close()
 }
@@ -213,11 +227,13 @@ func (c *Cache) sessionEntry(hash [32]byte) string {
 	return c.prefix + "c:s:" + hex.EncodeToString(hash[:])
 }
 
-// Facts returns the decision facts for one request: from Redis when all
-// of them are cached, current and authentic, else from load, whose facts
-// are then stored tagged with the generations read before load ran. A
-// change that commits while load reads the database bumps a generation,
-// so those facts are never used. Nothing is stored when load fails (its
+// Facts returns the decision facts for one request: from memory when the
+// memory layer is on and holds them, else from Redis when all of them are
+// cached, current and authentic, else from load, whose facts are then
+// stored tagged with the generations read before load ran. A change that
+// commits while load reads the database bumps a generation, so those
+// facts are never used, and memory keeps no facts read before an
+// invalidation it has applied. Nothing is stored when load fails (its
 // error is returned as is) or when Redis could not be read (there is
 // nothing to tag with). Redis errors are logged, never returned. Cached
 // facts are as they were read: a session's expiry is for the caller to
@@ -226,22 +242,30 @@ func (c *Cache) Facts(ctx context.Context, key filegate.FactsKey, load func() (f
 	if c.macs == nil {
 		return load()
 	}
-	f, tok, ok := c.get(ctx, key)
+	if e := c.mem.get(memKey{facts: key}, c.now().UnixMilli()); e != nil {
+		return e.facts, nil
+	}
+	fl := c.mem.begin()
+	f, tok, written, ok := c.get(ctx, key)
 	if ok {
+		c.mem.put(fl, c.factsEntry(key, f, written))
 		return f, nil
 	}
 	f, err := load()
 	if err != nil {
 		return filegate.Facts{}, err
 	}
-	c.put(ctx, tok, f)
+	if at := c.put(ctx, tok, f); at != 0 {
+		c.mem.put(fl, c.factsEntry(key, f, at))
+	}
 	return f, nil
 }
 
-// get returns the cached facts for one request and whether all of them
-// were present, current and authentic. The tokens are valid even on a
-// miss and must be passed to put. A Redis error is a miss.
-func (c *Cache) get(ctx context.Context, key filegate.FactsKey) (filegate.Facts, tokens, bool) {
+// get returns the cached facts for one request, when the oldest of them
+// was written (unix milliseconds), and whether all of them were present,
+// current and authentic. The tokens are valid even on a miss and must be
+// passed to put. A Redis error is a miss.
+func (c *Cache) get(ctx context.Context, key filegate.FactsKey) (filegate.Facts, tokens, int64, bool) {
 	gens := [3]string{c.userGen(key.ViewerID), c.userGen(key.OwnerID), c.fileGen(key.OwnerID, key.StoredName)}
 	names := [4]string{c.userEntry(key.ViewerID), c.sessionEntry(key.SessionHash), c.userEntry(key.OwnerID),
 		c.fileEntry(key.OwnerID, key.StoredName)}
@@ -249,17 +273,17 @@ func (c *Cache) get(ctx context.Context, key filegate.FactsKey) (filegate.Facts,
 	tok := tokens{key: key}
 	if err != nil {
 		c.unreachable(ctx, "get", err)
-		return filegate.Facts{}, tok, false
+		return filegate.Facts{}, tok, 0, false
 	}
 	tok.viewer, tok.owner, tok.file, tok.read = str(vals[0]), str(vals[1]), str(vals[2]), true
 	// Every entry is checked, so that each forged one is counted.
 	var f filegate.Facts
-	ok := read(c, names[0], vals[3], tok.viewer, &f.Viewer)
-	ok = read(c, names[1], vals[4], tok.viewer, &f.Session) && ok
-	ok = read(c, names[2], vals[5], tok.owner, &f.Owner) && ok
-	ok = read(c, names[3], vals[6], tok.file, &f.File) && ok
-	if ok {
-		return f, tok, true
+	w1, ok1 := read(c, names[0], vals[3], tok.viewer, &f.Viewer)
+	w2, ok2 := read(c, names[1], vals[4], tok.viewer, &f.Session)
+	w3, ok3 := read(c, names[2], vals[5], tok.owner, &f.Owner)
+	w4, ok4 := read(c, names[3], vals[6], tok.file, &f.File)
+	if ok1 && ok2 && ok3 && ok4 {
+		return f, tok, min(w1, w2, w3, w4), true
 	}
 	if tok.viewer == "" || tok.owner == "" || tok.file == "" {
 		if err := c.createGens(ctx, gens[:], []*string{&tok.viewer, &tok.owner, &tok.file}); err != nil {
@@ -267,7 +291,7 @@ func (c *Cache) get(ctx context.Context, key filegate.FactsKey) (filegate.Facts,
 			tok.read = false
 		}
 	}
-	return filegate.Facts{}, tok, false
+	return filegate.Facts{}, tok, 0, false
 }
 
 // createGens gives every generation key of gens whose token in have is
@@ -300,12 +324,13 @@ func (c *Cache) createGens(ctx context.Context, gens []string, have []*string) e
 }
 
 // put stores facts read from the database for the request get was asked
-// about, tagged with the tokens get returned before the read. After a
-// failed get (Redis down) there are no tokens to tag with, so nothing is
-// stored. Errors are logged.
-func (c *Cache) put(ctx context.Context, tok tokens, f filegate.Facts) {
+// about, tagged with the tokens get returned before the read, and returns
+// the time it dated them with (unix milliseconds). After a failed get
+// (Redis down) there are no tokens to tag with, so nothing is stored and
+// it returns 0. Errors are logged.
+func (c *Cache) put(ctx context.Context, tok tokens, f filegate.Facts) int64 {
 	if !tok.read {
-		return
+		return 0
 	}
 	k := tok.key
 	at := c.now().UnixMilli()
@@ -321,6 +346,7 @@ func (c *Cache) put(ctx context.Context, tok tokens, f filegate.Facts) {
 	if err != nil {
 		c.unreachable(ctx, "put", err)
 	}
+	return at
 }
 
 // seal returns what Redis keeps under the key name for e: the MAC of
@@ -332,29 +358,30 @@ func seal[T any](c *Cache, name string, e entry[T]) string {
 
 // read fills dst from the value raw that Redis holds under the key name,
 // if it is there, authentic, tagged with the current generation gen and
-// younger than the TTL. An entry that fails authentication is counted
-// and logged.
-func read[T any](c *Cache, name string, raw any, gen string, dst *T) bool {
+// younger than the TTL, and returns when it was written (unix
+// milliseconds). An entry that fails authentication is counted and
+// logged.
+func read[T any](c *Cache, name string, raw any, gen string, dst *T) (int64, bool) {
 	s, ok := raw.(string)
 	if !ok {
-		return false
+		return 0, false
 	}
 	if len(s) < sha256.Size {
 		c.forged(name)
-		return false
+		return 0, false
 	}
 	msg := signed(name, s[sha256.Size:])
 	if !hmac.Equal([]byte(s[:sha256.Size]), c.sum(msg)) {
 		c.forged(name)
-		return false
+		return 0, false
 	}
 	var e entry[T]
 	if err := json.Unmarshal(msg[8+len(name):], &e); err != nil || e.Gen == "" || e.Gen != gen ||
 		c.now().UnixMilli()-e.Written > c.ttl.Milliseconds() {
-		return false
+		return 0, false
 	}
 	*dst = e.Value
-	return true
+	return e.Written, true
 }
 
 // signed returns what the MAC of the entry body under the key name
@@ -416,21 +443,32 @@ func (c *Cache) FileChanged(ctx context.Context, ownerID int64, storedName strin
 	c.bump(ctx, c.fileGen(ownerID, storedName))
 }
 
-// bump writes a fresh token to the generation key name, after a change
-// committed. It tries again at once (a pooled connection Redis closed
-// fails only its first use), then with a short backoff for up to
-// bumpPatience in all. While earlier invalidations are still waiting for
-// Redis, it does not wait: Redis is down, and every change would pay the
-// full patience. What it could not write is left to the background retry.
+// bump writes a fresh token to the generation key name and publishes the
+// invalidation, after a change committed, then waits until every replica
+// answering from memory has applied it or lost its lease (lease.go): at
+// most LeaseTTL. Nothing the caller does cancels it: a change asked for
+// is made visible even when its client has gone. It tries again at once
+// (a pooled connection Redis closed fails only its first use), then with
+// a short backoff for up to bumpPatience in all. While earlier
+// invalidations are still waiting for Redis, it does not retry: Redis is
+// down, and every change would pay the full patience. What it could not
+// write is left to the background retry, and the change waits until no
+// replica can still answer from memory (outage).
 func (c *Cache) bump(ctx context.Context, name string) {
-	ctx, cancel := context.WithTimeout(ctx, bumpPatience)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bumpPatience)
 	defer cancel()
 	var err error
+	var failed time.Time
 	for attempt, wait := 0, 25*time.Millisecond; ; attempt++ {
-		if err = c.client.Set(ctx, name, newToken(), c.genTTL).Err(); err == nil {
+		var seq int64
+		var holders []holder
+		if seq, holders, err = c.publish(ctx, []string{name}); err == nil {
+			c.reached()
+			c.await(seq, holders)
 			return
 		}
 		if attempt == 0 {
+			failed = time.Now()
 			continue
 		}
 		if c.retry.waiting() {
@@ -449,6 +487,7 @@ func (c *Cache) bump(ctx context.Context, name string) {
 	queued := c.retry.add(c, name)
 	c.log.WarnContext(ctx, "cache invalidation failed; stale decisions expire with the TTL", "key", name, "ttl", c.ttl,
 		"retrying", queued, "err", err)
+	c.outage(failed)
 }
 
 // retrier writes the generation tokens that bump could not, until Redis
@@ -514,8 +553,8 @@ func (r *retrier) close() {
 	}
 }
 
-// run writes every waiting key in one pipeline, backing off from 100 ms
-// to a second while Redis refuses, and returns once none waits or the
+// run writes every waiting key, in invalidations of up to publishBatch
+// keys, backing off from 100 ms to a second while Redis refuses, and returns once none waits or the
 // cache is closed.
 func (r *retrier) run(c *Cache) {
 	wait := 100 * time.Millisecond
@@ -541,26 +580,30 @@ func (r *retrier) run(c *Cache) {
 		}
 		r.mu.Unlock()
 
-		ctx, cancel := context.WithTimeout(context.Background(), bumpPatience)
-		cmds := map[string]*goredis.StatusCmd{}
-		c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			for name := range batch {
-				cmds[name] = p.Set(ctx, name, newToken(), c.genTTL)
-			}
-			return nil
-		})
-		cancel()
+		// Each batch goes out as one invalidation, published like any
+		// other: replicas that refilled their memory from Redis meanwhile
+		// drop what it names. Nobody waits for the acknowledgements.
+		names := slices.Sorted(maps.Keys(batch))
 		done := 0
-		r.mu.Lock()
-		for name, cmd := range cmds {
-			// A key that failed again meanwhile stands for a change that
-			// may have committed after this write: it stays.
-			if cmd.Err() == nil && r.keys[name].seq == batch[name].seq {
-				delete(r.keys, name)
-				done++
+		for chunk := range slices.Chunk(names, publishBatch) {
+			ctx, cancel := context.WithTimeout(context.Background(), bumpPatience)
+			_, _, err := c.publish(ctx, chunk)
+			cancel()
+			if err != nil {
+				break
 			}
+			c.reached()
+			r.mu.Lock()
+			for _, name := range chunk {
+				// A key that failed again meanwhile stands for a change
+				// that may have committed after this write: it stays.
+				if r.keys[name].seq == batch[name].seq {
+					delete(r.keys, name)
+					done++
+				}
+			}
+			r.mu.Unlock()
 		}
-		r.mu.Unlock()
 		if done > 0 {
 			c.log.Info("cache invalidations written after Redis came back", "count", done)
 			wait = 100 * time.Millisecond

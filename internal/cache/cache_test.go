@@ -159,7 +159,9 @@ func TestStalenessBoundedByTTL(t *testing.T) {
 }
 
 // With Redis unreachable every call is a quick miss, never an error or a
-// hang, and nothing is stored.
+// hang, and nothing is stored. The first change waits one lease, so that
+// no replica that lost Redis too still answers from memory; later ones
+// do not wait.
 func TestRedisDown(t *testing.T) {
 	c := open(t, "redis://127.0.0.1:1/0", time.Minute)
 	ctx := context.Background()
@@ -170,7 +172,7 @@ func TestRedisDown(t *testing.T) {
 		}
 		c.UserChanged(ctx, 1)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > cache.LeaseTTL+time.Second {
 		t.Errorf("20 rounds against a dead Redis took %s; the cache must fail fast", d)
 	}
 }
@@ -194,7 +196,11 @@ func TestOpenErrorHidesPassword(t *testing.T) {
 // Redis call that times out on a busy machine is a miss, reported as
 // misses/op.
 func BenchmarkFactsHit(b *testing.B) {
-	c := open(b, testenv.RedisURL(), time.Minute)
+	benchmarkFacts(b, open(b, testenv.RedisURL(), time.Minute))
+}
+
+// benchmarkFacts measures c's lookups of facts it holds.
+func benchmarkFacts(b *testing.B, c *cache.Cache) {
 	ctx := context.Background()
 	misses := 0
 	load := func() (filegate.Facts, error) { misses++; return facts, nil }

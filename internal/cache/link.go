@@ -21,13 +21,18 @@ func (c *Cache) LinkChanged(ctx context.Context, linkID int64) {
 }
 
 // Link returns the facts of link id with the guarantees of Facts: from
-// Redis when cached, current and authentic, else from load, whose facts
-// are stored tagged with the generation read before load ran. load's
-// error is returned as is; Redis errors are logged, never returned.
+// memory, or from Redis when cached, current and authentic, else from
+// load, whose facts are stored tagged with the generation read before
+// load ran. load's error is returned as is; Redis errors are logged,
+// never returned.
 func (c *Cache) Link(ctx context.Context, id int64, load func() (filegate.LinkFacts, error)) (filegate.LinkFacts, error) {
 	if c.macs == nil {
 		return load()
 	}
+	if e := c.mem.get(memKey{link: id}, c.now().UnixMilli()); e != nil {
+		return e.link, nil
+	}
+	fl := c.mem.begin()
 	gen, name := c.linkGen(id), c.linkEntry(id)
 	tok := ""
 	vals, err := c.client.MGet(ctx, gen, name).Result()
@@ -36,7 +41,8 @@ func (c *Cache) Link(ctx context.Context, id int64, load func() (filegate.LinkFa
 	} else {
 		tok = str(vals[0])
 		var lf filegate.LinkFacts
-		if read(c, name, vals[1], tok, &lf) {
+		if written, ok := read(c, name, vals[1], tok, &lf); ok {
+			c.mem.put(fl, c.linkMemEntry(id, lf, written))
 			return lf, nil
 		}
 		if tok == "" {
@@ -50,8 +56,10 @@ func (c *Cache) Link(ctx context.Context, id int64, load func() (filegate.LinkFa
 	if err != nil || tok == "" {
 		return lf, err
 	}
-	if err := c.client.Set(ctx, name, seal(c, name, entry[filegate.LinkFacts]{tok, c.now().UnixMilli(), lf}), c.ttl).Err(); err != nil {
+	at := c.now().UnixMilli()
+	if err := c.client.Set(ctx, name, seal(c, name, entry[filegate.LinkFacts]{tok, at, lf}), c.ttl).Err(); err != nil {
 		c.unreachable(ctx, "put link", err)
 	}
+	c.mem.put(fl, c.linkMemEntry(id, lf, at))
 	return lf, nil
 }

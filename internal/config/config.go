@@ -28,6 +28,9 @@ type Config struct {
 	UploaderAddr string
 	CacheTTL     time.Duration
 	HidePrivate  bool
+	// MemoryEntries is how many decisions' facts each authz keeps in its
+	// memory layer in front of Redis; 0 turns the layer off.
+	MemoryEntries int
 
 	SessionTTL         time.Duration
 	MaxFilesPerRequest int
@@ -38,6 +41,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// LinkMaxTTL is the longest a share link may be made to last.
 	LinkMaxTTL time.Duration
+	// AuditLog is the file the audit lines are appended to, or "-" for
+	// standard output (audit.Open).
+	AuditLog string
 
 	// AuthzMetricsAddr and UploaderMetricsAddr are where each binary
 	// serves GET /metrics, apart from the address nginx proxies to.
@@ -66,6 +72,7 @@ var Vars = []Var{
 	{"AUTHZ_METRICS_ADDR", "127.0.0.1:9181", "listen address of authz's Prometheus metrics (GET /metrics); never publish it through nginx"},
 	{"UPLOADER_METRICS_ADDR", "127.0.0.1:9182", "listen address of the web app's Prometheus metrics (GET /metrics); never publish it through nginx"},
 	{"AUTHZ_CACHE_TTL", "30s", "how long a cached decision lives; bounds staleness when Redis missed a change"},
+	{"AUTHZ_MEMORY_CACHE", "10000", "entries authz keeps in memory in front of Redis (about 1 KiB each), or off; changes still show on the next request (docs/interface.md#cache)"},
 	{"AUTHZ_HIDE_PRIVATE", "false", "answer 404 instead of 403, so strangers cannot probe which private files exist (docs/operating.md)"},
 	{"FILEGATE_SESSION_TTL", "336h", "how long a login lasts"},
 	{"FILEGATE_MAX_FILES_PER_REQUEST", "20", "most files one upload request stores; later parts are refused"},
@@ -73,6 +80,7 @@ var Vars = []Var{
 	{"FILEGATE_QUOTA_FILES", "10000", "files each user may store"},
 	{"FILEGATE_TRUSTED_PROXIES", "127.0.0.1/32,::1/128", "comma-separated addresses or CIDR prefixes whose X-Real-IP header names the client"},
 	{"FILEGATE_LINK_MAX_TTL", "2160h", "longest a share link may be made to last"},
+	{"FILEGATE_AUDIT_LOG", "-", "file the audit lines are appended to (reopened on SIGHUP), or - for standard output"},
 }
 
 // Load reads the configuration through getenv (os.Getenv in main). An
@@ -103,6 +111,7 @@ func Load(getenv func(string) string) (Config, error) {
 
 		AuthzMetricsAddr:    get("AUTHZ_METRICS_ADDR"),
 		UploaderMetricsAddr: get("UPLOADER_METRICS_ADDR"),
+		AuditLog:            get("FILEGATE_AUDIT_LOG"),
 	}
 	var err error
 	if c.CookieSecure, err = strconv.ParseBool(get("FILEGATE_COOKIE_SECURE")); err != nil {
@@ -113,6 +122,11 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.CacheTTL, err = time.ParseDuration(get("AUTHZ_CACHE_TTL")); err != nil || c.CacheTTL <= 0 {
 		return c, fmt.Errorf("AUTHZ_CACHE_TTL: want a positive duration like 30s, got %q", get("AUTHZ_CACHE_TTL"))
+	}
+	if v := get("AUTHZ_MEMORY_CACHE"); !strings.EqualFold(v, "off") {
+		if c.MemoryEntries, err = strconv.Atoi(v); err != nil || c.MemoryEntries < 1 {
+			return c, fmt.Errorf("AUTHZ_MEMORY_CACHE: want a number of entries from 1, or off, got %q", v)
+		}
 	}
 	if c.MaxUpload, err = ParseSize(get("FILEGATE_MAX_UPLOAD")); err != nil {
 		return c, fmt.Errorf("FILEGATE_MAX_UPLOAD: %w", err)

@@ -33,8 +33,21 @@ func TestLoadDefaults(t *testing.T) {
 	if c.AuthzMetricsAddr != "127.0.0.1:9181" || c.UploaderMetricsAddr != "127.0.0.1:9182" {
 		t.Errorf("metrics addresses: %q, %q", c.AuthzMetricsAddr, c.UploaderMetricsAddr)
 	}
+	if c.MemoryEntries != 10000 {
+		t.Errorf("MemoryEntries = %d, want the memory layer on with 10000", c.MemoryEntries)
+	}
 	if c.SessionKeys != "" {
 		t.Error("session keys must have no default")
+	}
+	if c.AuditLog != "-" {
+		t.Errorf("AuditLog = %q, want - (standard output)", c.AuditLog)
+	}
+}
+
+func TestLoadAuditLog(t *testing.T) {
+	c, err := Load(env(map[string]string{"FILEGATE_AUDIT_LOG": " /var/log/filegate/audit.log "}))
+	if err != nil || c.AuditLog != "/var/log/filegate/audit.log" {
+		t.Errorf("AuditLog = %q, %v", c.AuditLog, err)
 	}
 }
 
@@ -43,6 +56,7 @@ func TestLoadErrors(t *testing.T) {
 		"FILEGATE_COOKIE_SECURE":         {"FILEGATE_COOKIE_SECURE": "yes please"},
 		"AUTHZ_HIDE_PRIVATE":             {"AUTHZ_HIDE_PRIVATE": "maybe"},
 		"AUTHZ_CACHE_TTL":                {"AUTHZ_CACHE_TTL": "-5s"},
+		"AUTHZ_MEMORY_CACHE":             {"AUTHZ_MEMORY_CACHE": "0"},
 		"FILEGATE_MAX_UPLOAD":            {"FILEGATE_MAX_UPLOAD": "lots"},
 		"FILEGATE_SESSION_TTL":           {"FILEGATE_SESSION_TTL": "1s"},
 		"FILEGATE_MAX_FILES_PER_REQUEST": {"FILEGATE_MAX_FILES_PER_REQUEST": "0"},
@@ -127,5 +141,19 @@ func TestMetricsAddrs(t *testing.T) {
 	c, err := Load(env(map[string]string{"AUTHZ_METRICS_ADDR": "0.0.0.0:9181", "UPLOADER_METRICS_ADDR": "127.0.0.1:0"}))
 	if err != nil || c.AuthzMetricsAddr != "0.0.0.0:9181" || c.UploaderMetricsAddr != "127.0.0.1:0" {
 		t.Errorf("metrics addresses: %q, %q, %v", c.AuthzMetricsAddr, c.UploaderMetricsAddr, err)
+	}
+}
+
+func TestMemoryCache(t *testing.T) {
+	for v, want := range map[string]int{"off": 0, "OFF": 0, " 500 ": 500, "": 10000} {
+		c, err := Load(env(map[string]string{"AUTHZ_MEMORY_CACHE": v}))
+		if err != nil || c.MemoryEntries != want {
+			t.Errorf("AUTHZ_MEMORY_CACHE=%q: %d, %v; want %d", v, c.MemoryEntries, err, want)
+		}
+	}
+	for _, v := range []string{"-1", "no", "1e4", "false"} {
+		if _, err := Load(env(map[string]string{"AUTHZ_MEMORY_CACHE": v})); err == nil || !strings.HasPrefix(err.Error(), "AUTHZ_MEMORY_CACHE:") {
+			t.Errorf("AUTHZ_MEMORY_CACHE=%q: %v, want an error naming the variable", v, err)
+		}
 	}
 }

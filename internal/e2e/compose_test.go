@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -121,6 +122,159 @@ func TestComposeFile(t *testing.T) {
 		_, port, err := net.SplitHostPort(compose.Services[svc].Environment[edit.addrVar])
 		if want := "s|" + edit.value + "|" + svc + ":" + port + "|"; err != nil || !strings.Contains(string(nginxCmd), want) {
 			t.Errorf("compose nginx command does not point filegate-http.conf at %s: no %s", svc, want)
+		}
+	}
+}
+
+// composeService is a service of compose.yaml as the hardening checks
+// read it.
+type composeService struct {
+	Image       string            `yaml:"image"`
+	Build       map[string]any    `yaml:"build"`
+	User        *string           `yaml:"user"`
+	Restart     string            `yaml:"restart"`
+	Ports       []any             `yaml:"ports"`
+	Volumes     []string          `yaml:"volumes"`
+	Environment map[string]string `yaml:"environment"`
+	Command     any               `yaml:"command"`
+	Healthcheck *struct {
+		Test []string `yaml:"test"`
+	} `yaml:"healthcheck"`
+	DependsOn map[string]struct {
+		Condition string `yaml:"condition"`
+	} `yaml:"depends_on"`
+}
+
+// readCompose parses compose.yaml's services.
+func readCompose(t *testing.T) map[string]composeService {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]composeService `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &compose); err != nil {
+		t.Fatalf("compose.yaml does not parse: %v", err)
+	}
+	return compose.Services
+}
+
+// healthchecks are the commands compose's healthchecks run in the
+// filegate image, by service.
+var healthchecks = map[string][]string{"authz": {"authz", "-healthcheck"}, "uploader": {"uploader", "healthcheck"}}
+
+// compose.yaml would pass a security review: every service restarts
+// unless stopped and runs as a non-root user; no port is published but
+// nginx's (the metrics listeners stay inside the compose network); the
+// private root is read-only in nginx and not in authz at all; authz and
+// the uploader have healthchecks (the binaries' own, TestComposeHealthchecks
+// runs them), and nginx waits for both.
+func TestComposeHardening(t *testing.T) {
+	services := readCompose(t)
+	if len(services) == 0 {
+		t.Fatal("no services")
+	}
+	// The user the filegate image runs as: the last USER of its
+	// Dockerfile, for the services that run that image.
+	imageUser := map[string]string{}
+	for _, svc := range services {
+		inline, _ := svc.Build["dockerfile_inline"].(string)
+		if users := regexp.MustCompile(`(?m)^USER\s+(\S+)`).FindAllStringSubmatch(inline, -1); len(users) > 0 {
+			imageUser[svc.Image] = users[len(users)-1][1]
+		}
+	}
+	rootUser := func(u string) bool {
+		name, _, _ := strings.Cut(u, ":")
+		return name == "" || name == "root" || name == "0"
+	}
+	for name, svc := range services {
+		if svc.Restart != "unless-stopped" {
+			t.Errorf("%s: restart: %q, want unless-stopped", name, svc.Restart)
+		}
+		switch user, fromImage := imageUser[svc.Image]; {
+		case svc.User != nil && rootUser(*svc.User):
+			t.Errorf("%s runs as root (user: %q)", name, *svc.User)
+		case svc.User == nil && !fromImage:
+			t.Errorf("%s sets no user: %s's default is root", name, svc.Image)
+		case svc.User == nil && rootUser(user):
+			t.Errorf("%s runs as root: its image's USER is %q", name, user)
+		}
+		// expose: would be fine: it opens a port to the compose network
+		// only, where Prometheus may scrape the metrics listeners.
+		if name != "nginx" && len(svc.Ports) > 0 {
+			t.Errorf("%s publishes ports %v: only nginx may", name, svc.Ports)
+		}
+	}
+	if ports := services["nginx"].Ports; len(ports) != 1 || !strings.HasPrefix(fmt.Sprint(ports[0]), "127.0.0.1:") {
+		t.Errorf("nginx publishes %v, want its one listener, on the loopback", ports)
+	}
+
+	// The private root: the uploader's volume at FILEGATE_PRIVATE_ROOT.
+	root := services["uploader"].Environment["FILEGATE_PRIVATE_ROOT"]
+	var private string
+	for _, v := range services["uploader"].Volumes {
+		if src, dst, _ := strings.Cut(v, ":"); strings.TrimSuffix(dst, ":rw") == root {
+			private = src
+		}
+	}
+	if private == "" {
+		t.Fatalf("the uploader mounts no volume at FILEGATE_PRIVATE_ROOT (%q): %v", root, services["uploader"].Volumes)
+	}
+	for name, svc := range services {
+		for _, v := range svc.Volumes {
+			src, rest, _ := strings.Cut(v, ":")
+			if src != private || name == "uploader" {
+				continue
+			}
+			if name != "nginx" || !strings.HasSuffix(rest, ":ro") {
+				t.Errorf("%s mounts the private root as %q: only nginx may, read-only", name, v)
+			}
+		}
+	}
+	if !slices.ContainsFunc(services["nginx"].Volumes, func(v string) bool { return strings.HasPrefix(v, private+":") }) {
+		t.Error("nginx does not mount the private root: it serves the files")
+	}
+	if len(services["authz"].Volumes) > 0 {
+		t.Errorf("authz mounts %v: it needs no file", services["authz"].Volumes)
+	}
+
+	for name, cmd := range healthchecks {
+		hc := services[name].Healthcheck
+		if hc == nil || !slices.Equal(hc.Test, append([]string{"CMD"}, cmd...)) {
+			t.Errorf("%s: healthcheck %+v, want test [CMD %s]", name, hc, strings.Join(cmd, " "))
+		}
+		if cond := services["nginx"].DependsOn[name].Condition; cond != "service_healthy" {
+			t.Errorf("nginx starts when %s is %q, want service_healthy", name, cond)
+		}
+	}
+}
+
+// The healthcheck commands compose runs work: against a running stack
+// they exit 0, and 1 once the service is down.
+func TestComposeHealthchecks(t *testing.T) {
+	t.Parallel()
+	services := readCompose(t)
+	s := testenv.Start(t, testenv.Options{})
+	run := func(cmd []string) (string, error) {
+		c := exec.Command(testenv.Binary(t, cmd[0]), cmd[1:]...)
+		c.Env = append(os.Environ(), s.Env...)
+		out, err := c.CombinedOutput()
+		return string(out), err
+	}
+	for name, svc := range map[string]*testenv.Service{"authz": s.Authz, "uploader": s.Uploader} {
+		hc := services[name].Healthcheck
+		if hc == nil || len(hc.Test) < 2 || hc.Test[0] != "CMD" {
+			t.Fatalf("%s: no healthcheck command in compose.yaml", name)
+		}
+		if out, err := run(hc.Test[1:]); err != nil || strings.TrimSpace(out) != "ok" {
+			t.Errorf("%s's healthcheck against a healthy %s: %v\n%s", name, name, err, out)
+		}
+		svc.Stop()
+		out, err := run(hc.Test[1:])
+		if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, "unhealthy") {
+			t.Errorf("%s's healthcheck with %s down: %v, want exit 1 saying unhealthy\n%s", name, name, err, out)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -63,13 +64,44 @@ func (a attacker) get(name string) string {
 	return v
 }
 
-// set writes v under name, keeping its expiry, and returns v.
+// set writes v under name, keeping its expiry, and returns v. authz
+// answers from memory what it read before (docs/interface.md#cache), so
+// that the forgery is read at all, set then makes every authz drop its
+// memory.
 func (a attacker) set(name, v string) string {
 	a.t.Helper()
 	if err := a.rdb.Set(context.Background(), name, v, goredis.KeepTTL).Err(); err != nil {
 		a.t.Fatal(err)
 	}
+	a.dropMemory()
 	return v
+}
+
+// dropMemory makes every authz drop its memory layer, as anyone who can
+// write to Redis can: with an unreadable message on the invalidation
+// channel. It waits until each has given its lease back and holds a new
+// one, with an empty memory.
+func (a attacker) dropMemory() {
+	a.t.Helper()
+	ctx := context.Background()
+	leases := func() []string {
+		m, err := a.rdb.ZRange(ctx, a.prefix+"m:leases", 0, -1).Result()
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		return m
+	}
+	before := leases()
+	if len(before) == 0 {
+		a.t.Fatal("no authz holds a lease: is the memory layer off?")
+	}
+	if err := a.rdb.Publish(ctx, a.prefix+"m:inval", "forged").Err(); err != nil {
+		a.t.Fatal(err)
+	}
+	waitFor(a.t, "every authz dropping its memory", func() bool {
+		now := leases()
+		return len(now) == len(before) && !slices.ContainsFunc(now, func(m string) bool { return slices.Contains(before, m) })
+	})
 }
 
 // edit replaces old with new in the facts of the entry under name, and

@@ -164,8 +164,9 @@ func TestSessionsThroughNginx(t *testing.T) {
 		daveURL := d.Put(t, "dave", "d.txt", []byte("dave's\n"))
 		c := d.login(t, "dave", "dave-password")
 		d.wantAccepted(t, "dave", c, daveURL)
-		if out := d.CLI(t, "", "user", "logout", "dave"); out != "user dave: 1 session logged out\n" {
-			t.Errorf("user logout printed %q", out)
+		if out, audit := cliStreams(t, d.Stack, "", "user", "logout", "dave"); out != "user dave: 1 session logged out\n" ||
+			!strings.Contains(audit, `"event.action":"user.logout"`) || !strings.Contains(audit, `"user.target.id":`) {
+			t.Errorf("user logout printed %q, and on standard error %q", out, audit)
 		}
 		d.wantRefused(t, "after user logout", c, daveURL)
 
@@ -175,8 +176,9 @@ func TestSessionsThroughNginx(t *testing.T) {
 			t.Errorf("short password: %v %q", err, out)
 		}
 		d.wantAccepted(t, "after a refused passwd", c, daveURL)
-		if out := d.CLI(t, "dave-new-password\n", "user", "passwd", "dave", "--password-stdin"); out != "user dave: password set, 1 session logged out\n" {
-			t.Errorf("user passwd printed %q", out)
+		if out, audit := cliStreams(t, d.Stack, "dave-new-password\n", "user", "passwd", "dave", "--password-stdin"); out != "user dave: password set, 1 session logged out\n" ||
+			!strings.Contains(audit, `"event.action":"user.password_reset"`) || strings.Contains(audit, "dave-new-password") {
+			t.Errorf("user passwd printed %q, and on standard error %q", out, audit)
 		}
 		d.wantRefused(t, "after user passwd", c, daveURL)
 		if resp, _ := d.send(t, nil, "POST", "/login", url.Values{"username": {"dave"}, "password": {"dave-password"}}); resp.StatusCode != 401 {
@@ -324,4 +326,19 @@ func TestSessionsDependenciesDown(t *testing.T) {
 	d.wantStatus(t, "validly cached, PostgreSQL down", cached, "GET", d.aliceURL, 200)
 	d.DBProxy.Restore()
 	d.wantStatus(t, "PostgreSQL back", fresh, "GET", d.aliceURL, 200)
+}
+
+// cliStreams runs the uploader CLI of s like s.CLI, and returns its
+// standard output and standard error apart: the user and link commands
+// write their audit lines on the latter.
+func cliStreams(t *testing.T, s *testenv.Stack, stdin string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	cmd := s.Command(t, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errs strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("uploader %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errs.String())
+	}
+	return out.String(), errs.String()
 }

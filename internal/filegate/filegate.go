@@ -27,6 +27,16 @@ type User struct {
 	CreatedAt    time.Time `db:"created_at"`
 }
 
+// UserUsage is a user as the staff admin page lists them: what they
+// store, counted against the quota (filegate.Quota), and how many live
+// sessions they have. PasswordHash is left empty.
+type UserUsage struct {
+	User
+	UsedBytes int64 `db:"used_bytes"`
+	UsedFiles int64 `db:"used_files"`
+	Sessions  int64 `db:"sessions"`
+}
+
 // File is one stored upload. Its bytes live at PRIVATE_ROOT/Path().
 type File struct {
 	ID          int64     `db:"id"`
@@ -148,6 +158,7 @@ func (u User) Profile() Profile {
 // false the other fields are empty.
 type Target struct {
 	Exists      bool   `json:"e"`
+	ID          int64  `json:"id,omitempty"` // for the audit log's file.id
 	Path        string `json:"path,omitempty"`
 	ContentType string `json:"type,omitempty"`
 	DisplayName string `json:"name,omitempty"`
@@ -156,7 +167,7 @@ type Target struct {
 // Target returns f as authz serves it. The path comes from the row, never
 // from a request.
 func (f File) Target() Target {
-	return Target{Exists: true, Path: f.Path(), ContentType: f.ContentType, DisplayName: f.DisplayName}
+	return Target{Exists: true, ID: f.ID, Path: f.Path(), ContentType: f.ContentType, DisplayName: f.DisplayName}
 }
 
 // Session is one login: the server-side record a session cookie names

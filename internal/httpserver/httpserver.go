@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -76,4 +77,44 @@ func Healthz(ping func(context.Context) error, log *slog.Logger) http.HandlerFun
 		}
 		io.WriteString(w, "ok\n")
 	}
+}
+
+// ProbeTimeout bounds a Probe: Healthz's own two seconds, and a second
+// for the rest.
+const ProbeTimeout = 3 * time.Second
+
+// Probe asks GET /healthz of the server listening on addr (as AUTHZ_ADDR
+// or UPLOADER_ADDR give it) and returns nil when it answers 200 within
+// ProbeTimeout, else why not. An unspecified host (0.0.0.0, [::], none)
+// is asked on the loopback address: a healthcheck runs next to the
+// server it checks. Both binaries' healthcheck commands call it for
+// compose, whose image has no curl.
+func Probe(ctx context.Context, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("healthcheck: address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+		if ip != nil && ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	defer cancel()
+	url := "http://" + net.JoinHostPort(host, port) + "/healthz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		return fmt.Errorf("healthcheck: %s answered %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
 }

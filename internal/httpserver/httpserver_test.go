@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,5 +59,45 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", addr); err == nil {
 		t.Error("still listening after shutdown")
+	}
+}
+
+// Probe is the healthcheck of both binaries: 200 from /healthz is
+// healthy, anything else (another status, nobody listening) is not, and
+// an unspecified listen address is asked on the loopback.
+func TestProbe(t *testing.T) {
+	var status atomic.Int32 // what /healthz answers
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(int(status.Load()))
+		io.WriteString(w, "database unreachable\n")
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	for _, tt := range []struct {
+		addr   string
+		status int
+		ok     bool
+	}{
+		{ln.Addr().String(), http.StatusOK, true},
+		{"0.0.0.0:" + port, http.StatusOK, true},
+		{":" + port, http.StatusOK, true},
+		{ln.Addr().String(), http.StatusServiceUnavailable, false},
+		{testenv.FreeAddr(t), http.StatusOK, false},
+		{"no-port", http.StatusOK, false},
+	} {
+		status.Store(int32(tt.status))
+		err := httpserver.Probe(context.Background(), tt.addr)
+		if (err == nil) != tt.ok {
+			t.Errorf("Probe(%q) with /healthz answering %d: %v, want healthy %t", tt.addr, tt.status, err, tt.ok)
+		}
 	}
 }

@@ -168,7 +168,7 @@ const factsQuery = `SELECT
 		COALESCE(s.expires_at, 'epoch') AS session_expires,
 		o.id IS NOT NULL AS owner_exists, COALESCE(o.is_public, false) AS owner_public,
 		COALESCE(o.is_staff, false) AS owner_staff,
-		f.id IS NOT NULL AS file_exists,
+		f.id IS NOT NULL AS file_exists, COALESCE(f.id, 0) AS file_id,
 		COALESCE(f.owner_id, 0) AS file_owner, COALESCE(f.stored_name, '') AS stored_name,
 		COALESCE(f.content_type, '') AS content_type, COALESCE(f.display_name, '') AS display_name
 		FROM (SELECT 1) AS one
@@ -216,6 +216,7 @@ func (db *DB) Facts(ctx context.Context, key filegate.FactsKey) (filegate.Facts,
 		OwnerPublic    bool      `db:"owner_public"`
 		OwnerStaff     bool      `db:"owner_staff"`
 		FileExists     bool      `db:"file_exists"`
+		FileID         int64     `db:"file_id"`
 		FileOwner      int64     `db:"file_owner"`
 		StoredName     string    `db:"stored_name"`
 		ContentType    string    `db:"content_type"`
@@ -238,7 +239,7 @@ func (db *DB) Facts(ctx context.Context, key filegate.FactsKey) (filegate.Facts,
 	}
 	if row.FileExists {
 		// The path nginx reads is built from the row, not from the request.
-		f := filegate.File{OwnerID: row.FileOwner, StoredName: row.StoredName, ContentType: row.ContentType, DisplayName: row.DisplayName}
+		f := filegate.File{ID: row.FileID, OwnerID: row.FileOwner, StoredName: row.StoredName, ContentType: row.ContentType, DisplayName: row.DisplayName}
 		facts.File = f.Target()
 	}
 	return facts, nil

@@ -130,7 +130,7 @@ func TestFacts(t *testing.T) {
 		Viewer:  filegate.Profile{ID: alice.ID, Exists: true},
 		Session: sess.State(),
 		Owner:   filegate.Profile{ID: bob.ID, Exists: true, Public: true},
-		File:    filegate.Target{Exists: true, Path: f.Path(), ContentType: "application/pdf", DisplayName: "Ä.pdf"},
+		File:    filegate.Target{Exists: true, ID: f.ID, Path: f.Path(), ContentType: "application/pdf", DisplayName: "Ä.pdf"},
 	}
 	if err != nil || got != want {
 		t.Errorf("Facts = %+v, %v\nwant %+v", got, err, want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -45,6 +46,19 @@ func (db *DB) userWhere(ctx context.Context, where string, arg any) (filegate.Us
 		return u, filegate.Errorf(filegate.ENOTFOUND, "No such user.")
 	}
 	return u, wrap("user", err)
+}
+
+// Users returns at most limit users whose slug sorts after after (""
+// for the first), in slug order, each with what they store and the
+// number of their sessions live at now (neither revoked nor expired).
+// The password hashes are not read.
+func (db *DB) Users(ctx context.Context, after string, limit int, now time.Time) ([]filegate.UserUsage, error) {
+	users := []filegate.UserUsage{}
+	err := db.db.SelectContext(ctx, &users, `SELECT u.id, u.username, u.slug, u.display_name, u.is_public, u.is_staff,
+			u.created_at, u.used_bytes, u.used_files,
+			(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > $3) AS sessions
+		FROM users u WHERE u.slug > $1 ORDER BY u.slug LIMIT $2`, after, limit, now)
+	return users, wrap("users", err)
 }
 
 // UpdateUser changes the given fields of user id and returns the result.

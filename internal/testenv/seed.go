@@ -28,6 +28,7 @@ type User struct {
 // would (slug = lowercase name), and returns the stored user.
 func AddUser(t T, db *postgres.DB, u User) filegate.User {
 	t.Helper()
+	Secret(u.Name+"'s password", u.Password)
 	var stored filegate.User
 	if u.Password == "" {
 		slug, err := account.Slug(u.Name)
@@ -77,6 +78,7 @@ var (
 // returns the id it printed.
 func (s *Stack) AddUser(t T, u User) int64 {
 	t.Helper()
+	Secret(u.Name+"'s password", u.Password)
 	args := []string{"user", "add", u.Name, "--password-stdin"}
 	if u.Public {
 		args = append(args, "--public")
@@ -146,7 +148,10 @@ func AddLink(t T, db *postgres.DB, codec *session.Codec, file filegate.File, o L
 	if err := db.CreateLink(context.Background(), &l); err != nil {
 		t.Fatalf("testenv: create a link to file %d: %v", file.ID, err)
 	}
-	return l, filegate.LinkURL(codec.LinkToken(l.ID, l.Nonce))
+	token := codec.LinkToken(l.ID, l.Nonce)
+	Secret("a link's password", o.Password)
+	Secret("a link's token", token)
+	return l, filegate.LinkURL(token)
 }
 
 // AddLink stores a link to the file at the download URL fileURL (as Put

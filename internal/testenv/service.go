@@ -145,12 +145,15 @@ func (p *Service) Stop() {
 }
 
 // Restart starts the process again, with the same configuration and
-// address, once the last one has exited, and waits until it listens.
-func (p *Service) Restart(t T) {
+// address plus env ("NAME=value", which win over what it had, for this
+// run and every later one), once the last one has exited, and waits
+// until it listens.
+func (p *Service) Restart(t T, env ...string) {
 	t.Helper()
 	if _, exited := p.Wait(10 * time.Second); !exited {
 		t.Fatalf("testenv: restart %s: it still runs", p.name)
 	}
+	p.env = append(p.env, env...)
 	p.start(t)
 	if p.addr != "" {
 		waitListening(t, p.dir, p.addr)

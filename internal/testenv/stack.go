@@ -45,6 +45,18 @@ type Options struct {
 	// ProxyUploaderDatabase puts another one between the web app and
 	// PostgreSQL.
 	ProxyUploaderDatabase bool
+	// AuthzReplicas is how many authz processes run (default 1), each on
+	// an address of its own, sharing the database, Redis and keys; nginx
+	// asks the first. With ProxyRedis each reaches Redis through a proxy
+	// of its own; with ProxyDatabase they share one.
+	AuthzReplicas int
+}
+
+// Replica is one authz process of a stack.
+type Replica struct {
+	URL        string
+	Service    *Service
+	RedisProxy *Proxy // non-nil with Options.ProxyRedis
 }
 
 // Stack is a running filegate: nginx in front of authz and the uploader,
@@ -69,8 +81,51 @@ type Stack struct {
 	UploaderRedisProxy *Proxy
 	// UploaderDBProxy is non-nil with Options.ProxyUploaderDatabase.
 	UploaderDBProxy *Proxy
+	// AuditLog is the file every process of the stack appends its audit
+	// lines to (FILEGATE_AUDIT_LOG); see AuditLines and AuditSecrets.
+	AuditLog string
 	// The processes, for tests that stop, kill or restart one.
 	Authz, Uploader, Nginx *Service
+	// Replicas are every authz process (Options.AuthzReplicas, AddAuthz);
+	// the first is Authz at AuthzURL, behind RedisProxy.
+	Replicas []Replica
+
+	dir        string   // where the processes' logs go
+	authzEnv   []string // every authz's configuration, but its address
+	proxyRedis bool     // Options.ProxyRedis
+}
+
+// AddAuthz starts one more authz process on the stack, configured as the
+// others and then by env ("AUTHZ_MEMORY_CACHE=off"), waits until it
+// listens, and returns it. nginx does not ask it: tests and the
+// benchmark do.
+func (s *Stack) AddAuthz(t T, env ...string) Replica {
+	t.Helper()
+	addr := FreeAddr(t)
+	r := s.startAuthz(t, addr, env...)
+	waitListening(t, s.dir, addr)
+	return r
+}
+
+// startAuthz starts an authz process listening on addr, appends it to
+// s.Replicas and returns it.
+func (s *Stack) startAuthz(t T, addr string, env ...string) Replica {
+	t.Helper()
+	r := Replica{URL: "http://" + addr}
+	full := append(append([]string(nil), s.authzEnv...), "AUTHZ_ADDR="+addr)
+	if s.proxyRedis {
+		u, _ := url.Parse(RedisURL())
+		r.RedisProxy = NewProxy(t, u.Host)
+		u.Host = r.RedisProxy.Addr
+		full = append(full, "REDIS_URL="+u.String())
+	}
+	name := "authz"
+	if n := len(s.Replicas); n > 0 {
+		name = fmt.Sprintf("authz%d", n+1)
+	}
+	r.Service = startService(t, s.dir, name, addr, append(full, env...), Binary(t, "authz"))
+	s.Replicas = append(s.Replicas, r)
+	return r
 }
 
 // UploaderPID is the process id of the stack's `uploader serve`, for
@@ -160,7 +215,13 @@ func Start(t T, opt Options) *Stack {
 		RedisPrefix: RedisPrefix(t),
 		PrivateRoot: filepath.Join(dir, "private"),
 		SessionKeys: session.GenerateKeys(),
+		AuditLog:    filepath.Join(dir, "audit.log"),
 	}
+	noteKeys(s.SessionKeys)
+	// Registered before the services start, so it runs once they have
+	// stopped, and before dir is removed: the whole log, with every secret
+	// the test noted.
+	t.Cleanup(func() { s.checkAudit(t) })
 	if opt.CacheTTL == 0 {
 		opt.CacheTTL = 30 * time.Second
 	}
@@ -185,8 +246,10 @@ func Start(t T, opt Options) *Stack {
 	}
 	t.Cleanup(func() { invalidator.Close() })
 	s.Store.Invalidator = invalidator
-	addrs := FreeAddrs(t, 3)
+	opt.AuthzReplicas = max(opt.AuthzReplicas, 1)
+	addrs := FreeAddrs(t, 2+opt.AuthzReplicas)
 	authzAddr, uploaderAddr, nginxAddr := addrs[0], addrs[1], addrs[2]
+	replicaAddrs := append([]string{authzAddr}, addrs[3:]...)
 	s.AuthzURL, s.UploaderURL, s.URL = "http://"+authzAddr, "http://"+uploaderAddr, "http://"+nginxAddr
 	s.Env = []string{
 		"DATABASE_URL=" + s.DatabaseURL,
@@ -205,6 +268,7 @@ func Start(t T, opt Options) *Stack {
 		"UPLOADER_METRICS_ADDR=127.0.0.1:0",
 		"AUTHZ_CACHE_TTL=" + opt.CacheTTL.String(),
 		fmt.Sprintf("AUTHZ_HIDE_PRIVATE=%t", opt.HidePrivate),
+		"FILEGATE_AUDIT_LOG=" + s.AuditLog,
 	}
 	s.Env = append(s.Env, opt.Env...)
 	authzEnv := append([]string(nil), s.Env...)
@@ -221,12 +285,6 @@ func Start(t T, opt Options) *Stack {
 		u.Host = s.UploaderDBProxy.Addr
 		serveEnv = append(serveEnv, "DATABASE_URL="+u.String())
 	}
-	if opt.ProxyRedis {
-		u, _ := url.Parse(RedisURL())
-		s.RedisProxy = NewProxy(t, u.Host)
-		u.Host = s.RedisProxy.Addr
-		authzEnv = append(authzEnv, "REDIS_URL="+u.String())
-	}
 	if opt.ProxyUploaderRedis {
 		u, _ := url.Parse(RedisURL())
 		s.UploaderRedisProxy = NewProxy(t, u.Host)
@@ -234,7 +292,11 @@ func Start(t T, opt Options) *Stack {
 		serveEnv = append(serveEnv, "REDIS_URL="+u.String())
 	}
 	s.CLI(t, "", "migrate")
-	s.Authz = startService(t, dir, "authz", authzAddr, authzEnv, Binary(t, "authz"))
+	s.dir, s.authzEnv, s.proxyRedis = dir, authzEnv, opt.ProxyRedis
+	for _, addr := range replicaAddrs {
+		s.startAuthz(t, addr)
+	}
+	s.Authz, s.RedisProxy = s.Replicas[0].Service, s.Replicas[0].RedisProxy
 	s.Uploader = startService(t, dir, "uploader", uploaderAddr, serveEnv, Binary(t, "uploader"), "serve")
 
 	prefix := filepath.Join(dir, "nginx")
@@ -253,10 +315,24 @@ func Start(t T, opt Options) *Stack {
 	// another worker user could not even reach the private root. The tests
 	// check the gate, not file permissions (docs/operating.md).
 	s.Nginx = startService(t, dir, "nginx", nginxAddr, nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
-	for _, addr := range []string{authzAddr, uploaderAddr, nginxAddr} {
+	for _, addr := range append(replicaAddrs, uploaderAddr, nginxAddr) {
 		waitListening(t, dir, addr)
 	}
 	return s
+}
+
+// Reconfigure stops authz and the uploader, adds env ("NAME=value") to
+// their configuration and the CLI's, and starts both again, as an
+// operator changing .env and restarting them would (a key rotation:
+// docs/operating.md#rotating-session-keys). s.Sessions keeps the keys
+// the stack started with.
+func (s *Stack) Reconfigure(t T, env ...string) {
+	t.Helper()
+	s.Env = append(s.Env, env...)
+	for _, svc := range []*Service{s.Authz, s.Uploader} {
+		svc.Stop()
+		svc.Restart(t, env...)
+	}
 }
 
 // RenderNginx writes the config `make run` and compose render too:
@@ -406,6 +482,8 @@ func (s *Stack) Cookie(t T, userID int64) *http.Cookie {
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
+	Secret("a session cookie", v)
+	Secret("a session token", claims.Token)
 	return &http.Cookie{Name: session.CookieName, Value: v}
 }
 
@@ -427,6 +505,7 @@ func LegacyCookie(t T, keys string, userID int64) string {
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
+	Secret("a legacy session cookie", v)
 	return v
 }
 
@@ -435,6 +514,7 @@ func LegacyCookie(t T, keys string, userID int64) string {
 // uploader set; a refused login fails the test.
 func (s *Stack) Login(t T, name, password, userAgent string) *http.Cookie {
 	t.Helper()
+	Secret(name+"'s password", password)
 	form := url.Values{"username": {name}, "password": {password}}
 	req, err := http.NewRequest(http.MethodPost, s.URL+"/login", strings.NewReader(form.Encode()))
 	if err != nil {
@@ -450,6 +530,7 @@ func (s *Stack) Login(t T, name, password, userAgent string) *http.Cookie {
 	resp.Body.Close()
 	for _, c := range resp.Cookies() {
 		if c.Name == session.CookieName && c.Value != "" && resp.StatusCode == http.StatusSeeOther {
+			Secret(name+"'s session cookie", c.Value)
 			return &http.Cookie{Name: c.Name, Value: c.Value}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/internal/account"
+	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/metrics"
 )
@@ -22,13 +23,7 @@ type accountPage struct {
 // apiAccount is GET /account as JSON. The user never carries the
 // password hash.
 type apiAccount struct {
-	User struct {
-		ID       int64  `json:"id"`
-		Name     string `json:"name"`
-		Slug     string `json:"slug"`
-		IsPublic bool   `json:"is_public"`
-		IsStaff  bool   `json:"is_staff"`
-	} `json:"user"`
+	User     apiUser      `json:"user"`
 	Sessions []apiSession `json:"sessions"`
 }
 
@@ -41,9 +36,7 @@ type apiSession struct {
 }
 
 func (p accountPage) api() apiAccount {
-	var a apiAccount
-	a.User.ID, a.User.Name, a.User.Slug = p.User.ID, p.User.DisplayName, p.User.Slug
-	a.User.IsPublic, a.User.IsStaff = p.User.IsPublic, p.User.IsStaff
+	a := apiAccount{User: newAPIUser(p.User)}
 	a.Sessions = make([]apiSession, len(p.Sessions))
 	for i, s := range p.Sessions {
 		a.Sessions[i] = apiSession{ID: s.ID, CreatedAt: s.CreatedAt, LastUsedAt: s.LastUsedAt,
@@ -101,6 +94,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, viewer f
 	if wait > 0 {
 		err = throttled(wait, "Too many wrong passwords")
 	}
+	s.audit(r, audit.Event{Action: "user.password", Reason: reason(err), UserID: viewer.ID})
 	if code := filegate.ErrorCode(err); (code == filegate.EFORBIDDEN || code == filegate.EINVALID || code == filegate.ETHROTTLED) && !wantsJSON(r) {
 		page, perr := s.account(r, viewer, filegate.ErrorMessage(err))
 		if perr != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/internal/account"
+	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/metrics"
 	"github.com/filegate/filegate/internal/policy"
@@ -184,6 +185,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		err = s.startSession(w, r, u)
 	}
 	s.Metrics.Login(outcome(err, metrics.LoginSuccess, loginResults, metrics.LoginError))
+	// u holds the id of an existing user whose password was wrong too;
+	// the name typed is never logged (it may be a password typed in the
+	// wrong field).
+	s.audit(r, audit.Event{Action: "user.login", Reason: reason(err), UserID: u.ID})
 	if code := filegate.ErrorCode(err); code == filegate.EUNAUTHORIZED || code == filegate.ETHROTTLED {
 		// Shown on the form, with the username kept, rather than on the
 		// error page.
@@ -229,13 +234,15 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	}
 	if l := loginFrom(r.Context()); l != nil {
 		var err error
-		if r.PostForm.Get("everywhere") == "true" {
+		everywhere := r.PostForm.Get("everywhere") == "true"
+		if everywhere {
 			var n int64
 			n, err = s.Store.RevokeSessions(r.Context(), l.user.ID, 0)
 			s.Metrics.SessionsRevoked(metrics.RevokedEverywhere, n)
 		} else if err = s.Store.RevokeSession(r.Context(), l.user.ID, l.session.ID); err == nil {
 			s.Metrics.SessionsRevoked(metrics.RevokedLogout, 1)
 		}
+		s.audit(r, audit.Event{Action: "user.logout", Reason: reason(err), UserID: l.user.ID, Everywhere: everywhere})
 		if err != nil {
 			return err
 		}

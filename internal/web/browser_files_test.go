@@ -61,6 +61,21 @@ func focused(t *testing.T, ctx context.Context) string {
 	return got
 }
 
+// focusOn waits up to 5 s for the focus to be on want (as focused names
+// it) and returns where it is: after a navigation, the new page applies
+// autofocus only once it has loaded, which a busy machine delays.
+func focusOn(t *testing.T, ctx context.Context, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := focused(t, ctx)
+		if got == want || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // setClipboard lets the page of ctx write the clipboard and read it back,
 // or refuses it to write.
 func setClipboard(t *testing.T, ctx context.Context, origin string, write bool) {
@@ -224,7 +239,7 @@ func TestBrowserFiles(t *testing.T) {
 	); err != nil {
 		t.Fatalf("public switch: %v", err)
 	}
-	if got := focused(t, ctx); got != "flash: Your files are now public: anyone logged in can download all of them." {
+	if got := focusOn(t, ctx, "flash: Your files are now public: anyone logged in can download all of them."); got != "flash: Your files are now public: anyone logged in can download all of them." {
 		t.Errorf("after the public switch the focus is on %q", got)
 	}
 
@@ -244,7 +259,7 @@ func TestBrowserFiles(t *testing.T) {
 	if help, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("delete-help"))); help != "This can’t be undone." {
 		t.Errorf("the dialog says %q", help)
 	}
-	if got := focused(t, ctx); got != "secondary cancel: Cancel" {
+	if got := focusOn(t, ctx, "secondary cancel: Cancel"); got != "secondary cancel: Cancel" {
 		t.Errorf("in the dialog the focus is on %q, want Cancel", got)
 	}
 	// The dialog's backdrop covers the viewport, not the whole page.
@@ -256,7 +271,7 @@ func TestBrowserFiles(t *testing.T) {
 	); err != nil {
 		t.Fatalf("cancel: %v", err)
 	}
-	if got := focused(t, ctx); got != "danger: Delete report.pdf" {
+	if got := focusOn(t, ctx, "danger: Delete report.pdf"); got != "danger: Delete report.pdf" {
 		t.Errorf("after Cancel the focus is on %q", got)
 	}
 	if status, _ := get(t, s.URL+report, aliceCookie); status != http.StatusOK {
@@ -273,7 +288,7 @@ func TestBrowserFiles(t *testing.T) {
 		t.Fatalf("confirm the delete: %v", err)
 	}
 	waitFor(t, ctx, `document.readyState === "complete" && document.querySelector(".flash") !== null && document.querySelector(".flash").textContent.includes("deleted")`)
-	if got := focused(t, ctx); got != "flash: report.pdf deleted." {
+	if got := focusOn(t, ctx, "flash: report.pdf deleted."); got != "flash: report.pdf deleted." {
 		t.Errorf("after the delete the focus is on %q", got)
 	}
 	if status, _ := get(t, s.URL+report, aliceCookie); status != http.StatusNotFound {
@@ -321,7 +336,7 @@ func TestBrowserFiles(t *testing.T) {
 	); err != nil {
 		t.Fatalf("confirmation page, Delete: %v", err)
 	}
-	if got := focused(t, ctx); got != "flash: minutes.txt deleted." {
+	if got := focusOn(t, ctx, "flash: minutes.txt deleted."); got != "flash: minutes.txt deleted." {
 		t.Errorf("after the delete without JavaScript the focus is on %q", got)
 	}
 	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false}); err != nil {
@@ -336,7 +351,7 @@ func TestBrowserFiles(t *testing.T) {
 	); err != nil {
 		t.Fatalf("log out: %v", err)
 	}
-	if got := focused(t, ctx); got != "flash: You’re logged out." {
+	if got := focusOn(t, ctx, "flash: You’re logged out."); got != "flash: You’re logged out." {
 		t.Errorf("after logging out the focus is on %q", got)
 	}
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/policy"
 )
@@ -350,7 +352,7 @@ var errNoFile = filegate.Errorf(filegate.ENOTFOUND, "No such file.")
 // one viewer may not delete are all errNoFile (ENOTFOUND), so other
 // users' files cannot be probed; other errors are the store's.
 func (s *Server) deletable(r *http.Request, viewer filegate.User) (filegate.File, error) {
-	id, ok := filegate.ParseID(httprouter.ParamsFromContext(r.Context()).ByName("id"))
+	id, ok := pathID(r)
 	if !ok {
 		return filegate.File{}, errNoFile
 	}
@@ -364,12 +366,20 @@ func (s *Server) deletable(r *http.Request, viewer filegate.User) (filegate.File
 	return f, nil
 }
 
-// deletePage is the data of the delete template.
-type deletePage struct {
-	File  filegate.File
-	Name  string // as fileName names it
-	Whose string // whose file it is when not the viewer's: staff are told
-	Back  string // where Cancel and the deletion go back to
+// pathID returns the {id} of r's path, if it is one (filegate.ParseID).
+func pathID(r *http.Request) (int64, bool) {
+	return filegate.ParseID(httprouter.ParamsFromContext(r.Context()).ByName("id"))
+}
+
+// confirmPage is the data of the delete template: the page that asks
+// before something is deleted for good, a file (confirmDelete) or a user
+// (confirmRemove).
+type confirmPage struct {
+	Question string // the title and heading: "Delete report.pdf?"
+	Detail   string // what follows: "This can’t be undone."
+	Action   string // where the form posts
+	Button   string // the button that does it: "Delete"
+	Back     string // where Cancel and the form's answer go back to
 }
 
 // confirmDelete is GET /delete/{id}[?back={page}]: the page that asks
@@ -393,9 +403,11 @@ func (s *Server) confirmDelete(w http.ResponseWriter, r *http.Request, viewer fi
 		writeJSON(w, http.StatusOK, newAPIFile(filegate.ListedFile{File: f, OwnerSlug: owner.Slug, OwnerName: owner.DisplayName}))
 		return nil
 	}
-	page := deletePage{File: f, Name: fileName(f), Back: localPath(r.URL.Query().Get("back"))}
+	name := fileName(f)
+	page := confirmPage{Question: "Delete " + name + "?", Detail: "This can’t be undone.",
+		Action: fmt.Sprintf("/delete/%d", f.ID), Button: "Delete", Back: localPath(r.URL.Query().Get("back"))}
 	if owner.ID != viewer.ID {
-		page.Whose = userName(owner.DisplayName, owner.Slug)
+		page.Detail += " It belongs to " + userName(owner.DisplayName, owner.Slug) + ", not to you."
 	}
 	s.render(w, r, http.StatusOK, "delete", page)
 	return nil
@@ -411,10 +423,13 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, viewer filegate.
 		return err
 	}
 	f, err := s.deletable(r, viewer)
-	if err != nil {
-		return err
+	if err == nil {
+		f, err = s.Files.Delete(r.Context(), f.ID)
 	}
-	if f, err = s.Files.Delete(r.Context(), f.ID); err != nil {
+	// The id asked for, also when the file is not the viewer's to delete.
+	asked, _ := pathID(r)
+	s.audit(r, audit.Event{Action: "file.delete", Reason: reason(err), UserID: viewer.ID, FileID: asked})
+	if err != nil {
 		return err
 	}
 	if wantsJSON(r) {
@@ -443,6 +458,7 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request, viewer filegat
 		return err
 	}
 	u, err := s.Store.UpdateUser(r.Context(), viewer.ID, filegate.UserUpdate{IsPublic: &public})
+	s.audit(r, audit.Event{Action: "user.share", Reason: reason(err), UserID: viewer.ID, Public: &public})
 	if err != nil {
 		return err
 	}

@@ -64,7 +64,7 @@ type testApp struct {
 	clock    *testenv.Clock
 	uses     *account.Recorder
 	links    *link.Service
-	audit    *auditLog              // the links' audit lines
+	audit    *auditLog              // the audit lines of the app, its links and its admin page
 	metrics  func() testenv.Metrics // a scrape of the app's metrics
 	root     string
 	h        http.Handler
@@ -100,8 +100,10 @@ func newAppWithStore(t *testing.T, db *postgres.DB) *testApp {
 	uses := account.NewRecorder(db, clk.Now)
 	links, auditLog := link.New(db, sessions, linkMaxTTL), &auditLog{}
 	links.Audit, links.Now = audit.New(auditLog), clk.Now
-	srv := &web.Server{Store: db, Files: in, Sessions: sessions, Links: links, Log: log,
-		PageSize: testPageSize, SessionTTL: sessionTTL, Uses: uses, Now: clk.Now}
+	admin := account.NewAdmin(db, in)
+	admin.Audit = links.Audit
+	srv := &web.Server{Store: db, Files: in, Sessions: sessions, Links: links, Admin: admin, Log: log, Audit: links.Audit,
+		PageSize: testPageSize, SessionTTL: sessionTTL, Uses: uses, Now: clk.Now, Quota: testenv.LargeQuota}
 	srv.Throttle, srv.TrustedProxies = newThrottle(t, log), loopback
 	reg := metrics.NewRegistry()
 	srv.Metrics = metrics.NewUploader(reg)

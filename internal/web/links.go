@@ -169,7 +169,7 @@ func (s *Server) revokeLink(w http.ResponseWriter, r *http.Request, viewer fileg
 	if err := parseSmallForm(w, r); err != nil {
 		return err
 	}
-	id, ok := filegate.ParseID(httprouter.ParamsFromContext(r.Context()).ByName("id"))
+	id, ok := pathID(r)
 	if !ok {
 		return errNoLink
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/filegate/filegate/internal/session"
 )
 
-// auditLog keeps the links' audit lines in memory.
+// auditLog keeps the audit lines in memory.
 type auditLog struct {
 	mu    sync.Mutex
 	lines []string

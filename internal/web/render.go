@@ -33,6 +33,7 @@ var funcs = template.FuncMap{
 	"date":       func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"linkState":  func(st filegate.LinkState) string { return linkStates[st] },
+	"plural":     func(n int64, noun string) string { return plural(int(n), noun) },
 }
 
 // linkStates are the names the links page gives link states.
@@ -48,7 +49,7 @@ var linkStates = map[filegate.LinkState]string{
 // every test rather than one request.
 var pages = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"error", "login", "files", "delete", "upload", "account", "links", "link", "download"} {
+	for _, name := range []string{"error", "login", "files", "delete", "upload", "account", "links", "link", "download", "admin"} {
 		m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(embedded,
 			"templates/layout.html", "templates/"+name+".html"))
 	}

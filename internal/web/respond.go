@@ -159,14 +159,16 @@ func seeOther(w http.ResponseWriter, r *http.Request, to string) {
 
 // Flash messages shown after a redirect. The URL carries only a key of
 // this table (and for uploads a count), never text, so nobody can craft a
-// link that makes the page say something else. A deleted file's name
-// comes sealed for the viewer (note, see delete).
+// link that makes the page say something else. A deleted file's name,
+// and the sentence after a staff action, come sealed for the viewer
+// (note, see delete and doneTo).
 var flashes = map[string]string{
 	"deleted":   "File deleted.",
 	"passwd":    "Password changed. Every other session is logged out.",
 	"public":    "Your files are now public: anyone logged in can download all of them.",
 	"private":   "Your files are now private: only you and staff can download them.",
 	"loggedout": "You’re logged out.",
+	"done":      "Done.",
 }
 
 // flashParams are the query parameters of a flash message; page links
@@ -196,7 +198,8 @@ func withQuery(to, key, value string) string {
 }
 
 // flash returns the sentence for the flash key in r's query, or "". After
-// a delete it names the file when the note opens for the viewer.
+// a delete it names the file when the note opens for the viewer; after a
+// staff action ("done") the note is the whole sentence (doneTo).
 func (s *Server) flash(r *http.Request) string {
 	q := r.URL.Query()
 	switch q.Get("msg") {
@@ -207,13 +210,25 @@ func (s *Server) flash(r *http.Request) string {
 		}
 		return plural(n, "file") + " uploaded."
 	case "deleted":
-		if v := viewerFrom(r.Context()); v != nil {
-			if name, ok := s.Sessions.OpenNote(v.ID, q.Get("note")); ok {
-				return name + " deleted."
-			}
+		if name, ok := s.openNote(r); ok {
+			return name + " deleted."
+		}
+	case "done":
+		if said, ok := s.openNote(r); ok {
+			return said
 		}
 	}
 	return flashes[q.Get("msg")]
+}
+
+// openNote returns the text of r's note parameter when it was sealed for
+// the viewer (Sessions.SealNote) and is still fresh.
+func (s *Server) openNote(r *http.Request) (string, bool) {
+	v := viewerFrom(r.Context())
+	if v == nil {
+		return "", false
+	}
+	return s.Sessions.OpenNote(v.ID, r.URL.Query().Get("note"))
 }
 
 // plural returns "1 file", "2 files".

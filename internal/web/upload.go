@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/ingest"
 	"github.com/filegate/filegate/internal/metrics"
@@ -146,11 +147,14 @@ func (s *Server) receive(r *http.Request, ownerID int64) ([]uploadResult, error)
 			// Not the first failure: maxFiles files came before it.
 			results = append(results, refused(part, tooManyFiles(maxFiles)))
 			s.Metrics.Uploaded(metrics.UploadTooMany, 0, 0)
+			s.audit(r, audit.Event{Action: "file.upload", Reason: filegate.ETOOLARGE, UserID: ownerID})
 			part.Close()
 			continue
 		}
+		start := time.Now()
 		res, err := s.store(r.Context(), ownerID, part)
 		results = append(results, res)
+		s.audit(r, audit.Event{Action: "file.upload", Reason: reason(err), UserID: ownerID, FileID: res.ID, Duration: time.Since(start)})
 		switch {
 		case err == nil:
 			stored = true

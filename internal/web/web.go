@@ -2,7 +2,7 @@
 // login and logout, the account page with its sessions and password
 // form, the upload page and endpoint, file lists, delete, the
 // public/private switch, share links with their password page
-// (docs/interface.md#share-links) and the JSON API.
+// (docs/interface.md#share-links), the staff admin page and the JSON API.
 //
 // Every endpoint answers HTML by default and JSON when the request's
 // Accept header asks for application/json. Handlers return their failure
@@ -22,6 +22,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/httpserver"
 	"github.com/filegate/filegate/internal/ingest"
@@ -43,6 +44,8 @@ type Store interface {
 	VisibleFiles(ctx context.Context, viewerID int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error)
 	PublicFiles(ctx context.Context, viewerID int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error)
 	OwnerFiles(ctx context.Context, ownerID int64, before filegate.Cursor, limit int) ([]filegate.ListedFile, error)
+	// Users lists users for the admin page, by slug, after a slug.
+	Users(ctx context.Context, after string, limit int, now time.Time) ([]filegate.UserUsage, error)
 
 	CreateSession(ctx context.Context, s *filegate.Session, passwordHash []byte) error
 	SessionByToken(ctx context.Context, tokenHash [32]byte) (filegate.Session, filegate.User, error)
@@ -142,8 +145,13 @@ type Server struct {
 	Files    Ingester
 	Sessions Sessions
 	Links    Links
+	Admin    Admin
 	Throttle Throttle
 	Log      *slog.Logger
+	// Audit gets one line per login, logout, password change, upload,
+	// delete and share change (docs/interface.md#audit-log); nil writes
+	// none. The share links write their own, through Links.
+	Audit *audit.Logger
 
 	// TrustedProxies are the peers whose X-Real-IP header names the
 	// client (nginx); from anyone else the header is ignored.
@@ -159,9 +167,12 @@ type Server struct {
 	// sessions; nil counts nothing.
 	Metrics *metrics.Uploader
 
-	// PageSize is the number of files per list page; 0 means
-	// DefaultPageSize.
+	// PageSize is the number of files (or, on the admin page, users)
+	// per list page; 0 means DefaultPageSize.
 	PageSize int
+	// Quota is what each user may store (FILEGATE_QUOTA,
+	// FILEGATE_QUOTA_FILES), which the admin page shows use against.
+	Quota filegate.Quota
 	// MaxFilesPerRequest is the number of files one upload request may
 	// store (FILEGATE_MAX_FILES_PER_REQUEST); 0 means
 	// DefaultMaxFilesPerRequest.
@@ -199,6 +210,14 @@ func (s *Server) Handler() http.Handler {
 	r.HandlerFunc(http.MethodPost, "/links/:id/revoke", s.requireViewer(s.revokeLink))
 	// A link's password page needs no login: whoever has the URL may
 	// try. nginx sends a browser here when authz asks for the password.
+	// Staff only; anyone else gets 404, as for a page that is not there.
+	r.HandlerFunc(http.MethodGet, "/admin", s.requireStaff(s.adminPage))
+	r.HandlerFunc(http.MethodPost, "/admin/users", s.requireStaff(s.createUser))
+	r.HandlerFunc(http.MethodPost, "/admin/users/:id/password", s.requireStaff(s.resetPassword))
+	r.HandlerFunc(http.MethodPost, "/admin/users/:id/flags", s.requireStaff(s.setFlags))
+	r.HandlerFunc(http.MethodPost, "/admin/users/:id/logout", s.requireStaff(s.logoutUser))
+	r.HandlerFunc(http.MethodGet, "/admin/users/:id/remove", s.requireStaff(s.confirmRemove))
+	r.HandlerFunc(http.MethodPost, "/admin/users/:id/remove", s.requireStaff(s.removeUser))
 	r.HandlerFunc(http.MethodGet, "/s/:token", s.withViewer(s.linkPasswordPage))
 	r.HandlerFunc(http.MethodPost, "/s/:token", s.withViewer(s.unlockLink))
 	// Redis is not checked: without it invalidations degrade to the TTL.

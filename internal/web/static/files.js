@@ -1,7 +1,9 @@
-// files.js asks before a file is deleted, in a dialog on the files page.
-// Without it (or in a browser without <dialog>), each Delete button is a
-// plain form that opens the confirmation page, GET /delete/{id}, which
-// asks the same; the deletion itself is always POST /delete/{id}.
+// files.js asks before a file is deleted, in a dialog on the files page,
+// and before a user is removed, on the admin page. Without it (or in a
+// browser without <dialog>), each Delete (Remove) button is a plain form
+// that opens the confirmation page, GET /delete/{id}
+// (/admin/users/{id}/remove), which asks the same; the deletion itself is
+// always a POST to the same address.
 "use strict";
 
 (() => {
@@ -22,8 +24,10 @@
       // The texts come from the row's attributes, which the server wrote
       // escaped; textContent keeps them text.
       name.textContent = form.dataset.name;
-      whose.hidden = !form.dataset.whose;
-      whose.querySelector(".whose").textContent = form.dataset.whose || "";
+      if (whose) { // the files page's dialog only
+        whose.hidden = !form.dataset.whose;
+        whose.querySelector(".whose").textContent = form.dataset.whose || "";
+      }
       confirm.action = form.getAttribute("action");
       confirm.elements.back.value = form.elements.back.value;
       dialog.showModal();

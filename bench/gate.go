@@ -1,0 +1,265 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/filegate/filegate/internal/authz"
+	"github.com/filegate/filegate/internal/testenv"
+)
+
+// gate is one nginx (2 workers, no access log) with a server per case of
+// the gate comparison. Every gated server includes the project's own
+// nginx/filegate.conf; only the authz upstream it asks differs:
+//
+//	A  a plain location serving the private root, no gate
+//	B  the include, upstream = nothingAuthz (200 with fixed headers)
+//	C  the include, upstream = filegate's authz (memory layer on)
+//	C0 the include, upstream = an authz with AUTHZ_MEMORY_CACHE=off
+//	R  the include, upstream = an authz whose Redis is a closed port
+type gate struct {
+	urls map[string]string // case -> http://addr
+}
+
+// gateCases are the servers of a gate, in the order the table shows them.
+var gateCases = []string{"A", "B", "C", "C0", "R"}
+
+// startGate renders and starts the nginx; upstreams maps each gated case
+// to its authz address (host:port).
+func startGate(t *runner, s *testenv.Stack, upstreams map[string]string) *gate {
+	dir := t.TempDir()
+	testenv.RenderHTTPConf(t, dir, upstreams["C"], strings.TrimPrefix(s.UploaderURL, "http://"), s.PrivateRoot)
+	include, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "nginx", "filegate.conf"))
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	g := &gate{urls: map[string]string{}}
+	var conf strings.Builder
+	fmt.Fprintf(&conf, `worker_processes 2;
+pid nginx.pid;
+lock_file nginx.lock;
+error_log error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path client_body_temp;
+    proxy_temp_path proxy_temp;
+    fastcgi_temp_path fastcgi_temp;
+    uwsgi_temp_path uwsgi_temp;
+    scgi_temp_path scgi_temp;
+    server_tokens off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65s;
+    default_type application/octet-stream;
+    include filegate-http.conf;
+`)
+	for _, c := range gateCases {
+		addr := testenv.FreeAddr(t)
+		g.urls[c] = "http://" + addr
+		if c == "A" {
+			// The same URL and the same bytes, straight from the disk.
+			fmt.Fprintf(&conf, "    server {\n        listen %s;\n        location ^~ /files/ {\n            alias %s/;\n            default_type application/pdf;\n        }\n    }\n", addr, s.PrivateRoot)
+			continue
+		}
+		// The include as shipped, with its upstream renamed: C keeps
+		// filegate_authz from filegate-http.conf.
+		name := "filegate_authz"
+		if c != "C" {
+			name = "bench_" + strings.ToLower(c)
+			fmt.Fprintf(&conf, "    upstream %s {\n        server %s;\n        keepalive 16;\n        keepalive_timeout 50s;\n    }\n", name, upstreams[c])
+		}
+		file := filepath.Join(dir, "filegate-"+c+".conf")
+		text := strings.ReplaceAll(string(include), "http://filegate_authz/", "http://"+name+"/")
+		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+			t.Fatalf("%v", err)
+		}
+		fmt.Fprintf(&conf, "    server {\n        listen %s;\n        include %s;\n    }\n", addr, file)
+	}
+	conf.WriteString("}\n")
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf.String()), 0o644); err != nil {
+		t.Fatalf("%v", err)
+	}
+	cmd := exec.Command(testenv.NginxPath(t), "-p", dir, "-c", path, "-g", "daemon off; user root;")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	out, _ := os.Create(filepath.Join(dir, "stderr"))
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start gate nginx: %v", err)
+	}
+	// SIGTERM, not a kill: a killed master leaves its workers running.
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	for _, u := range g.urls {
+		waitTCP(t, strings.TrimPrefix(u, "http://"), filepath.Join(dir, "stderr"))
+	}
+	return g
+}
+
+func waitTCP(t *runner, addr, logPath string) {
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+	}
+	log, _ := os.ReadFile(logPath)
+	t.Fatalf("nothing listens on %s:\n%s", addr, log)
+}
+
+// nothingAuthz is case B's authorizer: it answers every question with 200
+// and the headers filegate's authz gave for that URI, looked up in a map,
+// so that B costs nginx's subrequest and nothing else.
+func nothingAuthz(t *runner, answers map[string]http.Header) string {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range answers[r.Header.Get(authz.HeaderURI)] {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	return serve(t, h)
+}
+
+// answerOf asks authz at authzURL about uri as nginx does and returns the
+// X-Filegate-* headers of its 200.
+func answerOf(t *runner, authzURL, cookie, uri string) http.Header {
+	req, _ := http.NewRequest("GET", authzURL+"/auth", nil)
+	req.Header.Set("Cookie", cookie)
+	req.Header.Set(authz.HeaderURI, uri)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("authz answered %s for %s", resp.Status, uri)
+	}
+	h := http.Header{}
+	for k, v := range resp.Header {
+		if strings.HasPrefix(k, "X-Filegate-") {
+			h[k] = v
+		}
+	}
+	return h
+}
+
+// closedAddr is an address nothing listens on.
+func closedAddr(t *runner) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// wrkPath finds wrk, installing it with apt as testenv.Tool installs
+// nginx: Go's HTTP client costs as much CPU per request as nginx does, so
+// it would measure itself on this 2-core machine, not the gate.
+func wrkPath(t *runner) string {
+	if p, err := exec.LookPath("wrk"); err == nil {
+		return p
+	}
+	sudo := []string{}
+	if os.Geteuid() != 0 {
+		sudo = []string{"sudo"}
+	}
+	fmt.Fprintln(os.Stderr, "bench: wrk missing; installing it with apt-get")
+	for _, args := range [][]string{{"apt-get", "update", "-qq"}, {"env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"}} {
+		cmd := exec.Command(append(sudo, args...)[0], append(sudo, args...)[1:]...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("install wrk: %v\n%s", err, out)
+		}
+	}
+	p, err := exec.LookPath("wrk")
+	if err != nil {
+		t.Fatalf("wrk: %v", err)
+	}
+	return p
+}
+
+// wrkResult is one wrk run: requests/s, the 50th and 99th percentile of
+// latency, and the answers that were not 2xx or 3xx.
+type wrkResult struct {
+	rps      float64
+	p50, p99 time.Duration
+	non2xx   int
+	errors   string
+}
+
+func (r wrkResult) String() string {
+	s := fmt.Sprintf("%8.0f req/s  p50 %7s  p99 %7s", r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond))
+	if r.non2xx > 0 {
+		s += fmt.Sprintf("  (%d not 2xx)", r.non2xx)
+	}
+	if r.errors != "" {
+		s += "  (" + r.errors + ")"
+	}
+	return s
+}
+
+// add combines runs of equal duration: requests/s summed (the caller
+// divides by the number of runs, mean), the worst percentiles, the sum of
+// failures.
+func (r wrkResult) add(o wrkResult) wrkResult {
+	r.rps += o.rps
+	r.p50, r.p99 = max(r.p50, o.p50), max(r.p99, o.p99)
+	r.non2xx += o.non2xx
+	if o.errors != "" {
+		r.errors = strings.TrimPrefix(r.errors+"; "+o.errors, "; ")
+	}
+	return r
+}
+
+var (
+	wrkRPS    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkPct    = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	wrkNon2xx = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	wrkErrors = regexp.MustCompile(`Socket errors: [^\n]*`)
+)
+
+// runWrk loads url with wrk (2 threads, conns keep-alive connections, for
+// d) sending headers ("Name: value").
+func runWrk(t *runner, wrk, url string, conns int, d time.Duration, headers ...string) wrkResult {
+	args := []string{"-t2", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", int(d.Seconds())), "--latency", "--timeout", "10s"}
+	for _, h := range headers {
+		args = append(args, "-H", h)
+	}
+	out, err := exec.Command(wrk, append(args, url)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("wrk %s: %v\n%s", url, err, out)
+	}
+	var r wrkResult
+	m := wrkRPS.FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("wrk %s: no Requests/sec in\n%s", url, out)
+	}
+	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	for _, m := range wrkPct.FindAllSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(string(m[2]), 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(m[3])]
+		d := time.Duration(v * float64(unit))
+		if string(m[1]) == "50" {
+			r.p50 = d
+		} else {
+			r.p99 = d
+		}
+	}
+	if m := wrkNon2xx.FindSubmatch(out); m != nil {
+		r.non2xx, _ = strconv.Atoi(string(m[1]))
+	}
+	if m := wrkErrors.Find(out); m != nil {
+		r.errors = string(m)
+	}
+	return r
+}

@@ -1,0 +1,101 @@
+package authz_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/filegate/filegate/internal/account"
+	"github.com/filegate/filegate/internal/authz"
+	"github.com/filegate/filegate/internal/cache"
+	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/postgres"
+	"github.com/filegate/filegate/internal/session"
+	"github.com/filegate/filegate/internal/testenv"
+)
+
+// The decision path of a download whose facts are cached, from nginx's
+// subrequest to authz's answer: the cookie decoded, the facts looked up,
+// the policy applied, the headers written. From memory (the default) and
+// from Redis (AUTHZ_MEMORY_CACHE=off), against the real Redis and
+// PostgreSQL. A lookup that missed (a Redis call that timed out on a busy
+// machine) reads PostgreSQL and is reported as misses/op.
+func BenchmarkAuthMemoryHit(b *testing.B) { benchmarkAuth(b, true) }
+func BenchmarkAuthRedisHit(b *testing.B)  { benchmarkAuth(b, false) }
+
+func benchmarkAuth(b *testing.B, memory bool) {
+	db := testenv.OpenDB(b)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	keys := session.GenerateKeys()
+	cacheKey, _ := session.CacheKey(keys)
+	c, err := cache.Open(testenv.RedisURL(), testenv.RedisPrefix(b), time.Minute, cacheKey, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	if memory {
+		enableMemory(b, c)
+	}
+	codec, err := session.New(keys, false, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	alice := testenv.AddUser(b, db, testenv.User{Name: "alice"})
+	bob := testenv.AddUser(b, db, testenv.User{Name: "bob", Public: true})
+	file := testenv.AddFileRow(b, db, bob.ID, "shared.pdf", "shared.pdf", "")
+	claims, err := account.StartSession(context.Background(), db, alice, "bench", time.Now(), time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cookie, err := codec.Encode(claims)
+	if err != nil {
+		b.Fatal(err)
+	}
+	misses := 0
+	store := countingStore{DB: db, loads: &misses}
+	h := (&authz.Server{Sessions: codec, Store: store, Cache: c, StoreTimeout: 2 * time.Second, Log: log}).Handler()
+	r := httptest.NewRequest(http.MethodGet, "/auth", nil)
+	r.Header.Set(authz.HeaderURI, file.URL())
+	r.AddCookie(&http.Cookie{Name: session.CookieName, Value: cookie})
+	w := &discard{header: http.Header{}}
+	h.ServeHTTP(w, r)
+	h.ServeHTTP(w, r)
+	if w.status != http.StatusOK {
+		b.Fatalf("status %d, want 200", w.status)
+	}
+	misses = 0
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.header)
+		h.ServeHTTP(w, r)
+		if w.status != http.StatusOK {
+			b.Fatalf("status %d, want 200", w.status)
+		}
+	}
+	b.ReportMetric(float64(misses)/float64(b.N), "misses/op")
+}
+
+// discard is a ResponseWriter that keeps the status only.
+type discard struct {
+	header http.Header
+	status int
+}
+
+func (d *discard) Header() http.Header         { return d.header }
+func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) WriteHeader(status int)      { d.status = status }
+
+// countingStore counts the facts it reads.
+type countingStore struct {
+	*postgres.DB
+	loads *int
+}
+
+func (s countingStore) Facts(ctx context.Context, key filegate.FactsKey) (filegate.Facts, error) {
+	*s.loads++
+	return s.DB.Facts(ctx, key)
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -166,7 +167,7 @@ func TestSessionsThroughNginx(t *testing.T) {
 		d.wantAccepted(t, "dave", c, daveURL)
 		if out, audit := cliStreams(t, d.Stack, "", "user", "logout", "dave"); out != "user dave: 1 session logged out\n" ||
 			!strings.Contains(audit, `"event.action":"user.logout"`) || !strings.Contains(audit, `"user.target.id":`) {
-			t.Errorf("user logout printed %q, and on standard error %q", out, audit)
+			t.Errorf("user logout printed %q, and in the audit log and on standard error %q", out, audit)
 		}
 		d.wantRefused(t, "after user logout", c, daveURL)
 
@@ -178,7 +179,7 @@ func TestSessionsThroughNginx(t *testing.T) {
 		d.wantAccepted(t, "after a refused passwd", c, daveURL)
 		if out, audit := cliStreams(t, d.Stack, "dave-new-password\n", "user", "passwd", "dave", "--password-stdin"); out != "user dave: password set, 1 session logged out\n" ||
 			!strings.Contains(audit, `"event.action":"user.password_reset"`) || strings.Contains(audit, "dave-new-password") {
-			t.Errorf("user passwd printed %q, and on standard error %q", out, audit)
+			t.Errorf("user passwd printed %q, and in the audit log and on standard error %q", out, audit)
 		}
 		d.wantRefused(t, "after user passwd", c, daveURL)
 		if resp, _ := d.send(t, nil, "POST", "/login", url.Values{"username": {"dave"}, "password": {"dave-password"}}); resp.StatusCode != 401 {
@@ -333,6 +334,13 @@ func TestSessionsDependenciesDown(t *testing.T) {
 // write their audit lines on the latter.
 func cliStreams(t *testing.T, s *testenv.Stack, stdin string, args ...string) (stdout, stderr string) {
 	t.Helper()
+	before, _ := os.ReadFile(s.AuditLog)
+	defer func() {
+		// The commands' audit lines go to the stack's audit log
+		// (FILEGATE_AUDIT_LOG), nothing but errors to standard error.
+		all, _ := os.ReadFile(s.AuditLog)
+		stderr += string(all[len(before):])
+	}()
 	cmd := s.Command(t, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errs strings.Builder

@@ -462,9 +462,10 @@ func (c *Cache) bump(ctx context.Context, name string) {
 	for attempt, wait := 0, 25*time.Millisecond; ; attempt++ {
 		var seq int64
 		var holders []holder
-		if seq, holders, err = c.publish(ctx, []string{name}); err == nil {
+		var nonce string
+		if seq, nonce, holders, err = c.publish(ctx, []string{name}); err == nil {
 			c.reached()
-			c.await(seq, holders)
+			c.await(seq, nonce, holders)
 			return
 		}
 		if attempt == 0 {
@@ -587,7 +588,7 @@ func (r *retrier) run(c *Cache) {
 		done := 0
 		for chunk := range slices.Chunk(names, publishBatch) {
 			ctx, cancel := context.WithTimeout(context.Background(), bumpPatience)
-			_, _, err := c.publish(ctx, chunk)
+			_, _, _, err := c.publish(ctx, chunk)
 			cancel()
 			if err != nil {
 				break

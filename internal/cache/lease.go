@@ -30,7 +30,11 @@ import (
 //     loop: go-redis's Channel() reconnects by itself and could lose
 //     messages unseen;
 //   - applies each invalidation to its map, then acknowledges it by
-//     pushing its lease member onto the list m:ack:{seq};
+//     pushing its lease member and the message's random nonce onto the
+//     list m:ack:{seq} (out of sequence too, once memory is dropped), so
+//     that a message someone else published under the next number cannot
+//     stand in for the real one: its acknowledgement carries the wrong
+//     nonce, and the real one then arrives out of sequence;
 //   - answers from memory only while its subscription is confirmed and in
 //     sequence, its lease is valid by its own monotonic clock less
 //     leaseMargin, and it has applied every invalidation published before
@@ -125,45 +129,49 @@ type holder struct {
 }
 
 // publish writes a fresh token to each generation key of names and tells
-// every replica, in one script. It returns the invalidation's number and
-// the lease holders to wait for.
-func (c *Cache) publish(ctx context.Context, names []string) (int64, []holder, error) {
+// every replica, in one script, as "{seq} {nonce} {JSON names}". It
+// returns the invalidation's number, its nonce and the lease holders to
+// wait for. A replica acknowledges with the nonce of the message it
+// applied, so an acknowledgement of a message someone else published
+// under the same number never counts for this one.
+func (c *Cache) publish(ctx context.Context, names []string) (int64, string, []holder, error) {
 	keys := append([]string{c.seqKey(), c.leasesKey()}, names...)
 	body, _ := json.Marshal(names)
-	args := []any{c.channel(), c.genTTL.Milliseconds(), string(body)}
+	nonce := newToken()
+	args := []any{c.channel(), c.genTTL.Milliseconds(), nonce + " " + string(body)}
 	for range names {
 		args = append(args, newToken())
 	}
 	v, err := invalidateScript.Run(ctx, c.client, keys, args...).Slice()
 	sent := time.Now()
 	if err != nil {
-		return 0, nil, err
+		return 0, "", nil, err
 	}
 	seq, ok1 := v[0].(int64)
 	now, ok2 := v[1].(int64)
 	leases, ok3 := v[2].([]any)
 	if len(v) != 3 || !ok1 || !ok2 || !ok3 || len(leases)%2 != 0 {
-		return 0, nil, fmt.Errorf("invalidation script: unexpected reply %v", v)
+		return 0, "", nil, fmt.Errorf("invalidation script: unexpected reply %v", v)
 	}
 	var holders []holder
 	for i := 0; i < len(leases); i += 2 {
 		id, _ := leases[i].(string)
 		end, err := strconv.ParseFloat(str(leases[i+1]), 64)
 		if err != nil {
-			return 0, nil, fmt.Errorf("invalidation script: lease end %v", leases[i+1])
+			return 0, "", nil, fmt.Errorf("invalidation script: lease end %v", leases[i+1])
 		}
 		// No lease is longer than LeaseTTL: a score further out (a clock
 		// stepped back, someone writing to Redis) must not hold changes.
 		left := min(time.Duration(int64(end)-now)*time.Millisecond, LeaseTTL)
 		holders = append(holders, holder{id: id, until: sent.Add(left + holderSlack)})
 	}
-	return seq, holders, nil
+	return seq, nonce, holders, nil
 }
 
-// await returns once every holder has acknowledged invalidation seq or
-// its lease has run out. Nothing cancels it: it is bounded by the leases,
-// at most LeaseTTL plus holderSlack.
-func (c *Cache) await(seq int64, holders []holder) {
+// await returns once every holder has acknowledged invalidation seq with
+// its nonce, or its lease has run out. Nothing cancels it: it is bounded
+// by the leases, at most LeaseTTL plus holderSlack.
+func (c *Cache) await(seq int64, nonce string, holders []holder) {
 	ctx := context.Background()
 	key := c.ackKey(seq)
 	for {
@@ -182,7 +190,7 @@ func (c *Cache) await(seq int64, holders []holder) {
 		v, err := c.client.Do(ctx, "BLPOP", key, strconv.FormatFloat(wait.Seconds(), 'f', 3, 64)).StringSlice()
 		switch {
 		case err == nil && len(v) == 2:
-			holders = slices.DeleteFunc(holders, func(h holder) bool { return h.id == v[1] })
+			holders = slices.DeleteFunc(holders, func(h holder) bool { return h.id+" "+nonce == v[1] })
 		case errors.Is(err, goredis.Nil):
 			if time.Now().Add(ackPoll).After(last) && rateLimit(&c.lastSlow) {
 				c.log.Warn("a replica did not acknowledge an invalidation; the change waits for its lease to run out",
@@ -372,12 +380,13 @@ func (m *memory) subscribe() (confirmed bool, err error) {
 		pinged = false
 		switch msg := msg.(type) {
 		case *goredis.Message:
-			seq, gens, ok := parseInvalidation(msg.Payload)
+			seq, nonce, gens, ok := parseInvalidation(msg.Payload)
 			if !ok {
 				return true, errors.New("unreadable invalidation")
 			}
+			// Acknowledged even out of sequence: memory is dropped then.
 			inOrder, member := m.apply(seq, gens)
-			m.acks.add(ack{seq, member})
+			m.acks.add(ack{seq, member + " " + nonce})
 			if !inOrder {
 				return true, fmt.Errorf("invalidation %d out of sequence", seq)
 			}
@@ -390,15 +399,16 @@ func (m *memory) subscribe() (confirmed bool, err error) {
 	}
 }
 
-// parseInvalidation reads "{seq} {JSON list of generation keys}".
-func parseInvalidation(payload string) (int64, []string, bool) {
-	s, body, ok := strings.Cut(payload, " ")
+// parseInvalidation reads "{seq} {nonce} {JSON list of generation keys}".
+func parseInvalidation(payload string) (int64, string, []string, bool) {
+	s, rest, ok1 := strings.Cut(payload, " ")
+	nonce, body, ok2 := strings.Cut(rest, " ")
 	seq, err := strconv.ParseInt(s, 10, 64)
 	var gens []string
-	if !ok || err != nil || json.Unmarshal([]byte(body), &gens) != nil {
-		return 0, nil, false
+	if !ok1 || !ok2 || nonce == "" || err != nil || json.Unmarshal([]byte(body), &gens) != nil {
+		return 0, "", nil, false
 	}
-	return seq, gens, true
+	return seq, nonce, gens, true
 }
 
 // apply drops the entries indexed under gens and reports whether seq came
@@ -494,7 +504,7 @@ func (m *memory) warn(msg string, err error) {
 // ack acknowledges invalidation seq as the lease member that applied it.
 type ack struct {
 	seq    int64
-	member string
+	member string // the lease member and the message's nonce: "{member} {nonce}"
 }
 
 // ackQueue holds the acknowledgements of applied invalidations until

@@ -321,17 +321,17 @@ func TestMemoryForgedInvalidations(t *testing.T) {
 	}{
 		{"garbage", func() string { return "garbage" }},
 		{"not JSON", func() string { return fmt.Sprintf("%d nope", seq()+1) }},
-		{"far ahead", func() string { return "999999999 []" }},
-		{"replayed", func() string { return fmt.Sprintf("%d []", seq()) }},
+		{"far ahead", func() string { return "999999999 forged []" }},
+		{"replayed", func() string { return fmt.Sprintf("%d forged []", seq()) }},
 		// Takes the number the real change gets next: the real one then
 		// comes out of sequence.
-		{"the next number, naming nothing", func() string { return fmt.Sprintf("%d []", seq()+1) }},
+		{"the next number, naming nothing", func() string { return fmt.Sprintf("%d forged []", seq()+1) }},
 		// The same, and the counter moved on, so the real change comes in
 		// sequence: it is applied like any other.
 		{"the next number, counter moved", func() string {
 			s := seq() + 1
 			rdb.Incr(ctx, cache.SeqKey(r))
-			return fmt.Sprintf("%d []", s)
+			return fmt.Sprintf("%d forged []", s)
 		}},
 	} {
 		if !eventually(func() bool { warm(t, r, key); return r.MemoryServing() }) {

@@ -114,7 +114,8 @@ func run(log *slog.Logger) error {
 
 	// Metrics have a listener of their own, which nginx never proxies to.
 	reg := metrics.NewRegistry()
-	authzMetrics := metrics.NewAuthz(reg, factsCache.BadEntries)
+	authzMetrics := metrics.NewAuthz(reg, metrics.CacheStats{BadEntries: factsCache.BadEntries, RedisErrors: factsCache.RedisErrors,
+		MemoryEvictions: factsCache.MemoryEvictions, MemoryEntries: factsCache.MemoryEntries})
 	waitMetrics, err := metrics.Start(ctx, "authz", cfg.AuthzMetricsAddr, reg, log)
 	if err != nil {
 		return err

@@ -14,7 +14,7 @@ import (
 func TestMetrics(t *testing.T) {
 	f := newFixture(t)
 	reg := metrics.NewRegistry()
-	f.srv.Metrics = metrics.NewAuthz(reg, f.cache.BadEntries)
+	f.srv.Metrics = metrics.NewAuthz(reg, metrics.CacheStats{BadEntries: f.cache.BadEntries, RedisErrors: f.cache.RedisErrors})
 	_, u := f.addLink(t, f.bobFile, testenv.Link{})
 	link := linkAsk{client: "192.0.2.1"}
 	unknown := filegate.File{OwnerID: f.alice.ID, StoredName: "nope.pdf"}.URL()

@@ -82,6 +82,9 @@ type Cache struct {
 	// nil when the cache has no key and only invalidates.
 	macs *sync.Pool
 	bad  atomic.Uint64 // entries that failed authentication
+	// redisErrors counts the calls to Redis that failed on a request's
+	// path (each a miss or a change left to the retry).
+	redisErrors atomic.Uint64
 
 	// lastWarn, lastBad and lastSlow (unix nanoseconds) rate-limit the
 	// warnings for a failing Redis, for forged entries and for replicas
@@ -111,6 +114,7 @@ func (silent) Printf(context.Context, string, ...any) {}
 // unreachable logs a Redis failure on the request path at most every ten
 // seconds.
 func (c *Cache) unreachable(ctx context.Context, op string, err error) {
+	c.redisErrors.Add(1)
 	if rateLimit(&c.lastWarn) {
 		c.log.WarnContext(ctx, "redis unreachable; deciding from PostgreSQL", "op", op, "err", err)
 	}
@@ -193,6 +197,11 @@ func (c *Cache) Close() error {
 // written into Redis by someone without the key, moved between keys, or
 // written under a key that has since been rotated.
 func (c *Cache) BadEntries() uint64 { return c.bad.Load() }
+
+// RedisErrors is how many calls to Redis on a request's path have failed
+// since Open: lookups answered from PostgreSQL instead, and fills or
+// changes that did not reach Redis.
+func (c *Cache) RedisErrors() uint64 { return c.redisErrors.Load() }
 
 // tokens are the generations read by a lookup. put tags entries with them,
 // so facts read from the database after a lookup are dropped if a change

@@ -222,6 +222,15 @@ func (m *memory) len() int {
 	return len(m.entries)
 }
 
+// MemoryEntries is how many entries the memory layer holds now; 0 with
+// the layer off.
+func (c *Cache) MemoryEntries() int {
+	if c.mem == nil {
+		return 0
+	}
+	return c.mem.len()
+}
+
 // MemoryEvictions is how many entries the memory layer has evicted to
 // stay within its size since Open; 0 with the layer off.
 func (c *Cache) MemoryEvictions() uint64 {

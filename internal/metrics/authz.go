@@ -44,11 +44,18 @@ type Authz struct {
 	postgresErrors prometheus.Counter
 }
 
-// NewAuthz registers authz's collectors on reg. badEntries reports how
-// many cache entries have failed authentication since start
-// (cache.Cache.BadEntries); it is read at each scrape. It panics when reg
-// holds them already: a second call for one registry is a bug.
-func NewAuthz(reg prometheus.Registerer, badEntries func() uint64) *Authz {
+// CacheStats reads the counts authz's cache keeps itself
+// (cache.Cache's BadEntries, RedisErrors, MemoryEntries,
+// MemoryEvictions), at each scrape. A nil func reads as 0.
+type CacheStats struct {
+	BadEntries, RedisErrors, MemoryEvictions func() uint64
+	MemoryEntries                            func() int
+}
+
+// NewAuthz registers authz's collectors on reg, with the cache's own
+// counts read from stats. It panics when reg holds them already: a
+// second call for one registry is a bug.
+func NewAuthz(reg prometheus.Registerer, stats CacheStats) *Authz {
 	m := &Authz{
 		decisions: newCounterVec(reg, prometheus.CounterOpts{
 			Name: "filegate_authz_decisions_total",
@@ -68,10 +75,36 @@ func NewAuthz(reg prometheus.Registerer, badEntries func() uint64) *Authz {
 			Help: "Reads and writes of PostgreSQL that failed or timed out; each made a decision an error (503).",
 		}),
 	}
-	reg.MustRegister(m.latency, m.postgresErrors, prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "filegate_authz_cache_bad_entries_total",
-		Help: "Cache entries that failed authentication (written by someone without the entry key, or moved); each is a miss.",
-	}, func() float64 { return float64(badEntries()) }))
+	count := func(f func() uint64) func() float64 {
+		return func() float64 {
+			if f == nil {
+				return 0
+			}
+			return float64(f())
+		}
+	}
+	reg.MustRegister(m.latency, m.postgresErrors,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "filegate_authz_cache_bad_entries_total",
+			Help: "Cache entries that failed authentication (written by someone without the entry key, or moved); each is a miss.",
+		}, count(stats.BadEntries)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "filegate_authz_redis_errors_total",
+			Help: "Calls to Redis on a request's path that failed: lookups answered from PostgreSQL instead, fills that were not kept.",
+		}, count(stats.RedisErrors)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "filegate_authz_memory_evictions_total",
+			Help: "Entries the in-process memory layer evicted to stay within AUTHZ_MEMORY_CACHE.",
+		}, count(stats.MemoryEvictions)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "filegate_authz_memory_entries",
+			Help: "Entries the in-process memory layer holds now (0 while it does not answer, or is off).",
+		}, func() float64 {
+			if stats.MemoryEntries == nil {
+				return 0
+			}
+			return float64(stats.MemoryEntries())
+		}))
 	return m
 }
 

@@ -45,7 +45,7 @@ func exported(t *testing.T) map[string]bool {
 	t.Helper()
 	names := map[string]bool{}
 	authz, uploader := metrics.NewRegistry(), metrics.NewRegistry()
-	metrics.NewAuthz(authz, func() uint64 { return 0 })
+	metrics.NewAuthz(authz, metrics.CacheStats{})
 	metrics.NewUploader(uploader)
 	for _, reg := range []testenv.Metrics{testenv.Gather(t, authz), testenv.Gather(t, uploader)} {
 		for name, f := range reg {

@@ -21,7 +21,7 @@ var discard = slog.New(slog.DiscardHandler)
 // event and a dashboard shows 0 rather than no data.
 func TestSeriesStartAtZero(t *testing.T) {
 	reg := metrics.NewRegistry()
-	metrics.NewAuthz(reg, func() uint64 { return 0 })
+	metrics.NewAuthz(reg, metrics.CacheStats{})
 	metrics.NewUploader(reg)
 	m := testenv.Gather(t, reg)
 	for _, s := range []struct {
@@ -54,7 +54,7 @@ func TestSeriesStartAtZero(t *testing.T) {
 // passes, no name, id or path becomes a series.
 func TestLabelsOutsideTheirSet(t *testing.T) {
 	reg := metrics.NewRegistry()
-	a := metrics.NewAuthz(reg, func() uint64 { return 7 })
+	a := metrics.NewAuthz(reg, metrics.CacheStats{BadEntries: func() uint64 { return 7 }})
 	u := metrics.NewUploader(reg)
 	a.Decided("alice/secret.pdf", metrics.SourceDB, time.Millisecond)
 	a.Decided(metrics.DecisionAllow, "/s/token", time.Millisecond)
@@ -93,7 +93,7 @@ func TestLabelsOutsideTheirSet(t *testing.T) {
 
 func TestRecords(t *testing.T) {
 	reg := metrics.NewRegistry()
-	a := metrics.NewAuthz(reg, func() uint64 { return 0 })
+	a := metrics.NewAuthz(reg, metrics.CacheStats{})
 	u := metrics.NewUploader(reg)
 	a.Decided(metrics.DecisionAllow, metrics.SourceRedis, 80*time.Microsecond)
 	a.Decided(metrics.DecisionAllow, metrics.SourceRedis, 2*time.Second)
@@ -213,7 +213,7 @@ func TestStart(t *testing.T) {
 // What counting costs one decision: authz's hot path does this once per
 // download.
 func BenchmarkDecided(b *testing.B) {
-	a := metrics.NewAuthz(metrics.NewRegistry(), func() uint64 { return 0 })
+	a := metrics.NewAuthz(metrics.NewRegistry(), metrics.CacheStats{})
 	b.ReportAllocs()
 	for b.Loop() {
 		a.Decided(metrics.DecisionAllow, metrics.SourceRedis, 80*time.Microsecond)

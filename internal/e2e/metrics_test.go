@@ -54,12 +54,14 @@ func TestMetricsScrape(t *testing.T) {
 			t.Fatalf("GET %s as %d: %d, want %d", c.path, c.viewer, got, c.want)
 		}
 	}
-	// An entry written into Redis without the key is refused and counted.
+	// An entry written into Redis without the key is refused and counted,
+	// once authz's memory layer no longer answers in front of Redis.
 	rdb := testenv.RedisClient(t)
 	entry := d.RedisPrefix + "c:f:" + strings.TrimPrefix(d.aliceURL, "/files/")
 	if err := rdb.Set(context.Background(), entry, "forged", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
+	attacker{t: t, rdb: rdb, prefix: d.RedisPrefix, d: d}.dropMemory()
 	if got := status(d.alice, d.aliceURL); got != 200 {
 		t.Fatalf("after a forged entry: %d, want 200 from PostgreSQL", got)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/filegate/filegate/internal/filegate"
 )
@@ -33,7 +34,10 @@ func (db *DB) CreateLink(ctx context.Context, l *filegate.Link) error {
 		WHERE f.id = $1 AND u.id = $2 FOR SHARE OF u
 		RETURNING id`,
 		l.FileID, l.CreatedBy, l.Nonce, l.ExpiresAt, l.MaxDownloads, l.PasswordHash, l.CreatedAt).Scan(&l.ID)
-	if errors.Is(err, sql.ErrNoRows) {
+	// A delete of the file that committed while the owner's lock was
+	// awaited leaves the insert without its file: 23503, a foreign key.
+	var pqErr *pq.Error
+	if errors.Is(err, sql.ErrNoRows) || errors.As(err, &pqErr) && pqErr.Code == "23503" {
 		return filegate.Errorf(filegate.ENOTFOUND, "No such file.")
 	} else if err != nil {
 		return wrap("create link", err)

@@ -131,10 +131,19 @@ func (s *Server) logError(r *http.Request, err error) {
 	switch code := filegate.ErrorCode(err); {
 	case errors.Is(err, context.Canceled):
 	case code == filegate.EINTERNAL:
-		s.Log.ErrorContext(r.Context(), "web: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.Log.ErrorContext(r.Context(), "web: internal error", "method", r.Method, "path", logPath(r), "err", err)
 	case code == filegate.EUNAVAILABLE, code == filegate.ENOSPACE:
-		s.Log.WarnContext(r.Context(), "web: unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.Log.WarnContext(r.Context(), "web: unavailable", "method", r.Method, "path", logPath(r), "err", err)
 	}
+}
+
+// logPath is r's path as the log may show it: a share link's token
+// opens its file, so /s/{token} is logged as /s/….
+func logPath(r *http.Request) string {
+	if strings.HasPrefix(r.URL.Path, "/s/") {
+		return "/s/…"
+	}
+	return r.URL.Path
 }
 
 // wantsJSON reports whether to answer r with JSON: the client asked for

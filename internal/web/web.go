@@ -236,7 +236,7 @@ func (s *Server) Handler() http.Handler {
 		return nil
 	})
 	r.PanicHandler = func(w http.ResponseWriter, r *http.Request, v any) {
-		s.Log.ErrorContext(r.Context(), "web: panic", "panic", v, "method", r.Method, "path", r.URL.Path)
+		s.Log.ErrorContext(r.Context(), "web: panic", "panic", v, "method", r.Method, "path", logPath(r))
 		s.answerError(w, r, http.StatusInternalServerError, "Internal error.")
 	}
 

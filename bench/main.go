@@ -496,12 +496,21 @@ func client(c int) *http.Client {
 }
 
 func load(t *runner, url, cookie string, c int, d time.Duration) result {
+	return get(url, cookie, "", c, d)
+}
+
+// get GETs url from c clients for d, with the cookie and Accept header
+// when given, expecting 200.
+func get(url, cookie, accept string, c int, d time.Duration) result {
 	cl := client(c)
 	defer cl.CloseIdleConnections()
 	return hammer(c, d, func(int) (int64, bool) {
 		req, _ := http.NewRequest("GET", url, nil)
 		if cookie != "" {
 			req.Header.Set("Cookie", cookie)
+		}
+		if accept != "" {
+			req.Header.Set("Accept", accept)
 		}
 		resp, err := cl.Do(req)
 		if err != nil {

@@ -187,18 +187,5 @@ FROM (SELECT owner_id, count(*) AS n, sum(size) AS b FROM files GROUP BY owner_i
 // page loads url one request at a time for d, as one user clicking
 // through would, expecting 200.
 func page(url, cookie, accept string, d time.Duration) result {
-	cl := client(1)
-	defer cl.CloseIdleConnections()
-	return hammer(1, d, func(int) (int64, bool) {
-		req, _ := http.NewRequest("GET", url, nil)
-		req.Header.Set("Cookie", cookie)
-		req.Header.Set("Accept", accept)
-		resp, err := cl.Do(req)
-		if err != nil {
-			return 0, false
-		}
-		defer resp.Body.Close()
-		n, _ := io.Copy(io.Discard, resp.Body)
-		return n, resp.StatusCode == 200
-	})
+	return get(url, cookie, accept, 1, d)
 }

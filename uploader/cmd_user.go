@@ -30,6 +30,17 @@ func (a *app) admin() (*account.Admin, error) {
 	return adm, nil
 }
 
+// adminOf returns the account.Admin and the user named name, for the
+// commands that change an existing user.
+func (a *app) adminOf(ctx context.Context, name string) (*account.Admin, filegate.User, error) {
+	u, err := a.lookupUser(ctx, name)
+	if err != nil {
+		return nil, u, err
+	}
+	adm, err := a.admin()
+	return adm, u, err
+}
+
 // RemoveUser is account.UserFiles for the CLI: it opens the private root
 // only when a user is removed, so the other commands never need it.
 func (a *app) RemoveUser(ctx context.Context, id int64) ([]filegate.File, error) {
@@ -104,17 +115,13 @@ func (a *app) userPasswd(ctx context.Context, args []string) error {
 	if len(pos) != 1 || !*stdin {
 		return usageError("user passwd: want NAME and --password-stdin")
 	}
-	u, err := a.lookupUser(ctx, pos[0])
+	adm, u, err := a.adminOf(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	password, err := readPassword()
 	if err != nil {
 		return fmt.Errorf("user passwd: %w", err)
-	}
-	adm, err := a.admin()
-	if err != nil {
-		return err
 	}
 	n, err := adm.ResetPassword(ctx, account.Actor{}, u.ID, password)
 	if err != nil {
@@ -134,11 +141,7 @@ func (a *app) userLogout(ctx context.Context, args []string) error {
 	if len(pos) != 1 {
 		return usageError("user logout: want NAME")
 	}
-	u, err := a.lookupUser(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	adm, err := a.admin()
+	adm, u, err := a.adminOf(ctx, pos[0])
 	if err != nil {
 		return err
 	}
@@ -171,11 +174,7 @@ func (a *app) userSet(ctx context.Context, args []string) error {
 	if len(pos) != 1 || (public.v == nil && staff.v == nil) {
 		return usageError("user set: want NAME and --public and/or --staff")
 	}
-	u, err := a.lookupUser(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	adm, err := a.admin()
+	adm, u, err := a.adminOf(ctx, pos[0])
 	if err != nil {
 		return err
 	}
@@ -197,11 +196,7 @@ func (a *app) userRemove(ctx context.Context, args []string) error {
 	if len(pos) != 1 {
 		return usageError("user remove: want NAME")
 	}
-	u, err := a.lookupUser(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	adm, err := a.admin()
+	adm, u, err := a.adminOf(ctx, pos[0])
 	if err != nil {
 		return err
 	}

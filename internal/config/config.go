@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,22 @@ type Config struct {
 	// serves GET /metrics, apart from the address nginx proxies to.
 	AuthzMetricsAddr    string
 	UploaderMetricsAddr string
+
+	// Storage is where the files live: "fs" (PrivateRoot, served by nginx
+	// from disk) or "s3" (the bucket S3 names, served through presigned
+	// URLs).
+	Storage string
+	S3      S3
+}
+
+// S3 is the bucket of FILEGATE_STORAGE=s3.
+type S3 struct {
+	// Endpoint is the store's base URL, http:// or https://.
+	Endpoint  string
+	Bucket    string
+	Region    string
+	AccessKey string
+	SecretKey string
 }
 
 // Var documents one environment variable for -h.
@@ -81,6 +98,12 @@ var Vars = []Var{
 	{"FILEGATE_TRUSTED_PROXIES", "127.0.0.1/32,::1/128", "comma-separated addresses or CIDR prefixes whose X-Real-IP header names the client"},
 	{"FILEGATE_LINK_MAX_TTL", "2160h", "longest a share link may be made to last"},
 	{"FILEGATE_AUDIT_LOG", "-", "file the audit lines are appended to (reopened on SIGHUP), or - for standard output"},
+	{"FILEGATE_STORAGE", "fs", "where files live: fs (FILEGATE_PRIVATE_ROOT, sent by nginx from disk) or s3 (the bucket below, through presigned URLs)"},
+	{"FILEGATE_S3_ENDPOINT", "", "with s3: the store's base URL, like https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:7070"},
+	{"FILEGATE_S3_BUCKET", "", "with s3: the bucket (it must exist)"},
+	{"FILEGATE_S3_REGION", "us-east-1", "with s3: the bucket's region, part of every signature"},
+	{"FILEGATE_S3_ACCESS_KEY", "", "with s3: the access key id"},
+	{"FILEGATE_S3_SECRET_KEY", "", "with s3: the secret key (never logged)"},
 }
 
 // Load reads the configuration through getenv (os.Getenv in main). An
@@ -112,6 +135,14 @@ func Load(getenv func(string) string) (Config, error) {
 		AuthzMetricsAddr:    get("AUTHZ_METRICS_ADDR"),
 		UploaderMetricsAddr: get("UPLOADER_METRICS_ADDR"),
 		AuditLog:            get("FILEGATE_AUDIT_LOG"),
+		Storage:             strings.ToLower(get("FILEGATE_STORAGE")),
+		S3: S3{
+			Endpoint:  getenv("FILEGATE_S3_ENDPOINT"),
+			Bucket:    getenv("FILEGATE_S3_BUCKET"),
+			Region:    get("FILEGATE_S3_REGION"),
+			AccessKey: getenv("FILEGATE_S3_ACCESS_KEY"),
+			SecretKey: getenv("FILEGATE_S3_SECRET_KEY"),
+		},
 	}
 	var err error
 	if c.CookieSecure, err = strconv.ParseBool(get("FILEGATE_COOKIE_SECURE")); err != nil {
@@ -154,7 +185,30 @@ func Load(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("%s: want host:port like 127.0.0.1:9181, got %q", name, addr)
 		}
 	}
+	switch c.Storage {
+	case "fs":
+	case "s3":
+		if err := c.S3.check(); err != nil {
+			return c, err
+		}
+	default:
+		return c, fmt.Errorf("FILEGATE_STORAGE: want fs or s3, got %q", c.Storage)
+	}
 	return c, nil
+}
+
+// check says which FILEGATE_S3_* variable is missing or malformed.
+func (s S3) check() error {
+	u, err := url.Parse(s.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return fmt.Errorf("FILEGATE_S3_ENDPOINT: want a base URL like https://s3.example.com, got %q", s.Endpoint)
+	}
+	for name, v := range map[string]string{"FILEGATE_S3_BUCKET": s.Bucket, "FILEGATE_S3_ACCESS_KEY": s.AccessKey, "FILEGATE_S3_SECRET_KEY": s.SecretKey} {
+		if strings.TrimSpace(v) == "" {
+			return fmt.Errorf("%s: required with FILEGATE_STORAGE=s3", name)
+		}
+	}
+	return nil
 }
 
 // ParseSize reads a byte count: a plain number, or one with a suffix

@@ -66,6 +66,10 @@ func TestLoadErrors(t *testing.T) {
 		"FILEGATE_LINK_MAX_TTL":          {"FILEGATE_LINK_MAX_TTL": "90d"},
 		"AUTHZ_METRICS_ADDR":             {"AUTHZ_METRICS_ADDR": "9181"},
 		"UPLOADER_METRICS_ADDR":          {"UPLOADER_METRICS_ADDR": "http://127.0.0.1:9182/metrics"},
+		"FILEGATE_STORAGE":               {"FILEGATE_STORAGE": "nfs"},
+		"FILEGATE_S3_ENDPOINT":           {"FILEGATE_STORAGE": "s3", "FILEGATE_S3_ENDPOINT": "s3.example.com"},
+		"FILEGATE_S3_BUCKET":             {"FILEGATE_STORAGE": "s3", "FILEGATE_S3_ENDPOINT": "http://127.0.0.1:7070", "FILEGATE_S3_ACCESS_KEY": "k", "FILEGATE_S3_SECRET_KEY": "s"},
+		"FILEGATE_S3_SECRET_KEY":         {"FILEGATE_STORAGE": "s3", "FILEGATE_S3_ENDPOINT": "http://127.0.0.1:7070", "FILEGATE_S3_BUCKET": "b", "FILEGATE_S3_ACCESS_KEY": "k"},
 	} {
 		_, err := Load(env(kv))
 		if err == nil || !strings.HasPrefix(err.Error(), name+":") {
@@ -155,5 +159,17 @@ func TestMemoryCache(t *testing.T) {
 		if _, err := Load(env(map[string]string{"AUTHZ_MEMORY_CACHE": v})); err == nil || !strings.HasPrefix(err.Error(), "AUTHZ_MEMORY_CACHE:") {
 			t.Errorf("AUTHZ_MEMORY_CACHE=%q: %v, want an error naming the variable", v, err)
 		}
+	}
+}
+
+func TestStorage(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || c.Storage != "fs" {
+		t.Errorf("default storage %q, %v; want fs", c.Storage, err)
+	}
+	c, err = Load(env(map[string]string{"FILEGATE_STORAGE": "S3", "FILEGATE_S3_ENDPOINT": "https://s3.example.com", "FILEGATE_S3_BUCKET": "files", "FILEGATE_S3_ACCESS_KEY": "k", "FILEGATE_S3_SECRET_KEY": "s"}))
+	want := S3{Endpoint: "https://s3.example.com", Bucket: "files", Region: "us-east-1", AccessKey: "k", SecretKey: "s"}
+	if err != nil || c.Storage != "s3" || c.S3 != want {
+		t.Errorf("s3: %q %+v, %v; want %+v", c.Storage, c.S3, err, want)
 	}
 }

@@ -1,0 +1,50 @@
+// Package s3 keeps files in an S3-compatible bucket (FILEGATE_STORAGE=s3):
+// the uploader streams uploads into it, and authz answers an allowed
+// download with a short-lived presigned URL that nginx fetches.
+package s3
+
+import (
+	"fmt"
+	"net/url"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// Config names the bucket and the credentials for it.
+type Config struct {
+	// Endpoint is the store's base URL: http:// or https://, a host, no path.
+	Endpoint  string
+	Bucket    string
+	Region    string
+	AccessKey string
+	SecretKey string
+}
+
+// Bucket is one bucket on one store. It is safe for concurrent use.
+type Bucket struct {
+	client *minio.Client
+	name   string
+}
+
+// New returns the bucket c names. It makes no request: a wrong endpoint
+// or key shows at the first upload or download.
+func New(c Config) (*Bucket, error) {
+	u, err := url.Parse(c.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("s3: endpoint %q: want a base URL like https://s3.example.com", c.Endpoint)
+	}
+	client, err := minio.New(u.Host, &minio.Options{
+		Creds:  credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
+		Secure: u.Scheme == "https",
+		Region: c.Region,
+		// Path-style URLs (host/bucket/key): every S3-compatible store
+		// takes them, and the host nginx connects to is the endpoint's,
+		// whatever the bucket is called.
+		BucketLookup: minio.BucketLookupPath,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3: %w", err)
+	}
+	return &Bucket{client: client, name: c.Bucket}, nil
+}

@@ -30,9 +30,9 @@ type Bucket struct {
 // New returns the bucket c names. It makes no request: a wrong endpoint
 // or key shows at the first upload or download.
 func New(c Config) (*Bucket, error) {
-	u, err := url.Parse(c.Endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("s3: endpoint %q: want a base URL like https://s3.example.com", c.Endpoint)
+	u, err := parseEndpoint(c.Endpoint)
+	if err != nil {
+		return nil, err
 	}
 	client, err := minio.New(u.Host, &minio.Options{
 		Creds:  credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
@@ -47,4 +47,14 @@ func New(c Config) (*Bucket, error) {
 		return nil, fmt.Errorf("s3: %w", err)
 	}
 	return &Bucket{client: client, name: c.Bucket}, nil
+}
+
+// parseEndpoint checks that endpoint is a base URL, http:// or https://
+// and a host.
+func parseEndpoint(endpoint string) (*url.URL, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("s3: endpoint %q: want a base URL like https://s3.example.com", endpoint)
+	}
+	return u, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/filegate/filegate/internal/metrics"
 	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/session"
+	"github.com/filegate/filegate/internal/storage/s3"
 )
 
 // The adapters main wires in must be what the server asks for.
@@ -31,6 +32,7 @@ var (
 	_ authz.Sessions  = (*session.Codec)(nil)
 	_ authz.Cache     = (*cache.Cache)(nil)
 	_ authz.Uses      = (*account.Recorder)(nil)
+	_ authz.Presigner = (*s3.Signer)(nil)
 	_ account.Touches = (*postgres.DB)(nil)
 )
 
@@ -40,7 +42,8 @@ func main() {
 		flag.PrintDefaults()
 		fmt.Fprintln(os.Stderr)
 		config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_SESSION_KEYS",
-			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_METRICS_ADDR", "AUTHZ_CACHE_TTL", "AUTHZ_MEMORY_CACHE", "AUTHZ_HIDE_PRIVATE", "FILEGATE_AUDIT_LOG")
+			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_METRICS_ADDR", "AUTHZ_CACHE_TTL", "AUTHZ_MEMORY_CACHE", "AUTHZ_HIDE_PRIVATE", "FILEGATE_AUDIT_LOG",
+			"FILEGATE_STORAGE", "FILEGATE_S3_ENDPOINT", "FILEGATE_S3_BUCKET", "FILEGATE_S3_REGION", "FILEGATE_S3_ACCESS_KEY", "FILEGATE_S3_SECRET_KEY")
 	}
 	healthcheck := flag.Bool("healthcheck", false, "exit 0 when the authz on AUTHZ_ADDR answers /healthz with 200, else 1 (compose's healthcheck: the image has no curl)")
 	flag.Parse()
@@ -141,6 +144,14 @@ func run(log *slog.Logger) error {
 		Log:          log,
 		Audit:        audit.New(auditOut),
 		Metrics:      authzMetrics,
+	}
+	if cfg.Storage == "s3" {
+		// authz only signs: it never talks to the store.
+		bucket, err := s3.NewSigner(s3.Config(cfg.S3))
+		if err != nil {
+			return err
+		}
+		srv.Bucket = bucket
 	}
 	err = httpserver.Run(ctx, "authz", cfg.AuthzAddr, srv.Handler(), log)
 	stop() // the metrics stop with authz, also when it could not listen

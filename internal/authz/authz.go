@@ -22,6 +22,7 @@ import (
 	"github.com/filegate/filegate/internal/metrics"
 	"github.com/filegate/filegate/internal/policy"
 	"github.com/filegate/filegate/internal/session"
+	"github.com/filegate/filegate/internal/storage"
 )
 
 // Headers of the contract with nginx/filegate.conf. The request also
@@ -43,6 +44,9 @@ const (
 	// answer: with "410", why a share link is gone ("expired", "revoked"
 	// or "used_up"), for nginx to pass to the uploader's error page
 	HeaderReason = "X-Filegate-Reason"
+	// answer, with FILEGATE_STORAGE=s3 instead of the path: the presigned
+	// URL nginx fetches the file from
+	HeaderURL = "X-Filegate-URL"
 )
 
 // Store reads decision facts and counts link downloads; implemented by
@@ -70,6 +74,20 @@ type Sessions interface {
 	// link.
 	LinkUnlocked(r *http.Request, id int64, nonce []byte) bool
 }
+
+// Presigner signs the URL nginx fetches an allowed file from when files
+// live in a bucket (FILEGATE_STORAGE=s3); implemented by s3.Signer.
+type Presigner interface {
+	// Presign returns a URL good for one request, method, for the object
+	// key, from now until expiry, whose answer carries contentType and
+	// disposition. It fails never: it only computes.
+	Presign(method, key string, now time.Time, expiry time.Duration, contentType, disposition string) string
+}
+
+// URLExpiry is how long a URL authz presigns works: nginx fetches it at
+// once; the rest is room for clock skew between authz and the store
+// (docs/operating.md#object-storage).
+const URLExpiry = time.Minute
 
 // Uses notes that a session was used, without waiting for any I/O;
 // implemented by account.Recorder.
@@ -129,6 +147,10 @@ type Server struct {
 	// Metrics counts every decision with its latency, cache lookups and
 	// store failures; nil counts nothing.
 	Metrics *metrics.Authz
+	// Bucket signs the URLs of allowed downloads when files live in a
+	// bucket; nil means the private root, which nginx reads from the
+	// path authz answers.
+	Bucket Presigner
 }
 
 // Handler returns the routes: /auth for nginx and /healthz.
@@ -180,7 +202,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	// The user the cookie names (it is signed), even when its session is
 	// no longer valid: who tried is what the audit log is for.
 	s.audit(r, start, audit.Event{Action: "file.download", Reason: failure(decision), UserID: facts.Viewer.ID, FileID: facts.File.ID})
-	s.answerDecision(w, decision, facts.File)
+	s.answerDecision(w, r, decision, facts.File)
 	s.decided(start, decision, src, nil)
 }
 
@@ -215,15 +237,30 @@ func (s *Server) audit(r *http.Request, start time.Time, e audit.Event) {
 	s.Audit.Log(r.Context(), e)
 }
 
-// answerDecision writes the answer for decision; on Allow, nginx serves
-// file with the answer's headers.
-func (s *Server) answerDecision(w http.ResponseWriter, decision policy.Decision, file filegate.Target) {
+// answerDecision writes the answer to r for decision; on Allow, nginx
+// serves file with the answer's headers: from the private root at the
+// answer's path, or from the bucket at the answer's URL, presigned for the
+// client's method (nginx's X-Filegate-Method: a HEAD must be signed as
+// one). A method other than GET or HEAD cannot be signed for: 503, as for
+// any answer authz cannot give.
+func (s *Server) answerDecision(w http.ResponseWriter, r *http.Request, decision policy.Decision, file filegate.Target) {
 	switch decision {
 	case policy.Allow:
 		h := w.Header()
-		h.Set(HeaderPath, file.Path)
+		disposition := Disposition(s.dispositionType(file.ContentType), ServedName(file.DisplayName, file.ContentType))
+		if s.Bucket == nil {
+			h.Set(HeaderPath, file.Path)
+		} else {
+			method := r.Header.Get(HeaderMethod)
+			if method != http.MethodGet && method != http.MethodHead {
+				s.Log.ErrorContext(r.Context(), "authz: no download method to sign for: nginx must send X-Filegate-Method", "method", method)
+				answer(w, http.StatusServiceUnavailable)
+				return
+			}
+			h.Set(HeaderURL, s.Bucket.Presign(method, objectKey(file), s.now(), URLExpiry, file.ContentType, disposition))
+		}
 		h.Set(HeaderType, file.ContentType)
-		h.Set(HeaderDisposition, Disposition(s.dispositionType(file.ContentType), ServedName(file.DisplayName, file.ContentType)))
+		h.Set(HeaderDisposition, disposition)
 		answer(w, http.StatusOK)
 	case policy.Unauthenticated:
 		answer(w, http.StatusUnauthorized)
@@ -239,6 +276,14 @@ func (s *Server) answerDecision(w http.ResponseWriter, decision policy.Decision,
 	default:
 		answer(w, http.StatusForbidden)
 	}
+}
+
+// objectKey is file's key in the bucket (storage.Key), from its path
+// (owner/stored name, from the database row) and id.
+func objectKey(file filegate.Target) string {
+	owner, name, _ := strings.Cut(file.Path, "/")
+	ownerID, _ := filegate.ParseID(owner)
+	return storage.Key(ownerID, file.ID, name)
 }
 
 // dispositionType says whether a file of contentType is shown in the

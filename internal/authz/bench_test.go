@@ -15,6 +15,7 @@ import (
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/session"
+	"github.com/filegate/filegate/internal/storage/s3"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
@@ -23,11 +24,13 @@ import (
 // the policy applied, the headers written. From memory (the default) and
 // from Redis (AUTHZ_MEMORY_CACHE=off), against the real Redis and
 // PostgreSQL. A lookup that missed (a Redis call that timed out on a busy
-// machine) reads PostgreSQL and is reported as misses/op.
-func BenchmarkAuthMemoryHit(b *testing.B) { benchmarkAuth(b, true) }
-func BenchmarkAuthRedisHit(b *testing.B)  { benchmarkAuth(b, false) }
+// machine) reads PostgreSQL and is reported as misses/op. With files in
+// a bucket (FILEGATE_STORAGE=s3), the answer is a presigned URL.
+func BenchmarkAuthMemoryHit(b *testing.B)       { benchmarkAuth(b, true, false) }
+func BenchmarkAuthRedisHit(b *testing.B)        { benchmarkAuth(b, false, false) }
+func BenchmarkAuthMemoryHitBucket(b *testing.B) { benchmarkAuth(b, true, true) }
 
-func benchmarkAuth(b *testing.B, memory bool) {
+func benchmarkAuth(b *testing.B, memory, bucket bool) {
 	db := testenv.OpenDB(b)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	keys := session.GenerateKeys()
@@ -57,9 +60,16 @@ func benchmarkAuth(b *testing.B, memory bool) {
 	}
 	misses := 0
 	store := countingStore{DB: db, loads: &misses}
-	h := (&authz.Server{Sessions: codec, Store: store, Cache: c, StoreTimeout: 2 * time.Second, Log: log}).Handler()
+	srv := &authz.Server{Sessions: codec, Store: store, Cache: c, StoreTimeout: 2 * time.Second, Log: log}
+	if bucket {
+		if srv.Bucket, err = s3.NewSigner(s3.Config{Endpoint: "https://s3.example.com", Bucket: "files", Region: "us-east-1", AccessKey: "key", SecretKey: "secret"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	h := srv.Handler()
 	r := httptest.NewRequest(http.MethodGet, "/auth", nil)
 	r.Header.Set(authz.HeaderURI, file.URL())
+	r.Header.Set(authz.HeaderMethod, http.MethodGet)
 	r.AddCookie(&http.Cookie{Name: session.CookieName, Value: cookie})
 	w := &discard{header: http.Header{}}
 	h.ServeHTTP(w, r)

@@ -66,7 +66,7 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request, token string, star
 		// are a fixed set, and the page shows fixed sentences only.
 		w.Header().Set(HeaderReason, v.reason)
 	}
-	s.answerDecision(w, v.decision, v.file)
+	s.answerDecision(w, r, v.decision, v.file)
 	s.decided(start, v.decision, v.source, nil)
 }
 

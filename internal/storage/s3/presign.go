@@ -9,12 +9,6 @@ import (
 	"time"
 )
 
-// URLExpiry is how long a download URL authz answers with works: nginx
-// fetches it at once, so the rest of the minute is room for the clocks of
-// authz and the store to disagree (docs/operating.md#object-storage).
-// Short enough that a URL copied out of a log is useless soon after.
-const URLExpiry = time.Minute
-
 // Signer makes presigned download URLs for one bucket: what authz needs
 // of the store, which it never talks to. It is safe for concurrent use.
 //

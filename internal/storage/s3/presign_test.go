@@ -54,10 +54,10 @@ func TestPresignMatchesMinio(t *testing.T) {
 			// second ended in between.
 			for {
 				before := time.Now()
-				if want, err = client.Presign(context.Background(), method, cfg.Bucket, key, s3.URLExpiry, params); err != nil {
+				if want, err = client.Presign(context.Background(), method, cfg.Bucket, key, time.Minute, params); err != nil {
 					t.Fatal(err)
 				}
-				got = signer.Presign(method, key, before, s3.URLExpiry, "text/plain; charset=utf-8", disposition)
+				got = signer.Presign(method, key, before, time.Minute, "text/plain; charset=utf-8", disposition)
 				if before.Unix() == time.Now().Unix() {
 					break
 				}
@@ -99,7 +99,7 @@ func TestPresignedURLs(t *testing.T) {
 			t.Fatalf("put %s: %v", key, err)
 		}
 		now := time.Now()
-		get := signer.Presign("GET", key, now, s3.URLExpiry, "text/plain; charset=utf-8", disposition)
+		get := signer.Presign("GET", key, now, time.Minute, "text/plain; charset=utf-8", disposition)
 		resp, got := fetch(t, "GET", get)
 		if resp.StatusCode != 200 || !bytes.Equal(got, body) {
 			t.Errorf("GET %s: %d %.80q, want 200 with its bytes", key, resp.StatusCode, got)
@@ -111,7 +111,7 @@ func TestPresignedURLs(t *testing.T) {
 		if resp, _ := fetch(t, "HEAD", get); resp.StatusCode != 403 {
 			t.Errorf("HEAD with a URL signed for GET, %s: %d, want 403", key, resp.StatusCode)
 		}
-		head := signer.Presign("HEAD", key, now, s3.URLExpiry, "text/plain; charset=utf-8", disposition)
+		head := signer.Presign("HEAD", key, now, time.Minute, "text/plain; charset=utf-8", disposition)
 		if resp, _ := fetch(t, "HEAD", head); resp.StatusCode != 200 || resp.ContentLength != int64(len(body)) {
 			t.Errorf("HEAD %s: %d, Content-Length %d", key, resp.StatusCode, resp.ContentLength)
 		}
@@ -121,7 +121,7 @@ func TestPresignedURLs(t *testing.T) {
 	}
 
 	key := awkwardKeys[0]
-	valid := signer.Presign("GET", key, time.Now(), s3.URLExpiry, "application/pdf", disposition)
+	valid := signer.Presign("GET", key, time.Now(), time.Minute, "application/pdf", disposition)
 	u, _ := url.Parse(valid)
 	for name, change := range map[string]func(q url.Values){
 		"type changed":        func(q url.Values) { q.Set("response-content-type", "text/html") },
@@ -156,7 +156,7 @@ func TestPresignedURLs(t *testing.T) {
 		{"authz 62s behind", -62 * time.Second, 403},
 		{"authz 5m ahead", 5 * time.Minute, 200},
 	} {
-		signed := signer.Presign("GET", key, time.Now().Add(tt.skew), s3.URLExpiry, "application/pdf", disposition)
+		signed := signer.Presign("GET", key, time.Now().Add(tt.skew), time.Minute, "application/pdf", disposition)
 		if resp, _ := fetch(t, "GET", signed); resp.StatusCode != tt.want {
 			t.Errorf("%s: %d, want %d", tt.name, resp.StatusCode, tt.want)
 		}
@@ -188,6 +188,6 @@ func BenchmarkPresign(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		signer.Presign("GET", "1/2/report.pdf", time.Now(), s3.URLExpiry, "application/pdf", disposition)
+		signer.Presign("GET", "1/2/report.pdf", time.Now(), time.Minute, "application/pdf", disposition)
 	}
 }

@@ -52,6 +52,17 @@ func newDemo(t *testing.T, opt testenv.Options) *demo {
 	return d
 }
 
+// backends are the values of FILEGATE_STORAGE: the download tests run
+// against each.
+var backends = []string{"fs", "s3"}
+
+// forEachBackend runs test once per backend, as a subtest named after it.
+func forEachBackend(t *testing.T, test func(t *testing.T, storage string)) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) { test(t, b) })
+	}
+}
+
 // fileURL is the download URL of owner's file name.
 func fileURL(owner int64, name string) string {
 	return filegate.File{OwnerID: owner, StoredName: name}.URL()
@@ -138,8 +149,10 @@ func do(t *testing.T, req *http.Request) (*http.Response, []byte) {
 	return resp, body
 }
 
-func TestAccessRules(t *testing.T) {
-	d := newDemo(t, testenv.Options{})
+func TestAccessRules(t *testing.T) { forEachBackend(t, accessRules) }
+
+func accessRules(t *testing.T, storage string) {
+	d := newDemo(t, testenv.Options{Storage: storage})
 	tests := []struct {
 		name   string
 		viewer int64
@@ -231,9 +244,27 @@ func TestAccessRules(t *testing.T) {
 		if resp.StatusCode != 304 || len(body) != 0 {
 			t.Errorf("if-none-match: %d, %d body bytes", resp.StatusCode, len(body))
 		}
-		resp, _ = d.get(t, d.alice, "GET", d.bobURL, "If-Modified-Since", modified)
-		if resp.StatusCode != 304 {
-			t.Errorf("if-modified-since: %d", resp.StatusCode)
+		// With s3 the store answers If-Modified-Since: versitygw compares
+		// it with the sub-second time of its file, so it never finds the
+		// second Last-Modified names recent enough and sends the file
+		// again (AWS S3 answers 304). A 200 is never wrong, only slower.
+		resp, body = d.get(t, d.alice, "GET", d.bobURL, "If-Modified-Since", modified)
+		if resp.StatusCode != 304 && (storage == "fs" || resp.StatusCode != 200 || !bytes.Equal(body, d.bobBytes)) {
+			t.Errorf("if-modified-since: %d %.40q", resp.StatusCode, body)
+		}
+		// If-Range: the range while the file is the one the client has,
+		// else the whole file.
+		resp, body = d.get(t, d.alice, "GET", d.bobURL, "Range", "bytes=1-3", "If-Range", etag)
+		if resp.StatusCode != 206 || string(body) != "PDF" {
+			t.Errorf("if-range, same file: %d %q, want 206 PDF", resp.StatusCode, body)
+		}
+		resp, body = d.get(t, d.alice, "GET", d.bobURL, "Range", "bytes=1-3", "If-Range", `"another"`)
+		if resp.StatusCode != 200 || !bytes.Equal(body, d.bobBytes) {
+			t.Errorf("if-range, another file: %d %.40q, want 200 with the whole file", resp.StatusCode, body)
+		}
+		// Past the end: nginx's 416 for the file, as from disk.
+		if resp, _ = d.get(t, d.alice, "GET", d.bobURL, "Range", "bytes=9999-"); resp.StatusCode != 416 {
+			t.Errorf("range past the end: %d, want 416", resp.StatusCode)
 		}
 		// A 304 must not be a way around the rules.
 		resp, _ = d.get(t, d.bob, "GET", d.aliceURL, "If-None-Match", etag)
@@ -252,8 +283,10 @@ func TestAccessRules(t *testing.T) {
 	})
 }
 
-func TestHidePrivate(t *testing.T) {
-	d := newDemo(t, testenv.Options{HidePrivate: true})
+func TestHidePrivate(t *testing.T) { forEachBackend(t, hidePrivate) }
+
+func hidePrivate(t *testing.T, storage string) {
+	d := newDemo(t, testenv.Options{HidePrivate: true, Storage: storage})
 	for _, tt := range []struct {
 		viewer int64
 		path   string
@@ -267,8 +300,10 @@ func TestHidePrivate(t *testing.T) {
 
 // A change shows on the very next request, although authz cached the
 // previous answer.
-func TestRevocation(t *testing.T) {
-	d := newDemo(t, testenv.Options{})
+func TestRevocation(t *testing.T) { forEachBackend(t, revocation) }
+
+func revocation(t *testing.T, storage string) {
+	d := newDemo(t, testenv.Options{Storage: storage})
 	expect := func(viewer int64, path string, want int) {
 		t.Helper()
 		if resp, _ := d.get(t, viewer, "GET", path); resp.StatusCode != want {
@@ -370,8 +405,10 @@ func TestDependenciesDown(t *testing.T) {
 }
 
 // Hostile URLs can miss, but never reach a file the viewer may not see.
-func TestHostileURLs(t *testing.T) {
-	d := newDemo(t, testenv.Options{})
+func TestHostileURLs(t *testing.T) { forEachBackend(t, hostileURLs) }
+
+func hostileURLs(t *testing.T, storage string) {
+	d := newDemo(t, testenv.Options{Storage: storage})
 	host := strings.TrimPrefix(d.URL, "http://")
 	cookie := d.Cookie(t, d.bob) // bob may not see alice's notes.txt
 	paths := d.paths(

@@ -45,6 +45,10 @@ type Options struct {
 	// ProxyUploaderDatabase puts another one between the web app and
 	// PostgreSQL.
 	ProxyUploaderDatabase bool
+	// Storage is FILEGATE_STORAGE: "fs" (the default, "") or "s3", which
+	// starts a versitygw of the stack's own (Stack.S3) and points authz,
+	// the uploader, the CLI and nginx's filegate_s3 at it.
+	Storage string
 	// AuthzReplicas is how many authz processes run (default 1), each on
 	// an address of its own, sharing the database, Redis and keys; nginx
 	// asks the first. With ProxyRedis each reaches Redis through a proxy
@@ -89,6 +93,11 @@ type Stack struct {
 	// Replicas are every authz process (Options.AuthzReplicas, AddAuthz);
 	// the first is Authz at AuthzURL, behind RedisProxy.
 	Replicas []Replica
+	// S3 is the stack's store with Options.Storage "s3", else nil.
+	S3 *S3
+	// NginxDir holds nginx.conf and filegate-http.conf as rendered, for
+	// tests that change them and reload nginx (SIGHUP).
+	NginxDir string
 
 	dir        string   // where the processes' logs go
 	authzEnv   []string // every authz's configuration, but its address
@@ -270,6 +279,10 @@ func Start(t T, opt Options) *Stack {
 		fmt.Sprintf("AUTHZ_HIDE_PRIVATE=%t", opt.HidePrivate),
 		"FILEGATE_AUDIT_LOG=" + s.AuditLog,
 	}
+	if opt.Storage == "s3" {
+		s.S3 = StartS3(t)
+		s.Env = append(s.Env, s.S3.Env()...)
+	}
 	s.Env = append(s.Env, opt.Env...)
 	authzEnv := append([]string(nil), s.Env...)
 	serveEnv := append([]string(nil), s.Env...)
@@ -310,6 +323,10 @@ func Start(t T, opt Options) *Stack {
 		"PRIVATE_ROOT":  s.PrivateRoot,
 		"MAX_BODY":      opt.MaxBody,
 	})
+	s.NginxDir = prefix
+	if s.S3 != nil {
+		RenderS3Upstream(t, prefix, strings.TrimPrefix(s.S3.Endpoint, "http://"))
+	}
 	// Workers run as root here, unlike `make run`'s: the stack lives in the
 	// test's TempDir, which Go makes 0700 for whoever runs the tests, so
 	// another worker user could not even reach the private root. The tests
@@ -387,6 +404,25 @@ func RenderHTTPConf(t T, prefix, authzAddr, uploaderAddr, privateRoot string) {
 		conf = strings.Replace(conf, edit[0], edit[1], 1)
 	}
 	if err := os.WriteFile(filepath.Join(prefix, "filegate-http.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+}
+
+// RenderS3Upstream points the filegate_s3 upstream of the
+// filegate-http.conf in prefix (RenderHTTPConf) at addr, the host:port of
+// a store: the value marked "EDIT for s3".
+func RenderS3Upstream(t T, prefix, addr string) {
+	t.Helper()
+	path := filepath.Join(prefix, "filegate-http.conf")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	const edit = "server 127.0.0.1:7070;"
+	if strings.Count(string(b), edit) != 1 {
+		t.Fatalf("testenv: nginx/filegate-http.conf: %q is not there exactly once", edit)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), edit, "server "+addr+";", 1)), 0o644); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 }

@@ -281,6 +281,7 @@ func Start(t T, opt Options) *Stack {
 	}
 	if opt.Storage == "s3" {
 		s.S3 = StartS3(t)
+		Secret("the store's secret key", s.S3.SecretKey)
 		s.Env = append(s.Env, s.S3.Env()...)
 	}
 	s.Env = append(s.Env, opt.Env...)

@@ -19,8 +19,10 @@ import (
 // client's. An HTTP/1.0 request may come without Host, and nginx accepts
 // a Host such as `a"b` that Go answers with 400; either used to reach
 // authz and come back as a 503, even for the owner.
-func TestAuthzHostIsFixed(t *testing.T) {
-	d := newDemo(t, testenv.Options{})
+func TestAuthzHostIsFixed(t *testing.T) { forEachBackend(t, authzHostIsFixed) }
+
+func authzHostIsFixed(t *testing.T, storage string) {
+	d := newDemo(t, testenv.Options{Storage: storage})
 	host := strings.TrimPrefix(d.URL, "http://")
 	owner, stranger := d.Cookie(t, d.alice), d.Cookie(t, d.bob)
 	for _, tt := range []struct {
@@ -47,8 +49,10 @@ func TestAuthzHostIsFixed(t *testing.T) {
 // A download's file name ends in the extension of the type the bytes were
 // detected as, the one its stored name ends in: a PDF uploaded as
 // invoice.html, saved by a browser and opened from disk, opens as a PDF.
-func TestServedNameHasTypeExtension(t *testing.T) {
-	s := testenv.Start(t, testenv.Options{})
+func TestServedNameHasTypeExtension(t *testing.T) { forEachBackend(t, servedNameHasTypeExtension) }
+
+func servedNameHasTypeExtension(t *testing.T, storage string) {
+	s := testenv.Start(t, testenv.Options{Storage: storage})
 	alice := s.AddUser(t, testenv.User{Name: "alice", Password: "alice-password"})
 	d := &demo{Stack: s, alice: alice, cookies: map[int64]*http.Cookie{}}
 	pdf := []byte("%PDF-1.4\nnot a page\n%%EOF\n")

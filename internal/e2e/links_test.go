@@ -256,8 +256,10 @@ func TestLinkAnswersThroughNginx(t *testing.T) {
 // A link serves its file as /files/ does: the same headers, Range, HEAD
 // and ETag, with the X-Request-Id that names the download in the audit
 // log.
-func TestLinkServedLikeFiles(t *testing.T) {
-	d := newDemo(t, testenv.Options{})
+func TestLinkServedLikeFiles(t *testing.T) { forEachBackend(t, linkServedLikeFiles) }
+
+func linkServedLikeFiles(t *testing.T, storage string) {
+	d := newDemo(t, testenv.Options{Storage: storage})
 	_, u := d.AddLink(t, d.bobURL, testenv.Link{})
 	viaFiles, _ := d.get(t, d.alice, "GET", d.bobURL)
 	resp, body := fetch(t, d.Stack, "", "GET", u)
@@ -395,8 +397,10 @@ func TestLinkPasswordAndMethods(t *testing.T) {
 // Ranges never bypass the limit: a later range from an address that
 // started no download costs one; from the address that did, it is free
 // for an hour.
-func TestLinkRangesCount(t *testing.T) {
-	d := newDemo(t, testenv.Options{})
+func TestLinkRangesCount(t *testing.T) { forEachBackend(t, linkRangesCount) }
+
+func linkRangesCount(t *testing.T, storage string) {
+	d := newDemo(t, testenv.Options{Storage: storage})
 	l, u := d.AddLink(t, d.bobURL, testenv.Link{MaxDownloads: 2})
 	steps := []struct {
 		what, from, rng string
@@ -487,8 +491,10 @@ func TestLinkConcurrentLimit(t *testing.T) {
 // one download: curl and wget in one request, aria2c in four parallel
 // ranges. Each gets the right bytes under the served name, and the link is
 // used up afterwards.
-func TestLinkDownloadClients(t *testing.T) {
-	d := newDemo(t, testenv.Options{MaxUpload: "32MiB"})
+func TestLinkDownloadClients(t *testing.T) { forEachBackend(t, linkDownloadClients) }
+
+func linkDownloadClients(t *testing.T, storage string) {
+	d := newDemo(t, testenv.Options{MaxUpload: "32MiB", Storage: storage})
 	data := make([]byte, 16<<20)
 	rand.Read(data)
 	copy(data, "%PDF-1.4\n")

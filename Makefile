@@ -31,10 +31,11 @@ chaos:
 	$(GO) test -count=1 -timeout 10m -v -tags chaos -run '^TestChangeSurvivesClientDrop$$' ./internal/e2e/
 
 # Starts nginx, authz and the uploader on http://127.0.0.1:8080 with demo
-# users and files; `make stop` stops them.
+# users and files; `make stop` stops them. `make run STORAGE=s3` keeps the
+# files in a bucket of a local versitygw instead.
 run: build
 	.ci/deps
-	.ci/dev up
+	STORAGE=$(STORAGE) .ci/dev up
 
 stop:
 	.ci/dev down

@@ -46,17 +46,23 @@ type Options struct {
 	// PostgreSQL.
 	ProxyUploaderDatabase bool
 	// AuthzReplicas is how many authz processes run (default 1), each on
-	// an address of its own, sharing the database, Redis and keys; nginx
-	// asks the first. With ProxyRedis each reaches Redis through a proxy
-	// of its own; with ProxyDatabase they share one.
+	// an address of its own, sharing the database, Redis and keys; nginx's
+	// upstream lists every one, and asks them in turn. With ProxyRedis each
+	// reaches Redis through a proxy of its own; with ProxyDatabase they
+	// share one.
 	AuthzReplicas int
+	// UploaderReplicas is how many `uploader serve` processes run
+	// (default 1), likewise, all in nginx's upstream, sharing the private
+	// root; with ProxyUploaderRedis or ProxyUploaderDatabase they share
+	// the proxy.
+	UploaderReplicas int
 }
 
-// Replica is one authz process of a stack.
+// Replica is one authz or `uploader serve` process of a stack.
 type Replica struct {
 	URL        string
 	Service    *Service
-	RedisProxy *Proxy // non-nil with Options.ProxyRedis
+	RedisProxy *Proxy // an authz's, with Options.ProxyRedis
 }
 
 // Stack is a running filegate: nginx in front of authz and the uploader,
@@ -89,6 +95,9 @@ type Stack struct {
 	// Replicas are every authz process (Options.AuthzReplicas, AddAuthz);
 	// the first is Authz at AuthzURL, behind RedisProxy.
 	Replicas []Replica
+	// Uploaders are every `uploader serve` (Options.UploaderReplicas); the
+	// first is Uploader at UploaderURL.
+	Uploaders []Replica
 
 	dir        string   // where the processes' logs go
 	authzEnv   []string // every authz's configuration, but its address
@@ -247,9 +256,10 @@ func Start(t T, opt Options) *Stack {
 	t.Cleanup(func() { invalidator.Close() })
 	s.Store.Invalidator = invalidator
 	opt.AuthzReplicas = max(opt.AuthzReplicas, 1)
-	addrs := FreeAddrs(t, 2+opt.AuthzReplicas)
-	authzAddr, uploaderAddr, nginxAddr := addrs[0], addrs[1], addrs[2]
-	replicaAddrs := append([]string{authzAddr}, addrs[3:]...)
+	opt.UploaderReplicas = max(opt.UploaderReplicas, 1)
+	addrs := FreeAddrs(t, 1+opt.AuthzReplicas+opt.UploaderReplicas)
+	nginxAddr, replicaAddrs, uploaderAddrs := addrs[0], addrs[1:1+opt.AuthzReplicas], addrs[1+opt.AuthzReplicas:]
+	authzAddr, uploaderAddr := replicaAddrs[0], uploaderAddrs[0]
 	s.AuthzURL, s.UploaderURL, s.URL = "http://"+authzAddr, "http://"+uploaderAddr, "http://"+nginxAddr
 	s.Env = []string{
 		"DATABASE_URL=" + s.DatabaseURL,
@@ -297,7 +307,16 @@ func Start(t T, opt Options) *Stack {
 		s.startAuthz(t, addr)
 	}
 	s.Authz, s.RedisProxy = s.Replicas[0].Service, s.Replicas[0].RedisProxy
-	s.Uploader = startService(t, dir, "uploader", uploaderAddr, serveEnv, Binary(t, "uploader"), "serve")
+	for i, addr := range uploaderAddrs {
+		name := "uploader"
+		if i > 0 {
+			name = fmt.Sprintf("uploader%d", i+1)
+		}
+		env := append(append([]string(nil), serveEnv...), "UPLOADER_ADDR="+addr)
+		svc := startService(t, dir, name, addr, env, Binary(t, "uploader"), "serve")
+		s.Uploaders = append(s.Uploaders, Replica{URL: "http://" + addr, Service: svc})
+	}
+	s.Uploader = s.Uploaders[0].Service
 
 	prefix := filepath.Join(dir, "nginx")
 	if err := os.MkdirAll(filepath.Join(prefix, "logs"), 0o755); err != nil {
@@ -305,8 +324,8 @@ func Start(t T, opt Options) *Stack {
 	}
 	confPath := RenderNginx(t, prefix, map[string]string{
 		"LISTEN":        nginxAddr,
-		"AUTHZ_ADDR":    authzAddr,
-		"UPLOADER_ADDR": uploaderAddr,
+		"AUTHZ_ADDR":    strings.Join(replicaAddrs, " "),
+		"UPLOADER_ADDR": strings.Join(uploaderAddrs, " "),
 		"PRIVATE_ROOT":  s.PrivateRoot,
 		"MAX_BODY":      opt.MaxBody,
 	})
@@ -315,7 +334,7 @@ func Start(t T, opt Options) *Stack {
 	// another worker user could not even reach the private root. The tests
 	// check the gate, not file permissions (docs/operating.md).
 	s.Nginx = startService(t, dir, "nginx", nginxAddr, nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
-	for _, addr := range append(replicaAddrs, uploaderAddr, nginxAddr) {
+	for _, addr := range addrs {
 		waitListening(t, dir, addr)
 	}
 	return s
@@ -339,8 +358,8 @@ func (s *Stack) Reconfigure(t T, env ...string) {
 // prefix/nginx.conf from nginx/example.conf with its {{NAME}} placeholders
 // filled in (NGINX_DIR is always the repository's nginx folder), and next
 // to it the filegate-http.conf it includes (RenderHTTPConf with
-// AUTHZ_ADDR, UPLOADER_ADDR and PRIVATE_ROOT). It returns nginx.conf's
-// path.
+// AUTHZ_ADDR, UPLOADER_ADDR and PRIVATE_ROOT; each of the first two may
+// list several addresses). It returns nginx.conf's path.
 func RenderNginx(t T, prefix string, vars map[string]string) string {
 	t.Helper()
 	nginxDir := filepath.Join(RepoRoot(), "nginx")
@@ -365,10 +384,12 @@ func RenderNginx(t T, prefix string, vars map[string]string) string {
 
 // RenderHTTPConf writes prefix/filegate-http.conf: nginx/filegate-http.conf
 // with the three values an operator edits (lines marked EDIT) replaced by
-// authzAddr, uploaderAddr and privateRoot.
-func RenderHTTPConf(t T, prefix, authzAddr, uploaderAddr, privateRoot string) {
+// authzAddrs, uploaderAddrs and privateRoot. The addresses are lists
+// separated by spaces: as an operator lists replicas, each address gets a
+// copy of its EDIT line, a server of the upstream.
+func RenderHTTPConf(t T, prefix, authzAddrs, uploaderAddrs, privateRoot string) {
 	t.Helper()
-	if authzAddr == "" || uploaderAddr == "" || privateRoot == "" {
+	if strings.TrimSpace(authzAddrs) == "" || strings.TrimSpace(uploaderAddrs) == "" || privateRoot == "" {
 		t.Fatalf("testenv: filegate-http.conf needs authz's and the uploader's addresses and the private root")
 	}
 	b, err := os.ReadFile(filepath.Join(RepoRoot(), "nginx", "filegate-http.conf"))
@@ -377,14 +398,28 @@ func RenderHTTPConf(t T, prefix, authzAddr, uploaderAddr, privateRoot string) {
 	}
 	conf := string(b)
 	// The EDIT values are the defaults of AUTHZ_ADDR, UPLOADER_ADDR and
-	// FILEGATE_PRIVATE_ROOT. Each appears once, so replacing it touches
-	// nothing else.
-	edits := [][2]string{{"127.0.0.1:8081", authzAddr}, {"127.0.0.1:8082", uploaderAddr}, {"/var/lib/filegate/private", privateRoot}}
+	// FILEGATE_PRIVATE_ROOT. Each appears once, so replacing its line
+	// touches nothing else.
+	edits := []struct {
+		value string
+		with  []string
+	}{
+		{"127.0.0.1:8081", strings.Fields(authzAddrs)},
+		{"127.0.0.1:8082", strings.Fields(uploaderAddrs)},
+		{"/var/lib/filegate/private", []string{privateRoot}},
+	}
 	for _, edit := range edits {
-		if strings.Count(conf, edit[0]) != 1 {
-			t.Fatalf("testenv: nginx/filegate-http.conf: %s is not there exactly once", edit[0])
+		if strings.Count(conf, edit.value) != 1 {
+			t.Fatalf("testenv: nginx/filegate-http.conf: %s is not there exactly once", edit.value)
 		}
-		conf = strings.Replace(conf, edit[0], edit[1], 1)
+		at := strings.Index(conf, edit.value)
+		start := strings.LastIndexByte(conf[:at], '\n') + 1
+		end := at + strings.IndexByte(conf[at:], '\n') + 1
+		var lines strings.Builder
+		for _, v := range edit.with {
+			lines.WriteString(strings.Replace(conf[start:end], edit.value, v, 1))
+		}
+		conf = conf[:start] + lines.String() + conf[end:]
 	}
 	if err := os.WriteFile(filepath.Join(prefix, "filegate-http.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatalf("testenv: %v", err)

@@ -90,6 +90,9 @@ type Stack struct {
 	// AuditLog is the file every process of the stack appends its audit
 	// lines to (FILEGATE_AUDIT_LOG); see AuditLines and AuditSecrets.
 	AuditLog string
+	// NginxErrorLog is nginx's error log, where it says which upstream
+	// server failed a request before it asked the next.
+	NginxErrorLog string
 	// The processes, for tests that stop, kill or restart one.
 	Authz, Uploader, Nginx *Service
 	// Replicas are every authz process (Options.AuthzReplicas, AddAuthz);
@@ -319,6 +322,7 @@ func Start(t T, opt Options) *Stack {
 	s.Uploader = s.Uploaders[0].Service
 
 	prefix := filepath.Join(dir, "nginx")
+	s.NginxErrorLog = filepath.Join(prefix, "error.log") // example.conf's error_log
 	if err := os.MkdirAll(filepath.Join(prefix, "logs"), 0o755); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}

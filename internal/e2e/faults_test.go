@@ -208,7 +208,14 @@ func TestFaultStaleAfterMissedInvalidation(t *testing.T) {
 // of one; when it returns, everything works again.
 func TestFaultDatabaseDown(t *testing.T) {
 	t.Parallel()
-	s, c := faultWorld(t, testenv.Options{ProxyDatabase: true, ProxyUploaderDatabase: true})
+	faultDatabaseDown(t, testenv.Options{})
+}
+
+// faultDatabaseDown is TestFaultDatabaseDown on a stack started with opt
+// and the proxies to PostgreSQL.
+func faultDatabaseDown(t *testing.T, opt testenv.Options) {
+	opt.ProxyDatabase, opt.ProxyUploaderDatabase = true, true
+	s, c := faultWorld(t, opt)
 	ids, client := c.ids, newClient(1)
 	get := func(v int64, url string) observation {
 		return download(client, s.URL, "GET", url, viewer(v), c.tg.cookies[viewer(v)])

@@ -156,6 +156,16 @@ func decisions(t *testing.T, s *testenv.Stack) []float64 {
 	return n
 }
 
+// PostgreSQL away from every authz of three and both uploaders
+// (TestFaultDatabaseDown). nginx does not ask another authz after a 503,
+// so it never counts them as failed and leaves them all out: the
+// downloads whose facts are validly cached keep their answer through
+// nginx, whichever replica it asks.
+func TestReplicasDatabaseDown(t *testing.T) {
+	t.Parallel()
+	faultDatabaseDown(t, testenv.Options{AuthzReplicas: 3, UploaderReplicas: 2})
+}
+
 // The model-checked load (TestLoad) with three authz and two uploaders
 // behind nginx: every answer of every replica agrees with the model, and
 // nginx asked each of them.

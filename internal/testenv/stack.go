@@ -103,28 +103,18 @@ type Stack struct {
 	Uploaders []Replica
 
 	dir        string   // where the processes' logs go
-	authzEnv   []string // every authz's configuration, but its address
+	authzEnv   []string // every authz's configuration, but its address (AddAuthz's)
 	proxyRedis bool     // Options.ProxyRedis
 }
 
 // AddAuthz starts one more authz process on the stack, configured as the
-// others and then by env ("AUTHZ_MEMORY_CACHE=off"), waits until it
-// listens, and returns it. nginx does not ask it: tests and the
-// benchmark do.
+// others and then by env ("AUTHZ_MEMORY_CACHE=off"), appends it to
+// s.Replicas and returns it once it listens. nginx asks the ones Start
+// starts; one added later only tests and the benchmark ask.
 func (s *Stack) AddAuthz(t T, env ...string) Replica {
 	t.Helper()
-	addr := FreeAddr(t)
-	r := s.startAuthz(t, addr, env...)
-	waitListening(t, s.dir, addr)
-	return r
-}
-
-// startAuthz starts an authz process listening on addr, appends it to
-// s.Replicas and returns it.
-func (s *Stack) startAuthz(t T, addr string, env ...string) Replica {
-	t.Helper()
-	r := Replica{URL: "http://" + addr}
-	full := append(append([]string(nil), s.authzEnv...), "AUTHZ_ADDR="+addr)
+	var r Replica
+	full := append(append([]string(nil), s.authzEnv...), "AUTHZ_ADDR=127.0.0.1:0")
 	if s.proxyRedis {
 		u, _ := url.Parse(RedisURL())
 		r.RedisProxy = NewProxy(t, u.Host)
@@ -135,7 +125,8 @@ func (s *Stack) startAuthz(t T, addr string, env ...string) Replica {
 	if n := len(s.Replicas); n > 0 {
 		name = fmt.Sprintf("authz%d", n+1)
 	}
-	r.Service = startService(t, s.dir, name, addr, append(full, env...), Binary(t, "authz"))
+	r.Service = startService(t, s.dir, name, "", append(full, env...), Binary(t, "authz"))
+	r.URL = "http://" + r.Service.listening(t, "AUTHZ_ADDR")
 	s.Replicas = append(s.Replicas, r)
 	return r
 }
@@ -193,7 +184,10 @@ func binaries(t T) string {
 	return binDir
 }
 
-// FreeAddr returns a loopback address with a port nobody listens on.
+// FreeAddr returns a loopback address with a port nobody listens on. It
+// is free when FreeAddr returns; another process may take it before the
+// caller's binds it, so a program that can listen on port 0 and report
+// its address should (Service.listening).
 func FreeAddr(t T) string {
 	t.Helper()
 	return FreeAddrs(t, 1)[0]
@@ -258,12 +252,6 @@ func Start(t T, opt Options) *Stack {
 	}
 	t.Cleanup(func() { invalidator.Close() })
 	s.Store.Invalidator = invalidator
-	opt.AuthzReplicas = max(opt.AuthzReplicas, 1)
-	opt.UploaderReplicas = max(opt.UploaderReplicas, 1)
-	addrs := FreeAddrs(t, 1+opt.AuthzReplicas+opt.UploaderReplicas)
-	nginxAddr, replicaAddrs, uploaderAddrs := addrs[0], addrs[1:1+opt.AuthzReplicas], addrs[1+opt.AuthzReplicas:]
-	authzAddr, uploaderAddr := replicaAddrs[0], uploaderAddrs[0]
-	s.AuthzURL, s.UploaderURL, s.URL = "http://"+authzAddr, "http://"+uploaderAddr, "http://"+nginxAddr
 	s.Env = []string{
 		"DATABASE_URL=" + s.DatabaseURL,
 		"REDIS_URL=" + RedisURL(),
@@ -271,12 +259,11 @@ func Start(t T, opt Options) *Stack {
 		"FILEGATE_PRIVATE_ROOT=" + s.PrivateRoot,
 		"FILEGATE_SESSION_KEYS=" + s.SessionKeys,
 		"FILEGATE_MAX_UPLOAD=" + opt.MaxUpload,
-		"AUTHZ_ADDR=" + authzAddr,
-		"UPLOADER_ADDR=" + uploaderAddr,
 		// Each binary picks a free port for its metrics and logs it
 		// (Service.MetricsURL): never the defaults, which stacks running
 		// side by side would fight over, nor a port chosen here, which
-		// another process could take before the binary binds it.
+		// another process could take before the binary binds it. Their
+		// main listeners do the same (Service.listening).
 		"AUTHZ_METRICS_ADDR=127.0.0.1:0",
 		"UPLOADER_METRICS_ADDR=127.0.0.1:0",
 		"AUTHZ_CACHE_TTL=" + opt.CacheTTL.String(),
@@ -306,42 +293,76 @@ func Start(t T, opt Options) *Stack {
 	}
 	s.CLI(t, "", "migrate")
 	s.dir, s.authzEnv, s.proxyRedis = dir, authzEnv, opt.ProxyRedis
-	for _, addr := range replicaAddrs {
-		s.startAuthz(t, addr)
+	var authzAddrs, uploaderAddrs []string
+	for range max(opt.AuthzReplicas, 1) {
+		authzAddrs = append(authzAddrs, strings.TrimPrefix(s.AddAuthz(t).URL, "http://"))
 	}
 	s.Authz, s.RedisProxy = s.Replicas[0].Service, s.Replicas[0].RedisProxy
-	for i, addr := range uploaderAddrs {
+	for i := range max(opt.UploaderReplicas, 1) {
 		name := "uploader"
 		if i > 0 {
 			name = fmt.Sprintf("uploader%d", i+1)
 		}
-		env := append(append([]string(nil), serveEnv...), "UPLOADER_ADDR="+addr)
-		svc := startService(t, dir, name, addr, env, Binary(t, "uploader"), "serve")
+		env := append(append([]string(nil), serveEnv...), "UPLOADER_ADDR=127.0.0.1:0")
+		svc := startService(t, dir, name, "", env, Binary(t, "uploader"), "serve")
+		addr := svc.listening(t, "UPLOADER_ADDR")
 		s.Uploaders = append(s.Uploaders, Replica{URL: "http://" + addr, Service: svc})
+		uploaderAddrs = append(uploaderAddrs, addr)
 	}
 	s.Uploader = s.Uploaders[0].Service
+	s.AuthzURL, s.UploaderURL = s.Replicas[0].URL, s.Uploaders[0].URL
+	// For the CLI's healthcheck.
+	s.Env = append(s.Env, "AUTHZ_ADDR="+authzAddrs[0], "UPLOADER_ADDR="+uploaderAddrs[0])
 
 	prefix := filepath.Join(dir, "nginx")
 	s.NginxErrorLog = filepath.Join(prefix, "error.log") // example.conf's error_log
 	if err := os.MkdirAll(filepath.Join(prefix, "logs"), 0o755); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	confPath := RenderNginx(t, prefix, map[string]string{
-		"LISTEN":        nginxAddr,
-		"AUTHZ_ADDR":    strings.Join(replicaAddrs, " "),
-		"UPLOADER_ADDR": strings.Join(uploaderAddrs, " "),
-		"PRIVATE_ROOT":  s.PrivateRoot,
-		"MAX_BODY":      opt.MaxBody,
-	})
-	// Workers run as root here, unlike `make run`'s: the stack lives in the
-	// test's TempDir, which Go makes 0700 for whoever runs the tests, so
-	// another worker user could not even reach the private root. The tests
-	// check the gate, not file permissions (docs/operating.md).
-	s.Nginx = startService(t, dir, "nginx", nginxAddr, nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
-	for _, addr := range addrs {
-		waitListening(t, dir, addr)
+	// nginx cannot report a port it chose, so it gets one that was free a
+	// moment ago. Should another process have taken it since, nginx exits
+	// at once, and starts again on another.
+	for try := 1; ; try++ {
+		nginxAddr := FreeAddr(t)
+		confPath := RenderNginx(t, prefix, map[string]string{
+			"LISTEN":        nginxAddr,
+			"AUTHZ_ADDR":    strings.Join(authzAddrs, " "),
+			"UPLOADER_ADDR": strings.Join(uploaderAddrs, " "),
+			"PRIVATE_ROOT":  s.PrivateRoot,
+			"MAX_BODY":      opt.MaxBody,
+		})
+		// Workers run as root here, unlike `make run`'s: the stack lives in
+		// the test's TempDir, which Go makes 0700 for whoever runs the
+		// tests, so another worker user could not even reach the private
+		// root. The tests check the gate, not file permissions
+		// (docs/operating.md).
+		s.Nginx = startService(t, dir, "nginx", nginxAddr, nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
+		s.URL = "http://" + nginxAddr
+		if nginxStarted(s.Nginx, filepath.Join(prefix, "nginx.pid")) {
+			break
+		}
+		if out := s.Nginx.Output(t); try == 3 || !bytes.Contains(out, []byte("Address already in use")) {
+			t.Fatalf("testenv: nginx did not start:\n%s", tail(out, 2000))
+		}
 	}
+	waitListening(t, dir, strings.TrimPrefix(s.URL, "http://"))
 	return s
+}
+
+// nginxStarted waits up to 15 seconds for nginx to write pidFile (as
+// example.conf's pid), which it does once it has bound its listening
+// sockets, and reports false if it exits first.
+func nginxStarted(nginx *Service, pidFile string) bool {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+		if _, exited := nginx.Wait(0); exited {
+			return false
+		}
+		if _, err := os.Stat(pidFile); err == nil {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
 }
 
 // Reconfigure stops authz and the uploader, adds env ("NAME=value") to

@@ -156,6 +156,13 @@ func decisions(t *testing.T, s *testenv.Stack) []float64 {
 	return n
 }
 
+// TestRevocation on three authz and two uploaders: every check through
+// nginx is answered by each authz.
+func TestReplicasRevocation(t *testing.T) {
+	t.Parallel()
+	revocation(t, testenv.Options{AuthzReplicas: 3, UploaderReplicas: 2})
+}
+
 // PostgreSQL away from every authz of three and both uploaders
 // (TestFaultDatabaseDown). nginx does not ask another authz after a 503,
 // so it never counts them as failed and leaves them all out: the

@@ -59,15 +59,21 @@ func (c *Cache) claimEpoch(ctx context.Context, cn *goredis.Conn) error {
 	if err != nil {
 		return fmt.Errorf("redis: info: %w", err)
 	}
-	role, id := "", ""
+	mode, role, id := "", "", ""
 	for line := range strings.SplitSeq(info, "\n") {
 		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
 		switch k {
+		case "redis_mode":
+			mode = v
 		case "role":
 			role = v
 		case "run_id", "master_replid":
 			id += v + "/"
 		}
+	}
+	if mode == "sentinel" {
+		// go-redis connects to the sentinels with the same options.
+		return nil
 	}
 	if role != "master" || len(id) < 3 {
 		return fmt.Errorf("redis: the server is not a primary (role %q); filegate reads primaries only", role)

@@ -46,7 +46,9 @@ func StartSentinel(t T) *Sentinel {
 		if err := os.MkdirAll(data, 0o755); err != nil {
 			t.Fatalf("testenv: %v", err)
 		}
-		args := append([]string{"--bind", host, "--port", port, "--dir", data, "--save", "", "--appendonly", "no"}, more...)
+		// No 5 s wait before the replica's first sync.
+		args := append([]string{"--bind", host, "--port", port, "--dir", data, "--save", "", "--appendonly", "no",
+			"--repl-diskless-sync-delay", "0"}, more...)
 		return startService(t, dir, name, addr, nil, server, args...)
 	}
 	s.Primary = redis("redis-primary", s.PrimaryAddr)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
@@ -73,7 +74,7 @@ func TestFaultRedisDown(t *testing.T) {
 	rc := testenv.RedisClient(t)
 	ctx := context.Background()
 	entries := func() []string {
-		keys, err := rc.Keys(ctx, s.RedisPrefix+"c:*").Result()
+		keys, err := rc.Keys(ctx, cache.KeyPrefix(s.RedisPrefix)+"c:*").Result()
 		if err != nil {
 			t.Fatal(err)
 		}

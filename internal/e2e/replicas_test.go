@@ -216,7 +216,7 @@ func fromMemory(t *testing.T, s *testenv.Stack, ask func(testenv.Replica) int, w
 	rdb := testenv.RedisClient(t)
 	ctx := context.Background()
 	entries := func() []string {
-		keys, err := rdb.Keys(ctx, s.RedisPrefix+"c:*").Result()
+		keys, err := rdb.Keys(ctx, cache.KeyPrefix(s.RedisPrefix)+"c:*").Result()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -56,6 +56,10 @@ type Options struct {
 	// root; with ProxyUploaderRedis or ProxyUploaderDatabase they share
 	// the proxy.
 	UploaderReplicas int
+	// RedisURL is the Redis of every process of the stack, the shared
+	// one (RedisURL()) when empty; a Sentinel's URL for failover tests.
+	// The Proxy options take the shared one.
+	RedisURL string
 }
 
 // Replica is one authz or `uploader serve` process of a stack.
@@ -246,7 +250,11 @@ func Start(t T, opt Options) *Stack {
 		t.Fatalf("testenv: %v", err)
 	}
 	t.Cleanup(func() { s.Store.Close() })
-	invalidator, err := cache.Open(RedisURL(), s.RedisPrefix, opt.CacheTTL, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	redisURL := RedisURL()
+	if opt.RedisURL != "" {
+		redisURL = opt.RedisURL
+	}
+	invalidator, err := cache.Open(redisURL, s.RedisPrefix, opt.CacheTTL, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
@@ -254,7 +262,7 @@ func Start(t T, opt Options) *Stack {
 	s.Store.Invalidator = invalidator
 	s.Env = []string{
 		"DATABASE_URL=" + s.DatabaseURL,
-		"REDIS_URL=" + RedisURL(),
+		"REDIS_URL=" + redisURL,
 		"FILEGATE_REDIS_PREFIX=" + s.RedisPrefix,
 		"FILEGATE_PRIVATE_ROOT=" + s.PrivateRoot,
 		"FILEGATE_SESSION_KEYS=" + s.SessionKeys,

@@ -597,7 +597,7 @@ func changes(s *testenv.Stack, cookie string, d time.Duration) result {
 // memory, and every change waits for them.
 func leases(t *runner, s *testenv.Stack, n int64) {
 	rdb := testenv.RedisClient(t)
-	for start := time.Now(); rdb.ZCard(context.Background(), s.RedisPrefix+"m:leases").Val() < n; time.Sleep(10 * time.Millisecond) {
+	for start := time.Now(); rdb.ZCard(context.Background(), cache.KeyPrefix(s.RedisPrefix)+"m:leases").Val() < n; time.Sleep(10 * time.Millisecond) {
 		if time.Since(start) > 10*time.Second {
 			t.Fatalf("%d authz processes never held leases", n)
 		}

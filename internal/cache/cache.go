@@ -43,9 +43,11 @@ import (
 	"hash"
 	"log/slog"
 	"maps"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,7 +73,7 @@ const (
 // Methods never fail a request: errors are logged or reported as a miss,
 // and the caller falls back to the database.
 type Cache struct {
-	client *goredis.Client
+	client goredis.UniversalClient
 	prefix string
 	ttl    time.Duration
 	genTTL time.Duration
@@ -139,13 +141,12 @@ func Open(rawURL, prefix string, ttl time.Duration, key []byte, log *slog.Logger
 	if key != nil && len(key) < MinKeySize {
 		return nil, fmt.Errorf("cache: entry key of %d bytes; at least %d needed", len(key), MinKeySize)
 	}
-	client, err := NewClient(rawURL)
+	opt, err := clientOptions(rawURL)
 	if err != nil {
 		return nil, err
 	}
 	c := &Cache{
-		client: client,
-		prefix: prefix,
+		prefix: KeyPrefix(prefix),
 		ttl:    ttl,
 		genTTL: max(2*ttl+time.Minute, 24*time.Hour),
 		log:    log,
@@ -154,32 +155,115 @@ func Open(rawURL, prefix string, ttl time.Duration, key []byte, log *slog.Logger
 	if key != nil {
 		key = append([]byte(nil), key...)
 		c.macs = &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}
+		opt.OnConnect = c.claimEpoch
 	}
+	c.client = goredis.NewUniversalClient(opt)
 	c.retry.init()
 	return c, nil
 }
 
-// NewClient returns a client for the Redis at rawURL
-// (redis://[:password@]host:port/db) that fails fast: every call gives up
-// after 300 ms, without retries. Everything filegate keeps in Redis is
-// on a request's path and has a fallback (PostgreSQL for the cache, an
-// in-process count for the login throttle), and a Redis that is slow to
-// fail is worse than none. It does not connect.
-func NewClient(rawURL string) (*goredis.Client, error) {
-	opt, err := goredis.ParseURL(rawURL)
+// SentinelScheme is the scheme of a REDIS_URL naming a primary that Redis
+// Sentinel watches:
+// redis-sentinel://[:password@]host:port[,host:port…]/primary[/db][?sentinel_password=…],
+// where the hosts are the sentinels, primary the name they know it by,
+// and the password Redis's.
+const SentinelScheme = "redis-sentinel"
+
+// NewClient returns a client for the Redis at rawURL: a single server
+// (redis://[:password@]host:port/db, or rediss:// for TLS), or the
+// primary that the sentinels of a SentinelScheme URL name, followed
+// through every failover. It only ever talks to a primary: never to a
+// replica, which may lag behind and hold a generation token a change has
+// since replaced. Every call gives up after 300 ms, without retries.
+// Everything filegate keeps in Redis is on a request's path and has a
+// fallback (PostgreSQL for the cache, an in-process count for the login
+// throttle), and a Redis that is slow to fail is worse than none. It
+// does not connect.
+func NewClient(rawURL string) (goredis.UniversalClient, error) {
+	opt, err := clientOptions(rawURL)
 	if err != nil {
-		// A *url.Error quotes the whole URL, password included.
-		if ue := (*url.Error)(nil); errors.As(err, &ue) {
-			err = ue.Err
+		return nil, err
+	}
+	return goredis.NewUniversalClient(opt), nil
+}
+
+// clientOptions parses rawURL (NewClient) into options that fail fast.
+func clientOptions(rawURL string) (*goredis.UniversalOptions, error) {
+	var opt *goredis.UniversalOptions
+	if rest, ok := strings.CutPrefix(rawURL, SentinelScheme+"://"); ok {
+		var err error
+		if opt, err = sentinelOptions(rest); err != nil {
+			return nil, fmt.Errorf("redis: parse REDIS_URL: %w", err)
 		}
-		return nil, fmt.Errorf("redis: parse REDIS_URL: %w", err)
+	} else {
+		o, err := goredis.ParseURL(rawURL)
+		if err != nil {
+			// A *url.Error quotes the whole URL, password included.
+			if ue := (*url.Error)(nil); errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return nil, fmt.Errorf("redis: parse REDIS_URL: %w", err)
+		}
+		opt = &goredis.UniversalOptions{Addrs: []string{o.Addr}, Username: o.Username, Password: o.Password,
+			DB: o.DB, TLSConfig: o.TLSConfig, Protocol: o.Protocol}
 	}
 	opt.DialTimeout = 300 * time.Millisecond
 	opt.ReadTimeout = 300 * time.Millisecond
 	opt.WriteTimeout = 300 * time.Millisecond
 	opt.MaxRetries = -1 // 0 would mean go-redis's default of 3, with backoff
 	opt.DialerRetries = 1
-	return goredis.NewClient(opt), nil
+	// Reads go to the primary: no routing to replicas, and one address
+	// is one server, never a Cluster.
+	opt.RouteByLatency, opt.RouteRandomly, opt.ReadOnly, opt.IsClusterMode = false, false, false, false
+	return opt, nil
+}
+
+// sentinelOptions parses what follows SentinelScheme's "://".
+func sentinelOptions(rest string) (*goredis.UniversalOptions, error) {
+	opt := &goredis.UniversalOptions{}
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		user, pass, ok := strings.Cut(rest[:i], ":")
+		if !ok {
+			return nil, errors.New("the password goes after a colon: redis-sentinel://:password@host:port/primary")
+		}
+		var err1, err2 error
+		opt.Username, err1 = url.PathUnescape(user)
+		opt.Password, err2 = url.PathUnescape(pass)
+		if err1 != nil || err2 != nil {
+			return nil, errors.New("malformed user or password")
+		}
+		rest = rest[i+1:]
+	}
+	rest, query, _ := strings.Cut(rest, "?")
+	hosts, path, _ := strings.Cut(rest, "/")
+	for h := range strings.SplitSeq(hosts, ",") {
+		if host, port, err := net.SplitHostPort(h); err != nil || host == "" || port == "" {
+			return nil, fmt.Errorf("sentinel address %q is not host:port", h)
+		}
+		opt.Addrs = append(opt.Addrs, h)
+	}
+	name, db, _ := strings.Cut(path, "/")
+	if opt.MasterName = name; name == "" {
+		return nil, errors.New("no primary name: redis-sentinel://host:port/primary")
+	}
+	if db != "" {
+		n, err := strconv.Atoi(db)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("database %q is not a number", db)
+		}
+		opt.DB = n
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, errors.New("malformed query")
+	}
+	for k := range q {
+		if k != "sentinel_password" {
+			return nil, fmt.Errorf("unknown option %q", k)
+		}
+	}
+	opt.SentinelPassword = q.Get("sentinel_password")
+	return opt, nil
 }
 
 // Close stops the memory layer, giving its lease back, and the background
@@ -208,14 +292,16 @@ func (c *Cache) RedisErrors() uint64 { return c.redisErrors.Load() }
 // happened in between.
 type tokens struct {
 	key                 filegate.FactsKey
+	epoch               string // the epoch (epoch.go) the tokens belong to
 	viewer, owner, file string
 	read                bool // the tokens are real: read or created in Redis
 }
 
-// entry is the authenticated part of a cached value: the generation it
-// is tagged with, when it was written (unix milliseconds) and the facts.
-// In Redis it follows its MAC (see seal).
+// entry is the authenticated part of a cached value: the epoch and the
+// generation it is tagged with, when it was written (unix milliseconds)
+// and the facts. In Redis it follows its MAC (see seal).
 type entry[T any] struct {
+	Epoch   string `json:"ep"`
 	Gen     string `json:"g"`
 	Written int64  `json:"t"`
 	Value   T      `json:"v"`
@@ -275,27 +361,29 @@ func (c *Cache) Facts(ctx context.Context, key filegate.FactsKey, load func() (f
 // current and authentic. The tokens are valid even on a miss and must be
 // passed to put. A Redis error is a miss.
 func (c *Cache) get(ctx context.Context, key filegate.FactsKey) (filegate.Facts, tokens, int64, bool) {
-	gens := [3]string{c.userGen(key.ViewerID), c.userGen(key.OwnerID), c.fileGen(key.OwnerID, key.StoredName)}
+	gens := [4]string{c.epochKey(), c.userGen(key.ViewerID), c.userGen(key.OwnerID), c.fileGen(key.OwnerID, key.StoredName)}
 	names := [4]string{c.userEntry(key.ViewerID), c.sessionEntry(key.SessionHash), c.userEntry(key.OwnerID),
 		c.fileEntry(key.OwnerID, key.StoredName)}
-	vals, err := c.client.MGet(ctx, gens[0], gens[1], gens[2], names[0], names[1], names[2], names[3]).Result()
+	vals, err := c.client.MGet(ctx, gens[0], gens[1], gens[2], gens[3], names[0], names[1], names[2], names[3]).Result()
 	tok := tokens{key: key}
 	if err != nil {
 		c.unreachable(ctx, "get", err)
 		return filegate.Facts{}, tok, 0, false
 	}
-	tok.viewer, tok.owner, tok.file, tok.read = str(vals[0]), str(vals[1]), str(vals[2]), true
+	tok.epoch, tok.viewer, tok.owner, tok.file, tok.read = str(vals[0]), str(vals[1]), str(vals[2]), str(vals[3]), true
 	// Every entry is checked, so that each forged one is counted.
 	var f filegate.Facts
-	w1, ok1 := read(c, names[0], vals[3], tok.viewer, &f.Viewer)
-	w2, ok2 := read(c, names[1], vals[4], tok.viewer, &f.Session)
-	w3, ok3 := read(c, names[2], vals[5], tok.owner, &f.Owner)
-	w4, ok4 := read(c, names[3], vals[6], tok.file, &f.File)
+	w1, ok1 := read(c, names[0], vals[4], tok.epoch, tok.viewer, &f.Viewer)
+	w2, ok2 := read(c, names[1], vals[5], tok.epoch, tok.viewer, &f.Session)
+	w3, ok3 := read(c, names[2], vals[6], tok.epoch, tok.owner, &f.Owner)
+	w4, ok4 := read(c, names[3], vals[7], tok.epoch, tok.file, &f.File)
 	if ok1 && ok2 && ok3 && ok4 {
 		return f, tok, min(w1, w2, w3, w4), true
 	}
-	if tok.viewer == "" || tok.owner == "" || tok.file == "" {
-		if err := c.createGens(ctx, gens[:], []*string{&tok.viewer, &tok.owner, &tok.file}); err != nil {
+	if tok.epoch == "" || tok.viewer == "" || tok.owner == "" || tok.file == "" {
+		// A missing epoch (deleted, evicted) is made like a generation:
+		// the next connection claims it again (epoch.go).
+		if err := c.createGens(ctx, gens[:], []*string{&tok.epoch, &tok.viewer, &tok.owner, &tok.file}); err != nil {
 			c.unreachable(ctx, "create generations", err)
 			tok.read = false
 		}
@@ -346,10 +434,10 @@ func (c *Cache) put(ctx context.Context, tok tokens, f filegate.Facts) int64 {
 	viewer, session, owner, file := c.userEntry(k.ViewerID), c.sessionEntry(k.SessionHash), c.userEntry(k.OwnerID),
 		c.fileEntry(k.OwnerID, k.StoredName)
 	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		p.Set(ctx, viewer, seal(c, viewer, entry[filegate.Profile]{tok.viewer, at, f.Viewer}), c.ttl)
-		p.Set(ctx, session, seal(c, session, entry[filegate.SessionState]{tok.viewer, at, f.Session}), c.ttl)
-		p.Set(ctx, owner, seal(c, owner, entry[filegate.Profile]{tok.owner, at, f.Owner}), c.ttl)
-		p.Set(ctx, file, seal(c, file, entry[filegate.Target]{tok.file, at, f.File}), c.ttl)
+		p.Set(ctx, viewer, seal(c, viewer, entry[filegate.Profile]{tok.epoch, tok.viewer, at, f.Viewer}), c.ttl)
+		p.Set(ctx, session, seal(c, session, entry[filegate.SessionState]{tok.epoch, tok.viewer, at, f.Session}), c.ttl)
+		p.Set(ctx, owner, seal(c, owner, entry[filegate.Profile]{tok.epoch, tok.owner, at, f.Owner}), c.ttl)
+		p.Set(ctx, file, seal(c, file, entry[filegate.Target]{tok.epoch, tok.file, at, f.File}), c.ttl)
 		return nil
 	})
 	if err != nil {
@@ -366,11 +454,11 @@ func seal[T any](c *Cache, name string, e entry[T]) string {
 }
 
 // read fills dst from the value raw that Redis holds under the key name,
-// if it is there, authentic, tagged with the current generation gen and
-// younger than the TTL, and returns when it was written (unix
+// if it is there, authentic, tagged with the current epoch and
+// generation gen and younger than the TTL, and returns when it was written (unix
 // milliseconds). An entry that fails authentication is counted and
 // logged.
-func read[T any](c *Cache, name string, raw any, gen string, dst *T) (int64, bool) {
+func read[T any](c *Cache, name string, raw any, epoch, gen string, dst *T) (int64, bool) {
 	s, ok := raw.(string)
 	if !ok {
 		return 0, false
@@ -385,7 +473,7 @@ func read[T any](c *Cache, name string, raw any, gen string, dst *T) (int64, boo
 		return 0, false
 	}
 	var e entry[T]
-	if err := json.Unmarshal(msg[8+len(name):], &e); err != nil || e.Gen == "" || e.Gen != gen ||
+	if err := json.Unmarshal(msg[8+len(name):], &e); err != nil || e.Gen == "" || e.Gen != gen || e.Epoch != epoch ||
 		c.now().UnixMilli()-e.Written > c.ttl.Milliseconds() {
 		return 0, false
 	}

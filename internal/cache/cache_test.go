@@ -180,7 +180,10 @@ func TestRedisDown(t *testing.T) {
 // A malformed REDIS_URL is reported without the URL: it may hold a
 // password, and the error ends up in the startup log.
 func TestOpenErrorHidesPassword(t *testing.T) {
-	for _, u := range []string{"redis://u:s3cret@host:xx/0", "redis://u:s3cret@host:1/zz", "http://u:s3cret@host/0"} {
+	for _, u := range []string{"redis://u:s3cret@host:xx/0", "redis://u:s3cret@host:1/zz", "http://u:s3cret@host/0",
+		"redis-sentinel://:s3cret@host:26379/", "redis-sentinel://:s3cret@host/filegate", "redis-sentinel://:s3cret@h:1,h2/filegate",
+		"redis-sentinel://:s3cret@h:1/filegate/x", "redis-sentinel://s3cret@h:1/filegate", "redis-sentinel://:s3cret@h:1/filegate?sentinel_pasword=s3cret",
+		"redis-sentinel://:%zz@h:1/filegate"} {
 		_, err := cache.Open(u, "p:", time.Second, entryKey, nil)
 		if err == nil {
 			t.Fatalf("Open(%q) succeeded", u)
@@ -213,4 +216,45 @@ func benchmarkFacts(b *testing.B, c *cache.Cache) {
 		}
 	}
 	b.ReportMetric(float64(misses)/float64(b.N), "misses/op")
+}
+
+// With Sentinel, the cache follows the primary; pointed at a replica
+// directly, it refuses to read there (a replica may hold a generation
+// token a change has replaced) and every lookup loads. A restarted or
+// promoted server has a new epoch: the entries written before are
+// misses.
+func TestPrimaryOnly(t *testing.T) {
+	sen := testenv.StartSentinel(t)
+	prefix := testenv.RedisPrefix(t)
+	viaSentinel := openAt(t, sen.URL, prefix, time.Minute)
+	lookup(t, viaSentinel)
+	if !lookup(t, viaSentinel) {
+		t.Error("no hit through the sentinels")
+	}
+	onReplica := openAt(t, "redis://"+sen.ReplicaAddr+"/0", prefix, time.Minute)
+	for range 3 {
+		if lookup(t, onReplica) {
+			t.Error("a hit read from a replica")
+		}
+	}
+	if onReplica.RedisErrors() == 0 {
+		t.Error("the replica's connections were not refused")
+	}
+
+	// Another server's epoch, as a promoted replica holds it: the entries
+	// are misses, until the next connection claims the epoch again.
+	primary := sen.Client(t, sen.PrimaryAddr)
+	if err := primary.Set(context.Background(), cache.KeyPrefix(prefix)+"m:epoch", "another/server/", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if lookup(t, viaSentinel) {
+		t.Error("a hit on an entry of another epoch")
+	}
+	if !lookup(t, viaSentinel) {
+		t.Error("no hit on the entry written under the epoch Redis now holds")
+	}
+	fresh := openAt(t, sen.URL, prefix, time.Minute)
+	if lookup(t, fresh) {
+		t.Error("a new connection did not claim the epoch: a hit on an entry of another epoch")
+	}
 }

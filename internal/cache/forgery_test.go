@@ -23,6 +23,7 @@ type names struct {
 }
 
 func keysOf(prefix string) names {
+	prefix = cache.KeyPrefix(prefix)
 	return names{
 		viewer: prefix + "c:u:1", session: prefix + "c:s:" + hex.EncodeToString(key.SessionHash[:]),
 		owner: prefix + "c:u:2", file: prefix + "c:f:2/a.pdf",

@@ -33,20 +33,20 @@ func (c *Cache) Link(ctx context.Context, id int64, load func() (filegate.LinkFa
 		return e.link, nil
 	}
 	fl := c.mem.begin()
-	gen, name := c.linkGen(id), c.linkEntry(id)
-	tok := ""
-	vals, err := c.client.MGet(ctx, gen, name).Result()
+	epochKey, gen, name := c.epochKey(), c.linkGen(id), c.linkEntry(id)
+	epoch, tok := "", ""
+	vals, err := c.client.MGet(ctx, epochKey, gen, name).Result()
 	if err != nil {
 		c.unreachable(ctx, "get link", err)
 	} else {
-		tok = str(vals[0])
+		epoch, tok = str(vals[0]), str(vals[1])
 		var lf filegate.LinkFacts
-		if written, ok := read(c, name, vals[1], tok, &lf); ok {
+		if written, ok := read(c, name, vals[2], epoch, tok, &lf); ok {
 			c.mem.put(fl, c.linkMemEntry(id, lf, written))
 			return lf, nil
 		}
-		if tok == "" {
-			if err := c.createGens(ctx, []string{gen}, []*string{&tok}); err != nil {
+		if epoch == "" || tok == "" {
+			if err := c.createGens(ctx, []string{epochKey, gen}, []*string{&epoch, &tok}); err != nil {
 				c.unreachable(ctx, "create link generation", err)
 				tok = ""
 			}
@@ -57,7 +57,7 @@ func (c *Cache) Link(ctx context.Context, id int64, load func() (filegate.LinkFa
 		return lf, err
 	}
 	at := c.now().UnixMilli()
-	if err := c.client.Set(ctx, name, seal(c, name, entry[filegate.LinkFacts]{tok, at, lf}), c.ttl).Err(); err != nil {
+	if err := c.client.Set(ctx, name, seal(c, name, entry[filegate.LinkFacts]{epoch, tok, at, lf}), c.ttl).Err(); err != nil {
 		c.unreachable(ctx, "put link", err)
 	}
 	c.mem.put(fl, c.linkMemEntry(id, lf, at))

@@ -415,7 +415,7 @@ func TestMemoryDroppedByUnreadableMessage(t *testing.T) {
 		warm(t, r, key)
 	}
 	rdb := testenv.RedisClient(t)
-	if err := rdb.Publish(context.Background(), prefix+"m:inval", "flush").Err(); err != nil {
+	if err := rdb.Publish(context.Background(), cache.KeyPrefix(prefix)+"m:inval", "flush").Err(); err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range replicas {

@@ -76,7 +76,7 @@ type Var struct {
 // Vars lists every variable with its default, in the order -h shows them.
 var Vars = []Var{
 	{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/filegate?sslmode=disable", "PostgreSQL connection URL"},
-	{"REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL: the decision cache and the login throttle"},
+	{"REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL: the decision cache and the login throttle; redis-sentinel://[:password@]host:port[,host:port...]/primary[/db] follows a primary through Sentinel failovers"},
 	{"FILEGATE_REDIS_PREFIX", "filegate:", "prefix of every Redis key (separates deployments sharing a Redis)"},
 	{"FILEGATE_PRIVATE_ROOT", "/var/lib/filegate/private", "directory holding the files, as {owner_id}/{stored_name}"},
 	{"FILEGATE_SESSION_KEYS", "", "required: comma-separated hex hashkey:blockkey pairs; the first signs, all verify"},

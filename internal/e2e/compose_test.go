@@ -102,7 +102,7 @@ func TestComposeFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	edits := regexp.MustCompile(`(?m)^\s*\S+ (\S+);\s+# EDIT( for s3)?`).FindAllStringSubmatch(string(http), -1)
+	edits := regexp.MustCompile(`(?m)^\s*\S+ (\S+)[^;\n]*;\s+# EDIT( for s3)?`).FindAllStringSubmatch(string(http), -1)
 	if len(edits) == 0 {
 		t.Fatal("nginx/filegate-http.conf has no EDIT values")
 	}

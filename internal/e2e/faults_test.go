@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
@@ -73,7 +74,7 @@ func TestFaultRedisDown(t *testing.T) {
 	rc := testenv.RedisClient(t)
 	ctx := context.Background()
 	entries := func() []string {
-		keys, err := rc.Keys(ctx, s.RedisPrefix+"c:*").Result()
+		keys, err := rc.Keys(ctx, cache.KeyPrefix(s.RedisPrefix)+"c:*").Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,7 +209,14 @@ func TestFaultStaleAfterMissedInvalidation(t *testing.T) {
 // of one; when it returns, everything works again.
 func TestFaultDatabaseDown(t *testing.T) {
 	t.Parallel()
-	s, c := faultWorld(t, testenv.Options{ProxyDatabase: true, ProxyUploaderDatabase: true})
+	faultDatabaseDown(t, testenv.Options{})
+}
+
+// faultDatabaseDown is TestFaultDatabaseDown on a stack started with opt
+// and the proxies to PostgreSQL.
+func faultDatabaseDown(t *testing.T, opt testenv.Options) {
+	opt.ProxyDatabase, opt.ProxyUploaderDatabase = true, true
+	s, c := faultWorld(t, opt)
 	ids, client := c.ids, newClient(1)
 	get := func(v int64, url string) observation {
 		return download(client, s.URL, "GET", url, viewer(v), c.tg.cookies[viewer(v)])

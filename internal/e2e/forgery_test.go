@@ -14,6 +14,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/session"
 	"github.com/filegate/filegate/internal/testenv"
@@ -130,7 +131,7 @@ func (a attacker) replaced(what, name, forged string) {
 // believed it. authz reads PostgreSQL instead and writes the entry over.
 func TestForgedCacheEntriesThroughNginx(t *testing.T) {
 	d := newDemo(t, testenv.Options{})
-	a := attacker{t: t, rdb: testenv.RedisClient(t), prefix: d.RedisPrefix, d: d}
+	a := attacker{t: t, rdb: testenv.RedisClient(t), prefix: cache.KeyPrefix(d.RedisPrefix), d: d}
 	ctx := context.Background()
 	download := func(t *testing.T, viewer int64, u string) (int, []byte) {
 		t.Helper()

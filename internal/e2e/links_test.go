@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/session"
 	"github.com/filegate/filegate/internal/testenv"
@@ -558,10 +559,10 @@ func linkDownloadClients(t *testing.T, storage string) {
 // at another file, read PostgreSQL instead and are written over.
 func TestForgedLinkEntries(t *testing.T) {
 	d := newDemo(t, testenv.Options{})
-	a := attacker{t: t, rdb: testenv.RedisClient(t), prefix: d.RedisPrefix, d: d}
+	a := attacker{t: t, rdb: testenv.RedisClient(t), prefix: cache.KeyPrefix(d.RedisPrefix), d: d}
 	ctx := context.Background()
-	entry := func(id int64) string { return fmt.Sprintf("%sc:l:%d", d.RedisPrefix, id) }
-	gen := func(id int64) string { return fmt.Sprintf("%sg:l:%d", d.RedisPrefix, id) }
+	entry := func(id int64) string { return fmt.Sprintf("%sc:l:%d", cache.KeyPrefix(d.RedisPrefix), id) }
+	gen := func(id int64) string { return fmt.Sprintf("%sg:l:%d", cache.KeyPrefix(d.RedisPrefix), id) }
 	// revoked returns a revoked link whose facts authz has cached.
 	revoked := func(t *testing.T) (filegate.Link, string) {
 		t.Helper()

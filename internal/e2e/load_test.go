@@ -55,8 +55,14 @@ const loadClients = 8
 // At the end every file the model holds must download with its exact
 // bytes, and the rows and the disk must hold exactly the model's files.
 func TestLoad(t *testing.T) {
+	runLoad(t, testenv.Options{})
+}
+
+// runLoad is TestLoad on a stack started with opt, which it returns once
+// the load is over and judged.
+func runLoad(t *testing.T, opt testenv.Options) *testenv.Stack {
 	duration := loadDuration(t)
-	s := testenv.Start(t, testenv.Options{})
+	s := testenv.Start(t, opt)
 	c := newChanger(t, s)
 	run := startDownloads(s, c.tg, loadClients)
 	started := time.Now()
@@ -95,6 +101,7 @@ func TestLoad(t *testing.T) {
 		t.Errorf("no upload reused a deleted file's URL")
 	}
 	checkStorage(t, s, final)
+	return s
 }
 
 // changer makes the load's changes, one at a time, and records each in

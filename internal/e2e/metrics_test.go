@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/filegate/filegate/internal/cache"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
@@ -57,11 +58,11 @@ func TestMetricsScrape(t *testing.T) {
 	// An entry written into Redis without the key is refused and counted,
 	// once authz's memory layer no longer answers in front of Redis.
 	rdb := testenv.RedisClient(t)
-	entry := d.RedisPrefix + "c:f:" + strings.TrimPrefix(d.aliceURL, "/files/")
+	entry := cache.KeyPrefix(d.RedisPrefix) + "c:f:" + strings.TrimPrefix(d.aliceURL, "/files/")
 	if err := rdb.Set(context.Background(), entry, "forged", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	attacker{t: t, rdb: rdb, prefix: d.RedisPrefix, d: d}.dropMemory()
+	attacker{t: t, rdb: rdb, prefix: cache.KeyPrefix(d.RedisPrefix), d: d}.dropMemory()
 	if got := status(d.alice, d.aliceURL); got != 200 {
 		t.Fatalf("after a forged entry: %d, want 200 from PostgreSQL", got)
 	}

@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,67 +18,170 @@ import (
 	"github.com/filegate/filegate/internal/testenv"
 )
 
-// Several authz processes, each with its memory layer on (the default),
-// asked directly as nginx would ask each: after every kind of change,
-// made through the web app, the CLI or the store, every one of them
+// replicaStorages are the private roots the replica tests run on, one row
+// per storage backend; a row's options get the replica counts added.
+var replicaStorages = []struct {
+	name string
+	opt  testenv.Options
+}{
+	{"fs", testenv.Options{}},
+}
+
+// Several replicas of authz, each with its memory layer on (the default),
+// and of the uploader, all in nginx's upstreams. A file uploaded through
+// either uploader downloads through every authz. After every kind of
+// change, made through either uploader, the CLI or the store, every authz
 // answers the new decision on the very next request, although each
-// answered from memory just before.
+// answered from memory just before: asked through nginx, which asks them
+// in turn, so that a stale one would show, and asked directly.
 func TestReplicasNextRequest(t *testing.T) {
 	t.Parallel()
-	for _, n := range []int{2, 3} {
-		t.Run(strconv.Itoa(n)+" replicas", func(t *testing.T) {
-			d := newDemo(t, testenv.Options{AuthzReplicas: n})
-			ctx := context.Background()
-			carol := d.AddUser(t, testenv.User{Name: "carol", Password: "carol-password"})
-			carolURL := d.Put(t, "carol", "c.txt", []byte("carol's\n"))
-			doomed := d.Put(t, "alice", "doomed.txt", []byte("soon gone\n"))
-			link, linkURL := d.AddLink(t, d.bobURL, testenv.Link{})
-			alice, bob := d.Cookie(t, d.alice), d.Cookie(t, d.bob)
-			for _, step := range []struct {
-				name          string
-				cookie        *http.Cookie
-				uri, method   string
-				before, after int
-				change        func()
-			}{
-				{"a file deleted (web app)", alice, doomed, "", 200, 404, func() {
-					id := d.fileID(t, d.alice, doomed)
-					if resp, body := d.send(t, alice, "POST", "/delete/"+strconv.FormatInt(id, 10), nil, "Accept", "application/json"); resp.StatusCode != 200 {
-						t.Fatalf("delete: %d %s", resp.StatusCode, body)
-					}
-				}},
-				{"an owner's files made private (web app)", alice, d.bobURL, "", 200, 403, func() {
-					if resp, body := d.send(t, bob, "POST", "/settings", url.Values{"is_public": {"false"}}, "Accept", "application/json"); resp.StatusCode != 200 {
-						t.Fatalf("settings: %d %s", resp.StatusCode, body)
-					}
-				}},
-				{"a share link revoked (store)", nil, linkURL, "HEAD", 200, 410, func() {
-					if _, err := d.Store.RevokeLink(ctx, link.ID, time.Now()); err != nil {
-						t.Fatal(err)
-					}
-				}},
-				{"sessions revoked (web app, everywhere)", alice, d.aliceURL, "", 200, 401, func() {
-					if resp, _ := d.send(t, alice, "POST", "/logout", url.Values{"everywhere": {"true"}}); resp.StatusCode != 303 {
-						t.Fatalf("logout everywhere: %d", resp.StatusCode)
-					}
-				}},
-				{"a user removed (CLI)", d.Cookie(t, carol), carolURL, "", 200, 401, func() {
-					d.CLI(t, "", "user", "remove", "carol")
-				}},
-			} {
-				ask := func(r testenv.Replica) int { return decide(t, r, step.cookie, step.uri, step.method) }
-				fromMemory(t, d.Stack, ask, step.before)
-				start := time.Now()
-				step.change()
-				took := time.Since(start)
-				for i, r := range d.Replicas {
-					if got := ask(r); got != step.after {
-						t.Errorf("%s: replica %d answered %d on the next request, want %d", step.name, i, got, step.after)
-					}
-				}
-				t.Logf("%s: %v, with %d replicas answering from memory", step.name, took.Round(time.Millisecond), n)
+	for _, storage := range replicaStorages {
+		for _, n := range []struct{ authz, uploaders int }{{2, 1}, {3, 2}} {
+			name := fmt.Sprintf("%s, %d authz, %d uploaders", storage.name, n.authz, n.uploaders)
+			t.Run(name, func(t *testing.T) {
+				opt := storage.opt
+				opt.AuthzReplicas, opt.UploaderReplicas = n.authz, n.uploaders
+				replicasNextRequest(t, newDemo(t, opt))
+			})
+		}
+	}
+}
+
+func replicasNextRequest(t *testing.T, d *demo) {
+	ctx := context.Background()
+	alice, bob := d.Cookie(t, d.alice), d.Cookie(t, d.bob)
+	// The uploader replica the i-th web app change goes to.
+	uploader := func(i int) *demo { return d.through(d.Uploaders[i%len(d.Uploaders)].URL) }
+	for i := range d.Uploaders {
+		data := []byte(fmt.Sprintf("stored by uploader %d\n", i+1))
+		status, answer := postFiles(t, uploader(i).Stack, d.alice, upload{fmt.Sprintf("from-%d.txt", i+1), data})
+		var stored []struct{ URL string }
+		if status != 201 || json.Unmarshal(answer, &stored) != nil || len(stored) != 1 {
+			t.Fatalf("upload through uploader %d: %d %s", i+1, status, answer)
+		}
+		for j := range d.Replicas {
+			if resp, got := d.get(t, d.alice, "GET", stored[0].URL); resp.StatusCode != 200 || !bytes.Equal(got, data) {
+				t.Errorf("uploader %d's upload, download %d through nginx: %d %q", i+1, j+1, resp.StatusCode, got)
 			}
-		})
+		}
+		for j, r := range d.Replicas {
+			if got := decide(t, r, alice, stored[0].URL, ""); got != 200 {
+				t.Errorf("uploader %d's upload, asked of authz %d: %d", i+1, j+1, got)
+			}
+		}
+	}
+
+	carol := d.AddUser(t, testenv.User{Name: "carol", Password: "carol-password"})
+	carolURL := d.Put(t, "carol", "c.txt", []byte("carol's\n"))
+	doomed := d.Put(t, "alice", "doomed.txt", []byte("soon gone\n"))
+	link, linkURL := d.AddLink(t, d.bobURL, testenv.Link{})
+	for i, step := range []struct {
+		name          string
+		cookie        *http.Cookie
+		uri, method   string
+		before, after int
+		change        func(web *demo)
+	}{
+		{"a file deleted (web app)", alice, doomed, "", 200, 404, func(web *demo) {
+			id := d.fileID(t, d.alice, doomed)
+			if resp, body := web.send(t, alice, "POST", "/delete/"+strconv.FormatInt(id, 10), nil, "Accept", "application/json"); resp.StatusCode != 200 {
+				t.Fatalf("delete: %d %s", resp.StatusCode, body)
+			}
+		}},
+		{"an owner's files made private (web app)", alice, d.bobURL, "", 200, 403, func(web *demo) {
+			if resp, body := web.send(t, bob, "POST", "/settings", url.Values{"is_public": {"false"}}, "Accept", "application/json"); resp.StatusCode != 200 {
+				t.Fatalf("settings: %d %s", resp.StatusCode, body)
+			}
+		}},
+		{"a share link revoked (store)", nil, linkURL, "HEAD", 200, 410, func(*demo) {
+			if _, err := d.Store.RevokeLink(ctx, link.ID, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"sessions revoked (web app, everywhere)", alice, d.aliceURL, "", 200, 401, func(web *demo) {
+			if resp, _ := web.send(t, alice, "POST", "/logout", url.Values{"everywhere": {"true"}}); resp.StatusCode != 303 {
+				t.Fatalf("logout everywhere: %d", resp.StatusCode)
+			}
+		}},
+		{"a user removed (CLI)", d.Cookie(t, carol), carolURL, "", 200, 401, func(*demo) {
+			d.CLI(t, "", "user", "remove", "carol")
+		}},
+	} {
+		ask := func(r testenv.Replica) int { return decide(t, r, step.cookie, step.uri, step.method) }
+		fromMemory(t, d.Stack, ask, step.before)
+		start := time.Now()
+		step.change(uploader(i))
+		took := time.Since(start)
+		// As many requests through nginx as there are replicas: nginx asks
+		// each once, which their decision counts show.
+		before := decisions(t, d.Stack)
+		method := cmp.Or(step.method, "GET")
+		for j := range d.Replicas {
+			if o := download(newClient(1), d.URL, method, step.uri, 0, step.cookie); o.status != step.after {
+				t.Errorf("%s: request %d through nginx answered %d, want %d", step.name, j+1, o.status, step.after)
+			}
+		}
+		for j, n := range decisions(t, d.Stack) {
+			if n-before[j] != 1 {
+				t.Errorf("%s: nginx asked authz %d %v times of %d, want once", step.name, j+1, n-before[j], len(d.Replicas))
+			}
+		}
+		for j, r := range d.Replicas {
+			if got := ask(r); got != step.after {
+				t.Errorf("%s: authz %d answered %d on the next request, want %d", step.name, j+1, got, step.after)
+			}
+		}
+		t.Logf("%s: %v, with %d authz answering from memory", step.name, took.Round(time.Millisecond), len(d.Replicas))
+	}
+}
+
+// through returns d with its web app at base, one uploader replica,
+// instead of nginx: what d.send sends goes there.
+func (d *demo) through(base string) *demo {
+	s := *d.Stack
+	s.URL = base
+	web := *d
+	web.Stack = &s
+	return &web
+}
+
+// decisions returns how many decisions each authz replica of s has made.
+func decisions(t *testing.T, s *testenv.Stack) []float64 {
+	t.Helper()
+	var n []float64
+	for _, r := range s.Replicas {
+		n = append(n, testenv.Scrape(t, r.Service.MetricsURL(t)).Value("filegate_authz_decisions_total"))
+	}
+	return n
+}
+
+// TestRevocation on three authz and two uploaders: every check through
+// nginx is answered by each authz.
+func TestReplicasRevocation(t *testing.T) {
+	t.Parallel()
+	revocation(t, testenv.Options{AuthzReplicas: 3, UploaderReplicas: 2})
+}
+
+// PostgreSQL away from every authz of three and both uploaders
+// (TestFaultDatabaseDown). nginx does not ask another authz after a 503,
+// so it never counts them as failed and leaves them all out: the
+// downloads whose facts are validly cached keep their answer through
+// nginx, whichever replica it asks.
+func TestReplicasDatabaseDown(t *testing.T) {
+	t.Parallel()
+	faultDatabaseDown(t, testenv.Options{AuthzReplicas: 3, UploaderReplicas: 2})
+}
+
+// The model-checked load (TestLoad) with three authz and two uploaders
+// behind nginx: every answer of every replica agrees with the model, and
+// nginx asked each of them.
+func TestLoadReplicas(t *testing.T) {
+	s := runLoad(t, testenv.Options{AuthzReplicas: 3, UploaderReplicas: 2})
+	for i, n := range decisions(t, s) {
+		if n == 0 {
+			t.Errorf("authz %d made no decision under the load", i+1)
+		}
 	}
 }
 
@@ -109,7 +216,7 @@ func fromMemory(t *testing.T, s *testenv.Stack, ask func(testenv.Replica) int, w
 	rdb := testenv.RedisClient(t)
 	ctx := context.Background()
 	entries := func() []string {
-		keys, err := rdb.Keys(ctx, s.RedisPrefix+"c:*").Result()
+		keys, err := rdb.Keys(ctx, cache.KeyPrefix(s.RedisPrefix)+"c:*").Result()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -18,22 +17,10 @@ type Metrics map[string]*dto.MetricFamily
 // MetricsURL returns where the running authz or uploader (a Stack's
 // Authz or Uploader) serves its metrics, for Scrape. The stack starts
 // both with a metrics address of port 0, and each logs the address it
-// got; a restarted process gets a new one, which this reads too. It waits
-// up to 15 seconds for the line, as the binary logs it just after it
-// listens.
+// got; a restarted process gets a new one, which this reads too.
 func (p *Service) MetricsURL(t T) string {
 	t.Helper()
-	re := regexp.MustCompile(`"?` + regexp.QuoteMeta(p.name) + ` metrics listening"?.*?\baddr"?[=:]"?([^\s"]+)`)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if all := re.FindAllSubmatch(p.Output(t), -1); len(all) > 0 {
-			return "http://" + string(all[len(all)-1][1])
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("testenv: %s logged no metrics address:\n%s", p.name, tail(p.Output(t), 2000))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return "http://" + p.loggedAddr(t, "metrics listening")
 }
 
 // Scrape GETs base+"/metrics" (Service.MetricsURL) and parses Prometheus's text format; any failure

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"syscall"
 	"time"
@@ -142,6 +143,39 @@ func (p *Service) Stop() {
 		cmd.Process.Kill()
 		p.Wait(time.Minute)
 	}
+}
+
+// loggedAddr returns the address the last run of the binary logged as
+// where it listens ("authz listening addr=…", "uploader metrics
+// listening …"), waiting up to 15 seconds for the line, as the binary
+// logs it just after it listens.
+func (p *Service) loggedAddr(t T, what string) string {
+	t.Helper()
+	// The binary names itself in the line: a replica's too ("authz", not
+	// "authz2").
+	re := regexp.MustCompile(`"?` + regexp.QuoteMeta(filepath.Base(p.path)+" "+what) + `"?.*?\baddr"?[=:]"?([^\s"]+)`)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if all := re.FindAllSubmatch(p.Output(t), -1); len(all) > 0 {
+			return string(all[len(all)-1][1])
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testenv: %s logged no address (%s):\n%s", p.name, what, tail(p.Output(t), 2000))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// listening waits until the process, started with port 0 in its
+// variable addrVar ("AUTHZ_ADDR"), logs the address it got, and returns
+// it. Later runs (Restart) get that address too, so that nginx finds
+// them where it found the first. A port chosen before the process starts
+// could be taken by another process before it binds it.
+func (p *Service) listening(t T, addrVar string) string {
+	t.Helper()
+	p.addr = p.loggedAddr(t, "listening")
+	p.env = append(p.env, addrVar+"="+p.addr)
+	return p.addr
 }
 
 // Restart starts the process again, with the same configuration and

@@ -50,17 +50,27 @@ type Options struct {
 	// the uploader, the CLI and nginx's filegate_s3 at it.
 	Storage string
 	// AuthzReplicas is how many authz processes run (default 1), each on
-	// an address of its own, sharing the database, Redis and keys; nginx
-	// asks the first. With ProxyRedis each reaches Redis through a proxy
-	// of its own; with ProxyDatabase they share one.
+	// an address of its own, sharing the database, Redis and keys; nginx's
+	// upstream lists every one, and asks them in turn. With ProxyRedis each
+	// reaches Redis through a proxy of its own; with ProxyDatabase they
+	// share one.
 	AuthzReplicas int
+	// UploaderReplicas is how many `uploader serve` processes run
+	// (default 1), likewise, all in nginx's upstream, sharing the private
+	// root; with ProxyUploaderRedis or ProxyUploaderDatabase they share
+	// the proxy.
+	UploaderReplicas int
+	// RedisURL is the Redis of every process of the stack, the shared
+	// one (RedisURL()) when empty; a Sentinel's URL for failover tests.
+	// The Proxy options take the shared one.
+	RedisURL string
 }
 
-// Replica is one authz process of a stack.
+// Replica is one authz or `uploader serve` process of a stack.
 type Replica struct {
 	URL        string
 	Service    *Service
-	RedisProxy *Proxy // non-nil with Options.ProxyRedis
+	RedisProxy *Proxy // an authz's, with Options.ProxyRedis
 }
 
 // Stack is a running filegate: nginx in front of authz and the uploader,
@@ -88,6 +98,9 @@ type Stack struct {
 	// AuditLog is the file every process of the stack appends its audit
 	// lines to (FILEGATE_AUDIT_LOG); see AuditLines and AuditSecrets.
 	AuditLog string
+	// NginxErrorLog is nginx's error log, where it says which upstream
+	// server failed a request before it asked the next.
+	NginxErrorLog string
 	// The processes, for tests that stop, kill or restart one.
 	Authz, Uploader, Nginx *Service
 	// Replicas are every authz process (Options.AuthzReplicas, AddAuthz);
@@ -96,32 +109,25 @@ type Stack struct {
 	// S3 is the stack's store with Options.Storage "s3", else nil.
 	S3 *S3
 	// NginxDir holds nginx.conf and filegate-http.conf as rendered, for
-	// tests that change them and reload nginx (SIGHUP).
+	// tests that change them and restart nginx.
 	NginxDir string
+	// Uploaders are every `uploader serve` (Options.UploaderReplicas); the
+	// first is Uploader at UploaderURL.
+	Uploaders []Replica
 
 	dir        string   // where the processes' logs go
-	authzEnv   []string // every authz's configuration, but its address
+	authzEnv   []string // every authz's configuration, but its address (AddAuthz's)
 	proxyRedis bool     // Options.ProxyRedis
 }
 
 // AddAuthz starts one more authz process on the stack, configured as the
-// others and then by env ("AUTHZ_MEMORY_CACHE=off"), waits until it
-// listens, and returns it. nginx does not ask it: tests and the
-// benchmark do.
+// others and then by env ("AUTHZ_MEMORY_CACHE=off"), appends it to
+// s.Replicas and returns it once it listens. nginx asks the ones Start
+// starts; one added later only tests and the benchmark ask.
 func (s *Stack) AddAuthz(t T, env ...string) Replica {
 	t.Helper()
-	addr := FreeAddr(t)
-	r := s.startAuthz(t, addr, env...)
-	waitListening(t, s.dir, addr)
-	return r
-}
-
-// startAuthz starts an authz process listening on addr, appends it to
-// s.Replicas and returns it.
-func (s *Stack) startAuthz(t T, addr string, env ...string) Replica {
-	t.Helper()
-	r := Replica{URL: "http://" + addr}
-	full := append(append([]string(nil), s.authzEnv...), "AUTHZ_ADDR="+addr)
+	var r Replica
+	full := append(append([]string(nil), s.authzEnv...), "AUTHZ_ADDR=127.0.0.1:0")
 	if s.proxyRedis {
 		u, _ := url.Parse(RedisURL())
 		r.RedisProxy = NewProxy(t, u.Host)
@@ -132,7 +138,8 @@ func (s *Stack) startAuthz(t T, addr string, env ...string) Replica {
 	if n := len(s.Replicas); n > 0 {
 		name = fmt.Sprintf("authz%d", n+1)
 	}
-	r.Service = startService(t, s.dir, name, addr, append(full, env...), Binary(t, "authz"))
+	r.Service = startService(t, s.dir, name, "", append(full, env...), Binary(t, "authz"))
+	r.URL = "http://" + r.Service.listening(t, "AUTHZ_ADDR")
 	s.Replicas = append(s.Replicas, r)
 	return r
 }
@@ -190,7 +197,10 @@ func binaries(t T) string {
 	return binDir
 }
 
-// FreeAddr returns a loopback address with a port nobody listens on.
+// FreeAddr returns a loopback address with a port nobody listens on. It
+// is free when FreeAddr returns; another process may take it before the
+// caller's binds it, so a program that can listen on port 0 and report
+// its address should (Service.listening).
 func FreeAddr(t T) string {
 	t.Helper()
 	return FreeAddrs(t, 1)[0]
@@ -249,30 +259,28 @@ func Start(t T, opt Options) *Stack {
 		t.Fatalf("testenv: %v", err)
 	}
 	t.Cleanup(func() { s.Store.Close() })
-	invalidator, err := cache.Open(RedisURL(), s.RedisPrefix, opt.CacheTTL, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	redisURL := RedisURL()
+	if opt.RedisURL != "" {
+		redisURL = opt.RedisURL
+	}
+	invalidator, err := cache.Open(redisURL, s.RedisPrefix, opt.CacheTTL, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 	t.Cleanup(func() { invalidator.Close() })
 	s.Store.Invalidator = invalidator
-	opt.AuthzReplicas = max(opt.AuthzReplicas, 1)
-	addrs := FreeAddrs(t, 2+opt.AuthzReplicas)
-	authzAddr, uploaderAddr, nginxAddr := addrs[0], addrs[1], addrs[2]
-	replicaAddrs := append([]string{authzAddr}, addrs[3:]...)
-	s.AuthzURL, s.UploaderURL, s.URL = "http://"+authzAddr, "http://"+uploaderAddr, "http://"+nginxAddr
 	s.Env = []string{
 		"DATABASE_URL=" + s.DatabaseURL,
-		"REDIS_URL=" + RedisURL(),
+		"REDIS_URL=" + redisURL,
 		"FILEGATE_REDIS_PREFIX=" + s.RedisPrefix,
 		"FILEGATE_PRIVATE_ROOT=" + s.PrivateRoot,
 		"FILEGATE_SESSION_KEYS=" + s.SessionKeys,
 		"FILEGATE_MAX_UPLOAD=" + opt.MaxUpload,
-		"AUTHZ_ADDR=" + authzAddr,
-		"UPLOADER_ADDR=" + uploaderAddr,
 		// Each binary picks a free port for its metrics and logs it
 		// (Service.MetricsURL): never the defaults, which stacks running
 		// side by side would fight over, nor a port chosen here, which
-		// another process could take before the binary binds it.
+		// another process could take before the binary binds it. Their
+		// main listeners do the same (Service.listening).
 		"AUTHZ_METRICS_ADDR=127.0.0.1:0",
 		"UPLOADER_METRICS_ADDR=127.0.0.1:0",
 		"AUTHZ_CACHE_TTL=" + opt.CacheTTL.String(),
@@ -307,36 +315,80 @@ func Start(t T, opt Options) *Stack {
 	}
 	s.CLI(t, "", "migrate")
 	s.dir, s.authzEnv, s.proxyRedis = dir, authzEnv, opt.ProxyRedis
-	for _, addr := range replicaAddrs {
-		s.startAuthz(t, addr)
+	var authzAddrs, uploaderAddrs []string
+	for range max(opt.AuthzReplicas, 1) {
+		authzAddrs = append(authzAddrs, strings.TrimPrefix(s.AddAuthz(t).URL, "http://"))
 	}
 	s.Authz, s.RedisProxy = s.Replicas[0].Service, s.Replicas[0].RedisProxy
-	s.Uploader = startService(t, dir, "uploader", uploaderAddr, serveEnv, Binary(t, "uploader"), "serve")
+	for i := range max(opt.UploaderReplicas, 1) {
+		name := "uploader"
+		if i > 0 {
+			name = fmt.Sprintf("uploader%d", i+1)
+		}
+		env := append(append([]string(nil), serveEnv...), "UPLOADER_ADDR=127.0.0.1:0")
+		svc := startService(t, dir, name, "", env, Binary(t, "uploader"), "serve")
+		addr := svc.listening(t, "UPLOADER_ADDR")
+		s.Uploaders = append(s.Uploaders, Replica{URL: "http://" + addr, Service: svc})
+		uploaderAddrs = append(uploaderAddrs, addr)
+	}
+	s.Uploader = s.Uploaders[0].Service
+	s.AuthzURL, s.UploaderURL = s.Replicas[0].URL, s.Uploaders[0].URL
+	// For the CLI's healthcheck.
+	s.Env = append(s.Env, "AUTHZ_ADDR="+authzAddrs[0], "UPLOADER_ADDR="+uploaderAddrs[0])
 
 	prefix := filepath.Join(dir, "nginx")
+	s.NginxDir = prefix
+	s.NginxErrorLog = filepath.Join(prefix, "error.log") // example.conf's error_log
 	if err := os.MkdirAll(filepath.Join(prefix, "logs"), 0o755); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	confPath := RenderNginx(t, prefix, map[string]string{
-		"LISTEN":        nginxAddr,
-		"AUTHZ_ADDR":    authzAddr,
-		"UPLOADER_ADDR": uploaderAddr,
-		"PRIVATE_ROOT":  s.PrivateRoot,
-		"MAX_BODY":      opt.MaxBody,
-	})
-	s.NginxDir = prefix
-	if s.S3 != nil {
-		RenderS3Upstream(t, prefix, strings.TrimPrefix(s.S3.Endpoint, "http://"))
+	// nginx cannot report a port it chose, so it gets one that was free a
+	// moment ago. Should another process have taken it since, nginx exits
+	// at once, and starts again on another.
+	for try := 1; ; try++ {
+		nginxAddr := FreeAddr(t)
+		confPath := RenderNginx(t, prefix, map[string]string{
+			"LISTEN":        nginxAddr,
+			"AUTHZ_ADDR":    strings.Join(authzAddrs, " "),
+			"UPLOADER_ADDR": strings.Join(uploaderAddrs, " "),
+			"PRIVATE_ROOT":  s.PrivateRoot,
+			"MAX_BODY":      opt.MaxBody,
+		})
+		if s.S3 != nil {
+			RenderS3Upstream(t, prefix, strings.TrimPrefix(s.S3.Endpoint, "http://"))
+		}
+		// Workers run as root here, unlike `make run`'s: the stack lives in
+		// the test's TempDir, which Go makes 0700 for whoever runs the
+		// tests, so another worker user could not even reach the private
+		// root. The tests check the gate, not file permissions
+		// (docs/operating.md).
+		s.Nginx = startService(t, dir, "nginx", nginxAddr, nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
+		s.URL = "http://" + nginxAddr
+		if nginxStarted(s.Nginx, filepath.Join(prefix, "nginx.pid")) {
+			break
+		}
+		if out := s.Nginx.Output(t); try == 3 || !bytes.Contains(out, []byte("Address already in use")) {
+			t.Fatalf("testenv: nginx did not start:\n%s", tail(out, 2000))
+		}
 	}
-	// Workers run as root here, unlike `make run`'s: the stack lives in the
-	// test's TempDir, which Go makes 0700 for whoever runs the tests, so
-	// another worker user could not even reach the private root. The tests
-	// check the gate, not file permissions (docs/operating.md).
-	s.Nginx = startService(t, dir, "nginx", nginxAddr, nil, nginx, "-p", prefix, "-c", confPath, "-g", "daemon off; user root;")
-	for _, addr := range append(replicaAddrs, uploaderAddr, nginxAddr) {
-		waitListening(t, dir, addr)
-	}
+	waitListening(t, dir, strings.TrimPrefix(s.URL, "http://"))
 	return s
+}
+
+// nginxStarted waits up to 15 seconds for nginx to write pidFile (as
+// example.conf's pid), which it does once it has bound its listening
+// sockets, and reports false if it exits first.
+func nginxStarted(nginx *Service, pidFile string) bool {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+		if _, exited := nginx.Wait(0); exited {
+			return false
+		}
+		if _, err := os.Stat(pidFile); err == nil {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
 }
 
 // Reconfigure stops authz and the uploader, adds env ("NAME=value") to
@@ -357,8 +409,8 @@ func (s *Stack) Reconfigure(t T, env ...string) {
 // prefix/nginx.conf from nginx/example.conf with its {{NAME}} placeholders
 // filled in (NGINX_DIR is always the repository's nginx folder), and next
 // to it the filegate-http.conf it includes (RenderHTTPConf with
-// AUTHZ_ADDR, UPLOADER_ADDR and PRIVATE_ROOT). It returns nginx.conf's
-// path.
+// AUTHZ_ADDR, UPLOADER_ADDR and PRIVATE_ROOT; each of the first two may
+// list several addresses). It returns nginx.conf's path.
 func RenderNginx(t T, prefix string, vars map[string]string) string {
 	t.Helper()
 	nginxDir := filepath.Join(RepoRoot(), "nginx")
@@ -383,10 +435,12 @@ func RenderNginx(t T, prefix string, vars map[string]string) string {
 
 // RenderHTTPConf writes prefix/filegate-http.conf: nginx/filegate-http.conf
 // with the three values an operator edits (lines marked EDIT) replaced by
-// authzAddr, uploaderAddr and privateRoot.
-func RenderHTTPConf(t T, prefix, authzAddr, uploaderAddr, privateRoot string) {
+// authzAddrs, uploaderAddrs and privateRoot. The addresses are lists
+// separated by spaces: as an operator lists replicas, each address gets a
+// copy of its EDIT line, a server of the upstream.
+func RenderHTTPConf(t T, prefix, authzAddrs, uploaderAddrs, privateRoot string) {
 	t.Helper()
-	if authzAddr == "" || uploaderAddr == "" || privateRoot == "" {
+	if strings.TrimSpace(authzAddrs) == "" || strings.TrimSpace(uploaderAddrs) == "" || privateRoot == "" {
 		t.Fatalf("testenv: filegate-http.conf needs authz's and the uploader's addresses and the private root")
 	}
 	b, err := os.ReadFile(filepath.Join(RepoRoot(), "nginx", "filegate-http.conf"))
@@ -395,14 +449,28 @@ func RenderHTTPConf(t T, prefix, authzAddr, uploaderAddr, privateRoot string) {
 	}
 	conf := string(b)
 	// The EDIT values are the defaults of AUTHZ_ADDR, UPLOADER_ADDR and
-	// FILEGATE_PRIVATE_ROOT. Each appears once, so replacing it touches
-	// nothing else.
-	edits := [][2]string{{"127.0.0.1:8081", authzAddr}, {"127.0.0.1:8082", uploaderAddr}, {"/var/lib/filegate/private", privateRoot}}
+	// FILEGATE_PRIVATE_ROOT. Each appears once, so replacing its line
+	// touches nothing else.
+	edits := []struct {
+		value string
+		with  []string
+	}{
+		{"127.0.0.1:8081", strings.Fields(authzAddrs)},
+		{"127.0.0.1:8082", strings.Fields(uploaderAddrs)},
+		{"/var/lib/filegate/private", []string{privateRoot}},
+	}
 	for _, edit := range edits {
-		if strings.Count(conf, edit[0]) != 1 {
-			t.Fatalf("testenv: nginx/filegate-http.conf: %s is not there exactly once", edit[0])
+		if strings.Count(conf, edit.value) != 1 {
+			t.Fatalf("testenv: nginx/filegate-http.conf: %s is not there exactly once", edit.value)
 		}
-		conf = strings.Replace(conf, edit[0], edit[1], 1)
+		at := strings.Index(conf, edit.value)
+		start := strings.LastIndexByte(conf[:at], '\n') + 1
+		end := at + strings.IndexByte(conf[at:], '\n') + 1
+		var lines strings.Builder
+		for _, v := range edit.with {
+			lines.WriteString(strings.Replace(conf[start:end], edit.value, v, 1))
+		}
+		conf = conf[:start] + lines.String() + conf[end:]
 	}
 	if err := os.WriteFile(filepath.Join(prefix, "filegate-http.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatalf("testenv: %v", err)

@@ -61,7 +61,7 @@ var DefaultLimits = Limits{PerSubject: 5, PerAddress: 50, Window: 15 * time.Minu
 
 // Throttle counts failed attempts. It is safe for concurrent use.
 type Throttle struct {
-	client *goredis.Client
+	client goredis.UniversalClient
 	prefix string
 	limits Limits
 	now    func() time.Time

@@ -44,25 +44,6 @@ func startGate(t *runner, s *testenv.Stack, upstreams map[string]string) *gate {
 	}
 	g := &gate{urls: map[string]string{}}
 	var conf strings.Builder
-	fmt.Fprintf(&conf, `worker_processes 2;
-pid nginx.pid;
-lock_file nginx.lock;
-error_log error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path client_body_temp;
-    proxy_temp_path proxy_temp;
-    fastcgi_temp_path fastcgi_temp;
-    uwsgi_temp_path uwsgi_temp;
-    scgi_temp_path scgi_temp;
-    server_tokens off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_timeout 65s;
-    default_type application/octet-stream;
-    include filegate-http.conf;
-`)
 	for _, c := range gateCases {
 		addr := testenv.FreeAddr(t)
 		g.urls[c] = "http://" + addr
@@ -85,9 +66,36 @@ http {
 		}
 		fmt.Fprintf(&conf, "    server {\n        listen %s;\n        include %s;\n    }\n", addr, file)
 	}
-	conf.WriteString("}\n")
+	startNginx(t, dir, conf.String(), g.urls)
+	return g
+}
+
+// startNginx starts an nginx (2 workers, no access log) in dir, which
+// holds the filegate-http.conf it includes, with servers (server and
+// upstream blocks) in its http {}, and waits until each of urls
+// (http://addr) listens. It stops when the run ends.
+func startNginx(t *runner, dir, servers string, urls map[string]string) {
+	conf := `worker_processes 2;
+pid nginx.pid;
+lock_file nginx.lock;
+error_log error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path client_body_temp;
+    proxy_temp_path proxy_temp;
+    fastcgi_temp_path fastcgi_temp;
+    uwsgi_temp_path uwsgi_temp;
+    scgi_temp_path scgi_temp;
+    server_tokens off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65s;
+    default_type application/octet-stream;
+    include filegate-http.conf;
+` + servers + "}\n"
 	path := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(path, []byte(conf.String()), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatalf("%v", err)
 	}
 	cmd := exec.Command(testenv.NginxPath(t), "-p", dir, "-c", path, "-g", "daemon off; user root;")
@@ -95,14 +103,40 @@ http {
 	out, _ := os.Create(filepath.Join(dir, "stderr"))
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start gate nginx: %v", err)
+		t.Fatalf("start nginx: %v", err)
 	}
 	// SIGTERM, not a kill: a killed master leaves its workers running.
 	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
-	for _, u := range g.urls {
+	for _, u := range urls {
 		waitTCP(t, strings.TrimPrefix(u, "http://"), filepath.Join(dir, "stderr"))
 	}
-	return g
+}
+
+// sideBySide loads path on each server of urls (case -> http://addr)
+// with wrk -c32, in gateRounds rounds of gateRound, every other round in
+// reverse order, so that the machine's other load drifting during the run
+// weighs on every case alike; each case is warmed first. It returns the
+// mean of each case's rounds (worst percentiles).
+func sideBySide(t *runner, wrk string, urls map[string]string, cases []string, path, cookie string) map[string]wrkResult {
+	for _, c := range cases {
+		// Warm: authz's caches, nginx's connections to it.
+		load(t, urls[c]+path, cookie, 2, 200*time.Millisecond)
+	}
+	res := map[string]wrkResult{}
+	for round := range gateRounds {
+		for i := range cases {
+			c := cases[i]
+			if round%2 == 1 {
+				c = cases[len(cases)-1-i]
+			}
+			res[c] = res[c].add(runWrk(t, wrk, urls[c]+path, 32, gateRound, "Cookie: "+cookie))
+		}
+	}
+	for c, r := range res {
+		r.rps /= gateRounds
+		res[c] = r
+	}
+	return res
 }
 
 func waitTCP(t *runner, addr, logPath string) {

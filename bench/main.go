@@ -14,11 +14,14 @@
 //     answering from memory, and with one of three cut off from Redis;
 //   - the uploader's peak memory for a tiny and a large upload.
 //
-// It adds, in the same run (gateCompare, authzAlone, uploadSpeed, scale):
+// It adds, in the same run (gateCompare, s3Compare, authzAlone,
+// uploadSpeed, scale):
 //
 //   - the gate against nginx itself: one nginx, the same include, only
 //     the authz upstream differs (cases A, B, C, C0, R; see gate), loaded
 //     with wrk, 4 KiB and 16 MiB files;
+//   - the same with the files in a bucket (FILEGATE_STORAGE=s3): nginx
+//     proxying the store with and without the gate (s3Compare);
 //   - authz alone at its peak and its latency at half that rate;
 //   - 25 MiB uploads through nginx next to dd with fsync, and the
 //     uploader's peak memory meanwhile;
@@ -102,6 +105,7 @@ func run(t *runner) {
 	say("filegate benchmark: %d cores shared by nginx, authz, PostgreSQL, Redis and the load generator\n\n", runtime.NumCPU())
 	wrk := wrkPath(t)
 	gateCompare(t, s, wrk, cookie.String(), bob)
+	s3Compare(t, wrk)
 
 	app := behindNginx(t, startStreamingApp(t, s))
 	say("%d concurrent clients, %s per measurement\n\n", concurrency, duration)
@@ -233,26 +237,7 @@ func gateCompare(t *runner, s *testenv.Stack, wrk, cookie string, bob int64) {
 	for _, f := range []struct {
 		label, url string
 	}{{"4 KiB", small}, {"16 MiB", huge}} {
-		for _, c := range gateCases {
-			// Warm: authz's caches, nginx's connections to it.
-			load(t, g.urls[c]+f.url, cookie, 2, 200*time.Millisecond)
-		}
-		// Rounds, every other one in reverse order, so that the machine's
-		// other load drifting during the run weighs on every case alike.
-		res := map[string]wrkResult{}
-		for round := range gateRounds {
-			for i := range gateCases {
-				c := gateCases[i]
-				if round%2 == 1 {
-					c = gateCases[len(gateCases)-1-i]
-				}
-				res[c] = res[c].add(runWrk(t, wrk, g.urls[c]+f.url, 32, gateRound, "Cookie: "+cookie))
-			}
-		}
-		for c, r := range res {
-			r.rps /= gateRounds
-			res[c] = r
-		}
+		res := sideBySide(t, wrk, g.urls, gateCases, f.url, cookie)
 		say("  %s file:\n", f.label)
 		for _, c := range gateCases {
 			say("    %-44s %s\n", names[c], res[c])

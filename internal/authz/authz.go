@@ -86,7 +86,7 @@ type Presigner interface {
 
 // URLExpiry is how long a URL authz presigns works: nginx fetches it at
 // once; the rest is room for clock skew between authz and the store
-// (docs/operating.md#object-storage).
+// (docs/operating.md#downloads-from-a-bucket).
 const URLExpiry = time.Minute
 
 // Uses notes that a session was used, without waiting for any I/O;

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -133,20 +132,7 @@ func (d *demo) get(t *testing.T, viewer int64, method, path string, header ...st
 
 func do(t *testing.T, req *http.Request) (*http.Response, []byte) {
 	t.Helper()
-	client := &http.Client{
-		Timeout:       10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
+	return testenv.Do(t, req)
 }
 
 func TestAccessRules(t *testing.T) { forEachBackend(t, accessRules) }

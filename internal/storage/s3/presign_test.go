@@ -3,7 +3,6 @@ package s3_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"net/url"
 	"testing"
@@ -169,16 +168,7 @@ func fetch(t *testing.T, method, rawURL string) (*http.Response, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
+	return testenv.Do(t, req)
 }
 
 func BenchmarkPresign(b *testing.B) {

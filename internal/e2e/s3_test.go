@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -273,4 +275,82 @@ func TestS3BehindProxyCache(t *testing.T) {
 		t.Fatalf("uploaded again at %s, want %s", u, d.aliceURL)
 	}
 	check("replaced")
+}
+
+// nginx takes only a well-formed URL from authz, and only to the store it
+// was configured with: with a broken or hostile X-Filegate-URL (a broken
+// or compromised authz) a download is a 502 that reaches nothing, and a
+// foreign host in the URL is only ever sent as Host to filegate_s3, never
+// connected to: nginx is no open proxy.
+func TestS3URLAnswersTakenApart(t *testing.T) {
+	var mu sync.Mutex
+	var got []*http.Request
+	store := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Clone(context.Background()))
+		mu.Unlock()
+		w.Write([]byte("the store's bytes"))
+	}))
+	t.Cleanup(store.Close)
+	storeHost := strings.TrimPrefix(store.URL, "http://")
+	const query = "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=00ff"
+	answers := []string{
+		"http://" + storeHost + "/bucket/1/2/a.txt" + query, // well formed
+		"http://evil.example:8443/bucket/1/2/a.txt" + query, // well formed, another host
+		"ftp://" + storeHost + "/bucket/1/2/a.txt" + query,
+		"http://" + storeHost + query,
+		"http://" + storeHost + "/bucket/1/2/a.txt",
+		"http://" + storeHost + "/bucket/1/2/a.txt?",
+		"/bucket/1/2/a.txt" + query,
+		"http://" + storeHost + "/bucket/1/2/a b.txt" + query,
+		"http:///bucket/1/2/a.txt" + query,
+		"",
+	}
+	// authz's stand-in: allows, and answers the URL the cookie probe=<i>
+	// picks (none: the filesystem's path, which misses).
+	authz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := r.Cookie("probe")
+		i, _ := strconv.Atoi(c.Value)
+		w.Header().Set("X-Filegate-URL", answers[i])
+		w.Header().Set("X-Filegate-Path", "1/a.txt")
+		w.Header().Set("X-Filegate-Type", "text/plain")
+	}))
+	t.Cleanup(authz.Close)
+
+	dir := t.TempDir()
+	testenv.RenderHTTPConf(t, dir, strings.TrimPrefix(authz.URL, "http://"), testenv.FreeAddr(t), filepath.Join(dir, "private"))
+	testenv.RenderS3Upstream(t, dir, storeHost)
+	addr := testenv.FreeAddr(t)
+	base := runNginx(t, dir, addr, fmt.Sprintf("pid nginx.pid;\nerror_log error.log;\nevents {}\nhttp {\n    access_log off;\n"+
+		"    include filegate-http.conf;\n    server {\n        listen %s;\n        include %s/filegate.conf;\n    }\n}\n",
+		addr, filepath.Join(testenv.RepoRoot(), "nginx")))
+	for i, answer := range answers {
+		req, _ := http.NewRequest("GET", base+"/files/1/a.txt", nil)
+		req.AddCookie(&http.Cookie{Name: "probe", Value: strconv.Itoa(i)})
+		resp, body := do(t, req)
+		mu.Lock()
+		reached := got
+		got = nil
+		mu.Unlock()
+		switch i {
+		case 0, 1:
+			host := storeHost
+			if i == 1 {
+				host = "evil.example:8443"
+			}
+			if resp.StatusCode != 200 || string(body) != "the store's bytes" || len(reached) != 1 ||
+				reached[0].RequestURI != "/bucket/1/2/a.txt"+query || reached[0].Host != host {
+				t.Errorf("%q: %d %q, store got %d requests %v", answer, resp.StatusCode, body, len(reached), reached)
+			}
+		case len(answers) - 1:
+			// No URL: the private root, where nothing is.
+			if resp.StatusCode != 404 || len(reached) != 0 {
+				t.Errorf("no URL: %d, store got %d requests; want the private root's 404", resp.StatusCode, len(reached))
+			}
+		default:
+			if resp.StatusCode != 502 || len(reached) != 0 {
+				t.Errorf("%q: %d %q, store got %d requests; want 502 and none", answer, resp.StatusCode, body, len(reached))
+			}
+		}
+	}
 }

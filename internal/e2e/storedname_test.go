@@ -210,6 +210,14 @@ http {
     }
 }
 `, addr, filepath.Join(testenv.RepoRoot(), "nginx"))
+	return &nameProbe{url: runNginx(t, dir, addr, conf)}
+}
+
+// runNginx writes conf as dir/nginx.conf, checks it with nginx -t, runs
+// nginx with it until the test ends, waits until it answers on addr and
+// returns its URL.
+func runNginx(t *testing.T, dir, addr, conf string) string {
+	t.Helper()
 	path := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -223,16 +231,16 @@ http {
 	}
 	// SIGTERM, not a kill: a killed master leaves its workers running.
 	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
-	n := &nameProbe{url: "http://" + addr}
+	u := "http://" + addr
 	for range 100 {
-		if resp, err := http.Get(n.url + "/"); err == nil {
+		if resp, err := http.Get(u + "/"); err == nil {
 			resp.Body.Close()
-			return n
+			return u
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("nginx does not answer on %s", addr)
-	return nil
+	return ""
 }
 
 // get sends path as given, without the client cleaning or escaping it.

@@ -9,7 +9,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
-	"io/fs"
+	iofs "io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -25,6 +25,7 @@ import (
 
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/postgres"
+	"github.com/filegate/filegate/internal/storage/fs"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
@@ -54,11 +55,20 @@ func newIngester(t *testing.T, root string, store Store, maxSize int64) *Ingeste
 
 func newIngesterQuota(t *testing.T, root string, store Store, maxSize int64, quota filegate.Quota) *Ingester {
 	t.Helper()
-	in, err := New(root, store, maxSize, allowed, quota, slog.New(slog.DiscardHandler))
+	disk, err := fs.Open(root, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { in.Close() })
+	t.Cleanup(func() { disk.Close() })
+	return newIngesterOn(t, disk, store, maxSize, quota)
+}
+
+func newIngesterOn(t *testing.T, st Storage, store Store, maxSize int64, quota filegate.Quota) *Ingester {
+	t.Helper()
+	in, err := New(st, store, maxSize, allowed, quota, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	return in
 }
 
@@ -68,7 +78,7 @@ func (e *env) ownerDir() string { return filepath.Join(e.root, strconv.FormatInt
 func (e *env) dirNames(t *testing.T) []string {
 	t.Helper()
 	entries, err := os.ReadDir(e.ownerDir())
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, iofs.ErrNotExist) {
 		return nil
 	} else if err != nil {
 		t.Fatal(err)
@@ -82,11 +92,11 @@ func (e *env) dirNames(t *testing.T) []string {
 
 func (e *env) rows(t *testing.T) []filegate.File {
 	t.Helper()
-	fs, err := e.db.AllFiles(context.Background())
+	files, err := e.db.AllFiles(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fs
+	return files
 }
 
 // assertNothingLeft checks that a failed Put left no row and no file.
@@ -360,16 +370,6 @@ func TestPutCommitFails(t *testing.T) {
 	e.assertNothingLeft(t)
 }
 
-func TestDiskFullIsENOSPACE(t *testing.T) {
-	err := diskError("write", &fs.PathError{Op: "write", Path: "1/.upload-x", Err: syscall.ENOSPC})
-	if filegate.ErrorCode(err) != filegate.ENOSPACE || !errors.Is(err, syscall.ENOSPC) {
-		t.Errorf("diskError(ENOSPC) = %v", err)
-	}
-	if err := diskError("write", syscall.EIO); filegate.ErrorCode(err) != filegate.EINTERNAL {
-		t.Errorf("diskError(EIO) = %v", err)
-	}
-}
-
 // A real full disk: the private root is a tiny tmpfs (tests run as root,
 // as make test does). The upload fails with ENOSPACE and leaves nothing.
 func TestPutDiskFull(t *testing.T) {
@@ -532,29 +532,24 @@ func TestSweep(t *testing.T) {
 
 func TestNew(t *testing.T) {
 	t.Parallel()
-	root := filepath.Join(t.TempDir(), "a", "b")
 	for _, bad := range [][]string{nil, {"image/jpg"}, {""}} {
-		if _, err := New(root, nil, 1, bad, testenv.LargeQuota, nil); err == nil {
+		if _, err := New(nil, nil, 1, bad, testenv.LargeQuota, nil); err == nil {
 			t.Errorf("New with allowed %q succeeded", bad)
 		}
 	}
-	if _, err := New(root, nil, 0, allowed, testenv.LargeQuota, nil); err == nil {
+	if _, err := New(nil, nil, 0, allowed, testenv.LargeQuota, nil); err == nil {
 		t.Error("New with max size 0 succeeded")
 	}
 	for _, q := range []filegate.Quota{{}, {Bytes: 1}, {Files: 1}, {Bytes: -1, Files: 1}} {
-		if _, err := New(root, nil, 1, allowed, q, nil); err == nil {
+		if _, err := New(nil, nil, 1, allowed, q, nil); err == nil {
 			t.Errorf("New with quota %+v succeeded", q)
 		}
 	}
-	in, err := New(root, nil, 1, []string{" Application/PDF ", "application/x-pdf", "text/plain; charset=utf-8"}, testenv.LargeQuota, nil)
+	in, err := New(nil, nil, 1, []string{" Application/PDF ", "application/x-pdf", "text/plain; charset=utf-8"}, testenv.LargeQuota, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.Close()
 	if in.allowed.human != "PDF, plain text" {
 		t.Errorf("allowed types shown as %q", in.allowed.human)
-	}
-	if info, err := os.Stat(root); err != nil || !info.IsDir() {
-		t.Errorf("private root not created: %v", err)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/storage"
@@ -65,6 +66,7 @@ type Ingester struct {
 	allowed allowlist
 	quota   filegate.Quota
 	log     *slog.Logger
+	grace   time.Duration // Sweep's inFlight; tests shorten it
 }
 
 // New returns an Ingester keeping bytes in storage (the caller's to
@@ -88,7 +90,7 @@ func New(storage Storage, store Store, maxSize int64, allowed []string, quota fi
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Ingester{storage: storage, store: store, maxSize: maxSize, allowed: types, quota: quota, log: log}, nil
+	return &Ingester{storage: storage, store: store, maxSize: maxSize, allowed: types, quota: quota, log: log, grace: inFlight}, nil
 }
 
 // Limits is what Put accepts, for the upload page and API clients.

@@ -31,21 +31,20 @@ import (
 
 var allowed = []string{"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"}
 
-// env is one Ingester over a fresh database and directory, with one owner.
+// env is one Ingester over a fresh database and storage (a directory, or
+// a bucket: see newEnvOn), with one owner.
 type env struct {
-	in    *Ingester
-	db    *postgres.DB
-	root  string
-	owner int64
+	in      *Ingester
+	db      *postgres.DB
+	storage Storage
+	root    string      // the private root, with fs
+	s3      *testenv.S3 // the store, with s3
+	owner   int64
 }
 
 func newEnv(t *testing.T, maxSize int64) *env {
 	t.Helper()
-	db := testenv.OpenDB(t)
-	u := testenv.AddUser(t, db, testenv.User{Name: "Ann"})
-	e := &env{db: db, root: filepath.Join(t.TempDir(), "private"), owner: u.ID}
-	e.in = newIngester(t, e.root, db, maxSize)
-	return e
+	return newEnvOn(t, "fs", maxSize, testenv.LargeQuota)
 }
 
 func newIngester(t *testing.T, root string, store Store, maxSize int64) *Ingester {
@@ -99,13 +98,13 @@ func (e *env) rows(t *testing.T) []filegate.File {
 	return files
 }
 
-// assertNothingLeft checks that a failed Put left no row and no file.
+// assertNothingLeft checks that a failed Put left no row and no bytes.
 func (e *env) assertNothingLeft(t *testing.T) {
 	t.Helper()
 	if rows := e.rows(t); len(rows) != 0 {
 		t.Errorf("rows left: %+v", rows)
 	}
-	if names := e.dirNames(t); len(names) != 0 {
+	if names := e.leftovers(t); len(names) != 0 {
 		t.Errorf("files left: %v", names)
 	}
 }
@@ -121,6 +120,9 @@ func (e *env) put(t *testing.T, name string, data []byte) filegate.File {
 
 func (e *env) read(t *testing.T, f filegate.File) []byte {
 	t.Helper()
+	if e.s3 != nil {
+		return e.readObject(t, f)
+	}
 	b, err := os.ReadFile(filepath.Join(e.root, filepath.FromSlash(f.Path())))
 	if err != nil {
 		t.Fatal(err)

@@ -80,7 +80,7 @@ func (in *Ingester) Sweep(ctx context.Context, apply bool) (SweepReport, error) 
 	var orphans []storage.Object
 	for _, o := range objects {
 		switch {
-		case time.Since(o.Modified) < inFlight:
+		case time.Since(o.Modified) < in.grace:
 		case o.Upload != "":
 			rep.Unfinished = append(rep.Unfinished, o)
 		case !claimed[o.Name]:

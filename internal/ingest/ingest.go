@@ -106,14 +106,17 @@ func (in *Ingester) Limits() Limits {
 }
 
 // Put stores one upload of owner ownerID, reading r to the end but never
-// more than the size limit plus one byte, and never holding more than a
-// few KiB of it in memory. name is the client's untrusted file name; it
-// only shapes the display and stored names. The type comes from the bytes.
-// It returns the committed row. Errors carry a code: EINVALID (empty file,
-// interrupted upload), ETOOLARGE (also for r's *http.MaxBytesError),
-// EUNSUPPORTED, ENOSPACE, EQUOTA (the file would pass the owner's quota),
-// or the store's (EUNAVAILABLE…); a done ctx returns its error. Whatever
-// fails, neither bytes nor a row remain.
+// more than the size limit plus one byte, and holding no more of it in
+// memory than Storage does (a few KiB on disk, one part in a bucket).
+// name is the client's untrusted file name; it only shapes the display
+// and stored names. The type comes from the bytes, sniffed before
+// anything is written. It returns the committed row. Errors carry a
+// code: EINVALID (empty file, interrupted upload), ETOOLARGE (also for
+// r's *http.MaxBytesError), EUNSUPPORTED, ENOSPACE, EQUOTA (the file
+// would pass the owner's quota), or the database's or the file store's
+// (EUNAVAILABLE…); a done ctx returns its error. Whatever fails, neither
+// bytes nor a row remain (a store lost mid-upload may keep an unfinished
+// upload, which Sweep finds).
 func (in *Ingester) Put(ctx context.Context, ownerID int64, name string, r io.Reader) (filegate.File, error) {
 	f, err := in.put(ctx, ownerID, name, r)
 	if err != nil {

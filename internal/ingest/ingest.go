@@ -161,6 +161,9 @@ func (in *Ingester) put(ctx context.Context, ownerID int64, name string, r io.Re
 		return filegate.File{}, err
 	}
 	names = slices.DeleteFunc(names, func(n string) bool { return slices.Contains(taken, n) })
+	if len(names) == 0 {
+		return filegate.File{}, noFreeName(display)
+	}
 	f.StoredName = names[0]
 
 	staged, err := in.storage.Write(ctx, f, io.MultiReader(bytes.NewReader(head), src))
@@ -217,7 +220,12 @@ func (in *Ingester) create(ctx context.Context, f *filegate.File, staged storage
 			return err
 		}
 	}
-	return filegate.Errorf(filegate.ECONFLICT, "Could not find a free name for %q; rename the file and try again.", f.DisplayName)
+	return noFreeName(f.DisplayName)
+}
+
+// noFreeName is the ECONFLICT of an upload whose every candidate name is taken.
+func noFreeName(display string) error {
+	return filegate.Errorf(filegate.ECONFLICT, "Could not find a free name for %q; rename the file and try again.", display)
 }
 
 // createAs is one attempt of create, with f.StoredName already chosen.

@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// sweep reports files without rows, rows without files, and sessions that
-// can never be used again (expired or revoked); with --apply it removes
-// them too.
+// sweep reports files without rows, rows without files, a bucket's
+// unfinished multipart uploads, and sessions that can never be used again
+// (expired or revoked); with --apply it removes them too.
 func (a *app) sweep(ctx context.Context, args []string) error {
 	fs := newFlags("sweep")
 	apply := fs.Bool("apply", false, "remove what the report lists")
@@ -29,7 +29,13 @@ func (a *app) sweep(ctx context.Context, args []string) error {
 	for _, f := range rep.MissingFiles {
 		fmt.Printf("row without file: id %d %s\n", f.ID, f.Path())
 	}
+	for _, u := range rep.Unfinished {
+		fmt.Printf("unfinished upload: %s (upload %s, started %s)\n", u.Name, u.Upload, u.Modified.UTC().Format(time.RFC3339))
+	}
 	fmt.Printf("sweep: %d files without rows, %d rows without files", len(rep.OrphanFiles), len(rep.MissingFiles))
+	if len(rep.Unfinished) > 0 {
+		fmt.Printf(", %d unfinished uploads", len(rep.Unfinished))
+	}
 	if *apply {
 		fmt.Printf(", %d removed", rep.Removed)
 	}

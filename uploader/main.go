@@ -23,6 +23,8 @@ import (
 	"github.com/filegate/filegate/internal/link"
 	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/session"
+	"github.com/filegate/filegate/internal/storage/fs"
+	"github.com/filegate/filegate/internal/storage/s3"
 	"github.com/filegate/filegate/internal/throttle"
 	"github.com/filegate/filegate/internal/web"
 )
@@ -40,6 +42,8 @@ var (
 	_ account.Stale        = (*postgres.DB)(nil)
 	_ account.AdminStore   = (*postgres.DB)(nil)
 	_ account.UserFiles    = (*ingest.Ingester)(nil)
+	_ ingest.Storage       = (*fs.Root)(nil)
+	_ ingest.Storage       = (*s3.Bucket)(nil)
 	_ web.Admin            = (*account.Admin)(nil)
 	_ web.Uses             = (*account.Recorder)(nil)
 	_ web.Links            = (*link.Service)(nil)
@@ -63,7 +67,7 @@ var commands = []command{
 	{"user passwd", "NAME --password-stdin", "set a user's password (first line of standard input) and log out all of their sessions", (*app).userPasswd},
 	{"user logout", "NAME", "log out every session of a user", (*app).userLogout},
 	{"put", "NAME FILE...", "store files for NAME, as a web upload would", (*app).put},
-	{"sweep", "[--apply]", "report (and remove) files without rows, rows without files, and expired or revoked sessions", (*app).sweep},
+	{"sweep", "[--apply]", "report (and remove) files without rows, rows without files, unfinished uploads to the bucket, and expired or revoked sessions", (*app).sweep},
 	{"link create", "NAME STORED_NAME [--expires-in D] [--max-downloads N] [--password-stdin]", "share a file of NAME by a link and print its URL; a password is the first line of standard input", (*app).linkCreate},
 	{"link list", "NAME", "list the share links NAME made, with their state and downloads", (*app).linkList},
 	{"link revoke", "ID", "revoke a share link; its next download is refused", (*app).linkRevoke},
@@ -90,7 +94,8 @@ func main() {
 // uploader reads.
 func printUsage() {
 	fmt.Fprint(os.Stderr, "Usage:\n", commandList("  "), "\n")
-	config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_PRIVATE_ROOT",
+	config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_STORAGE", "FILEGATE_PRIVATE_ROOT",
+		"FILEGATE_S3_ENDPOINT", "FILEGATE_S3_BUCKET", "FILEGATE_S3_REGION", "FILEGATE_S3_ACCESS_KEY", "FILEGATE_S3_SECRET_KEY",
 		"FILEGATE_SESSION_KEYS", "FILEGATE_COOKIE_SECURE", "FILEGATE_MAX_UPLOAD", "FILEGATE_ALLOWED_TYPES", "UPLOADER_ADDR", "UPLOADER_METRICS_ADDR",
 		"AUTHZ_CACHE_TTL", "FILEGATE_SESSION_TTL", "FILEGATE_TRUSTED_PROXIES",
 		"FILEGATE_MAX_FILES_PER_REQUEST", "FILEGATE_QUOTA", "FILEGATE_QUOTA_FILES", "FILEGATE_LINK_MAX_TTL", "FILEGATE_AUDIT_LOG")
@@ -104,6 +109,7 @@ type app struct {
 	db       *postgres.DB
 	cache    *cache.Cache
 	in       *ingest.Ingester // see ingester
+	disk     *fs.Root         // the private root, with FILEGATE_STORAGE=fs
 	auditOut *audit.File      // see auditLog
 	auditLog *audit.Logger
 }
@@ -143,8 +149,8 @@ func run(args []string, log *slog.Logger) (err error) {
 	defer a.cache.Close()
 	a.db.Invalidator = a.cache
 	defer func() {
-		if a.in != nil {
-			a.in.Close()
+		if a.disk != nil {
+			a.disk.Close()
 		}
 		if a.auditOut != nil {
 			a.auditOut.Close()
@@ -190,17 +196,42 @@ func (a *app) auditLogger(std io.Writer) (*audit.Logger, error) {
 	return a.auditLog, nil
 }
 
-// ingester opens the private root on first use, for the commands that
-// touch files; run closes it.
+// ingester opens the storage FILEGATE_STORAGE names on first use, for
+// the commands that touch files; run closes it.
 func (a *app) ingester() (*ingest.Ingester, error) {
 	if a.in == nil {
-		in, err := ingest.New(a.cfg.PrivateRoot, a.db, a.cfg.MaxUpload, a.cfg.AllowedTypes, a.quota(), a.log)
+		st, err := a.storage()
+		if err != nil {
+			return nil, err
+		}
+		in, err := ingest.New(st, a.db, a.cfg.MaxUpload, a.cfg.AllowedTypes, a.quota(), a.log)
 		if err != nil {
 			return nil, err
 		}
 		a.in = in
 	}
 	return a.in, nil
+}
+
+// storage opens the private root or the bucket.
+func (a *app) storage() (ingest.Storage, error) {
+	if a.cfg.Storage != "s3" {
+		disk, err := fs.Open(a.cfg.PrivateRoot, a.log)
+		if err != nil {
+			return nil, err
+		}
+		a.disk = disk
+		return disk, nil
+	}
+	if a.cfg.MaxUpload > s3.MaxObjectSize {
+		return nil, fmt.Errorf("FILEGATE_MAX_UPLOAD: at most %s with FILEGATE_STORAGE=s3", filegate.FormatSize(s3.MaxObjectSize))
+	}
+	bucket, err := s3.New(s3.Config(a.cfg.S3))
+	if err != nil {
+		return nil, err
+	}
+	bucket.Log = a.log
+	return bucket, nil
 }
 
 // quota is what each user may store (FILEGATE_QUOTA, FILEGATE_QUOTA_FILES).

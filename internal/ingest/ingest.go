@@ -1,37 +1,44 @@
 // Package ingest is the one write path for stored files: the CLI's
 // `uploader put` and the web upload handler both go through Put, so every
-// file on disk has been sniffed, size-checked, given a safe stored name and
-// recorded in the database the same way. Files live at
-// PRIVATE_ROOT/{owner_id}/{stored_name}; every disk access goes through an
-// os.Root, so no name can reach outside the private root.
+// stored file has been sniffed, size-checked, given a safe stored name and
+// recorded in the database the same way. The bytes go to a Storage: the
+// private root (PRIVATE_ROOT/{owner_id}/{stored_name}) or a bucket
+// ({owner_id}/{file_id}/{stored_name}, storage.Key).
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"log/slog"
 	"math"
 	"net/http"
-	"os"
+	"slices"
 	"strconv"
-	"syscall"
+	"time"
 
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/storage"
 )
 
 // Store is the part of the database ingest needs; *postgres.DB implements it.
 type Store interface {
-	// CreateFile inserts f, counting it against its owner's quota q, calls
-	// place inside the transaction and commits. A file that does not fit
-	// is EQUOTA, a taken (owner, stored name) ECONFLICT; place is not
-	// called then. If the commit fails after place, the caller removes
-	// the bytes.
+	// NewFileID reserves the id of a row CreateFile will insert.
+	NewFileID(ctx context.Context) (int64, error)
+	// TakenNames returns which of names the owner's files already use.
+	TakenNames(ctx context.Context, ownerID int64, names []string) ([]string, error)
+	// CreateFile inserts f (with its reserved ID), counting it against
+	// its owner's quota q, calls place inside the transaction and
+	// commits. A file that does not fit is EQUOTA, a taken (owner, stored
+	// name) ECONFLICT; place is not called then. If the commit fails
+	// after place, the caller removes the bytes.
 	CreateFile(ctx context.Context, f *filegate.File, q filegate.Quota, place func() error) error
 	// DeleteFile deletes the row of file id, frees its quota and returns
 	// it; ENOTFOUND.
@@ -43,9 +50,6 @@ type Store interface {
 }
 
 const (
-	// tempPrefix starts the name of a file still being written. The leading
-	// dot can never match StoredNamePattern, so nginx never serves it.
-	tempPrefix = ".upload-"
 	// numberedTries is how many "-2", "-3", … suffixes Put tries before
 	// random ones, so a much-reused name does not cost a query per copy.
 	numberedTries = 20
@@ -56,22 +60,23 @@ const (
 
 // Ingester stores uploads. It is safe for concurrent use.
 type Ingester struct {
-	root    *os.Root
+	storage Storage
 	store   Store
 	maxSize int64
 	allowed allowlist
 	quota   filegate.Quota
 	log     *slog.Logger
+	grace   time.Duration // Sweep's inFlight; tests shorten it
 }
 
-// New returns an Ingester writing below privateRoot, which it creates
-// (0750) when missing. maxSize is the largest accepted file in bytes;
-// allowed lists the accepted MIME types as detected from the bytes
+// New returns an Ingester keeping bytes in storage (the caller's to
+// close) and rows in store. maxSize is the largest accepted file in
+// bytes; allowed lists the accepted MIME types as detected from the bytes
 // (config's FILEGATE_ALLOWED_TYPES); a type the detector does not know is
 // an error, so typos fail at startup. quota is what each user may store
 // in all (config's FILEGATE_QUOTA and FILEGATE_QUOTA_FILES). A nil log
-// discards. Call Close.
-func New(privateRoot string, store Store, maxSize int64, allowed []string, quota filegate.Quota, log *slog.Logger) (*Ingester, error) {
+// discards.
+func New(storage Storage, store Store, maxSize int64, allowed []string, quota filegate.Quota, log *slog.Logger) (*Ingester, error) {
 	if maxSize <= 0 || maxSize == math.MaxInt64 {
 		return nil, fmt.Errorf("ingest: max size %d out of range", maxSize)
 	}
@@ -82,17 +87,10 @@ func New(privateRoot string, store Store, maxSize int64, allowed []string, quota
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(privateRoot, 0o750); err != nil {
-		return nil, fmt.Errorf("ingest: create private root: %w", err)
-	}
-	root, err := os.OpenRoot(privateRoot)
-	if err != nil {
-		return nil, fmt.Errorf("ingest: open private root: %w", err)
-	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Ingester{root: root, store: store, maxSize: maxSize, allowed: types, quota: quota, log: log}, nil
+	return &Ingester{storage: storage, store: store, maxSize: maxSize, allowed: types, quota: quota, log: log, grace: inFlight}, nil
 }
 
 // Limits is what Put accepts, for the upload page and API clients.
@@ -107,18 +105,18 @@ func (in *Ingester) Limits() Limits {
 	return Limits{MaxSize: in.maxSize, Types: in.allowed.list, Names: in.allowed.human}
 }
 
-// Close releases the private root. The store is the caller's to close.
-func (in *Ingester) Close() error { return in.root.Close() }
-
 // Put stores one upload of owner ownerID, reading r to the end but never
-// more than the size limit plus one byte, and never holding more than a
-// few KiB of it in memory. name is the client's untrusted file name; it
-// only shapes the display and stored names. The type comes from the bytes.
-// It returns the committed row. Errors carry a code: EINVALID (empty file,
-// interrupted upload), ETOOLARGE (also for r's *http.MaxBytesError),
-// EUNSUPPORTED, ENOSPACE, EQUOTA (the file would pass the owner's quota),
-// or the store's (EUNAVAILABLE…); a done ctx returns its error. Whatever
-// fails, neither bytes nor a row remain.
+// more than the size limit plus one byte, and holding no more of it in
+// memory than Storage does (a few KiB on disk, one part in a bucket).
+// name is the client's untrusted file name; it only shapes the display
+// and stored names. The type comes from the bytes, sniffed before
+// anything is written. It returns the committed row. Errors carry a
+// code: EINVALID (empty file, interrupted upload), ETOOLARGE (also for
+// r's *http.MaxBytesError), EUNSUPPORTED, ENOSPACE, EQUOTA (the file
+// would pass the owner's quota), or the database's or the file store's
+// (EUNAVAILABLE…); a done ctx returns its error. Whatever fails, neither
+// bytes nor a row remain (a store lost mid-upload may keep an unfinished
+// upload, which Sweep finds).
 func (in *Ingester) Put(ctx context.Context, ownerID int64, name string, r io.Reader) (filegate.File, error) {
 	f, err := in.put(ctx, ownerID, name, r)
 	if err != nil {
@@ -134,7 +132,8 @@ func (in *Ingester) put(ctx context.Context, ownerID int64, name string, r io.Re
 		return filegate.File{}, fmt.Errorf("invalid owner id %d", ownerID)
 	}
 	display := DisplayName(name)
-	src := &source{ctx: ctx, r: io.LimitReader(r, in.maxSize+1)}
+	src := &source{ctx: ctx, r: io.LimitReader(r, in.maxSize+1), hash: sha256.New(), max: in.maxSize,
+		tooLarge: func() error { return in.tooLarge(display, nil) }}
 
 	head := make([]byte, sniffLen)
 	n, err := io.ReadFull(src, head)
@@ -150,86 +149,48 @@ func (in *Ingester) put(ctx context.Context, ownerID int64, name string, r io.Re
 		return filegate.File{}, in.unsupported(display, typ.bare)
 	}
 
-	dir := strconv.FormatInt(ownerID, 10)
-	tmp, size, sum, err := in.writeTemp(dir, display, head, src)
+	// The id and the first free name come before the bytes: a bucket's
+	// key holds both, and renaming an object costs a copy.
+	names := candidates(StoredBase(display), typ.ext)
+	f := filegate.File{OwnerID: ownerID, DisplayName: display, ContentType: typ.contentType}
+	if f.ID, err = in.store.NewFileID(ctx); err != nil {
+		return filegate.File{}, err
+	}
+	taken, err := in.store.TakenNames(ctx, ownerID, names)
 	if err != nil {
 		return filegate.File{}, err
 	}
-	// The temp name goes in every case: after success the bytes also
-	// have their final name, after failure they must not stay at all.
+	names = slices.DeleteFunc(names, func(n string) bool { return slices.Contains(taken, n) })
+	if len(names) == 0 {
+		return filegate.File{}, noFreeName(display)
+	}
+	f.StoredName = names[0]
+
+	staged, err := in.storage.Write(ctx, f, io.MultiReader(bytes.NewReader(head), src))
+	if err != nil {
+		if srcErr, ok := errors.AsType[*sourceError](err); ok {
+			return filegate.File{}, in.readError(display, srcErr.err)
+		}
+		return filegate.File{}, err
+	}
+	// Close in every case: after success the bytes also have their final
+	// name, after failure they must not stay at all.
 	defer func() {
-		if err := in.root.Remove(tmp); err != nil {
-			in.log.Error("ingest: remove temp file", "path", tmp, "err", err)
+		if err := staged.Close(context.WithoutCancel(ctx)); err != nil {
+			in.log.Error("ingest: remove staged upload", "id", f.ID, "err", err)
 		}
 	}()
-
-	f := filegate.File{OwnerID: ownerID, DisplayName: display, ContentType: typ.contentType, Size: size, SHA256: sum}
-	if err := in.create(ctx, &f, tmp, StoredBase(display), typ.ext); err != nil {
+	f.Size, f.SHA256 = src.n, hex.EncodeToString(src.hash.Sum(nil))
+	if err := in.create(ctx, &f, staged, names); err != nil {
 		return filegate.File{}, err
 	}
 	return f, nil
 }
 
-// writeTemp creates owner directory dir if needed and copies head and
-// then rest into a new temp file there, hashing as it goes. It returns
-// the temp file's path (relative to the root), the size and the hex
-// SHA-256. On error the temp file is already gone.
-func (in *Ingester) writeTemp(dir, display string, head []byte, rest io.Reader) (string, int64, string, error) {
-	if err := in.root.Mkdir(dir, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
-		return "", 0, "", diskError("create owner directory", err)
-	}
-	tmp := dir + "/" + tempPrefix + randomHex(12)
-	file, err := in.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
-	if err != nil {
-		return "", 0, "", diskError("create temp file", err)
-	}
-	size, sum, err := in.fill(file, display, head, rest)
-	if err != nil {
-		if rmErr := in.root.Remove(tmp); rmErr != nil {
-			in.log.Error("ingest: remove temp file", "path", tmp, "err", rmErr)
-		}
-		return "", 0, "", err
-	}
-	return tmp, size, sum, nil
-}
-
-// fill writes head and then rest to file, syncs and closes it, and
-// returns the size and the hex SHA-256. It closes file in every case.
-func (in *Ingester) fill(file *os.File, display string, head []byte, rest io.Reader) (int64, string, error) {
-	defer file.Close() // a second Close after the checked one is harmless
-	h := sha256.New()
-	w := io.MultiWriter(file, h)
-	if _, err := w.Write(head); err != nil {
-		return 0, "", diskError("write", err)
-	}
-	// io.Copy reuses one 32 KiB buffer: memory does not grow with the file.
-	n, err := io.Copy(w, rest)
-	size := int64(len(head)) + n
-	var srcErr *sourceError
-	switch {
-	case errors.As(err, &srcErr):
-		return 0, "", in.readError(display, srcErr.err)
-	case err != nil:
-		return 0, "", diskError("write", err)
-	case size > in.maxSize:
-		return 0, "", in.tooLarge(display, nil)
-	}
-	// Sync before the row commits: a row must never point at bytes that a
-	// crash can still lose.
-	if err := file.Sync(); err != nil {
-		return 0, "", diskError("sync", err)
-	}
-	if err := file.Close(); err != nil {
-		return 0, "", diskError("close", err)
-	}
-	return size, hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// create inserts f's row and links tmp to its final name in the same
-// transaction, trying "base.ext", "base-2.ext", … "base-20.ext", then
-// random suffixes, until a name is free both in the database and on disk.
-// It fills in f.StoredName, f.ID and f.CreatedAt.
-func (in *Ingester) create(ctx context.Context, f *filegate.File, tmp, base, ext string) error {
+// candidates returns the stored names an upload tries, in order:
+// "base.ext", "base-2.ext", … "base-20.ext", then random suffixes.
+func candidates(base, ext string) []string {
+	names := make([]string, 0, numberedTries+randomTries)
 	for i := 1; i <= numberedTries+randomTries; i++ {
 		var suffix string
 		switch {
@@ -239,57 +200,53 @@ func (in *Ingester) create(ctx context.Context, f *filegate.File, tmp, base, ext
 		default:
 			suffix = "-" + randomHex(4)
 		}
-		f.StoredName = storedName(base, suffix, ext)
+		names = append(names, storedName(base, suffix, ext))
+	}
+	return names
+}
+
+// create inserts f's row and places the staged bytes under its name in
+// the same transaction, trying names in order until one is free both in
+// the database and in storage. It fills in f.StoredName and f.CreatedAt.
+func (in *Ingester) create(ctx context.Context, f *filegate.File, staged storage.Staged, names []string) error {
+	for _, name := range names {
+		f.StoredName = name
 		if !validStoredName(f.StoredName) {
 			// StoredBase and the detected extension should make this impossible.
 			return fmt.Errorf("built invalid stored name %q", f.StoredName)
 		}
-		err := in.createAs(ctx, f, tmp)
+		err := in.createAs(ctx, f, staged)
 		if filegate.ErrorCode(err) != filegate.ECONFLICT {
 			return err
 		}
 	}
-	return filegate.Errorf(filegate.ECONFLICT, "Could not find a free name for %q; rename the file and try again.", f.DisplayName)
+	return noFreeName(f.DisplayName)
+}
+
+// noFreeName is the ECONFLICT of an upload whose every candidate name is taken.
+func noFreeName(display string) error {
+	return filegate.Errorf(filegate.ECONFLICT, "Could not find a free name for %q; rename the file and try again.", display)
 }
 
 // createAs is one attempt of create, with f.StoredName already chosen.
-// ECONFLICT means the name is taken, in the database or on disk.
-func (in *Ingester) createAs(ctx context.Context, f *filegate.File, tmp string) error {
-	final := f.Path()
+// ECONFLICT means the name is taken, in the database or in storage.
+func (in *Ingester) createAs(ctx context.Context, f *filegate.File, staged storage.Staged) error {
 	placed := false
 	err := in.store.CreateFile(ctx, f, in.quota, func() error {
-		// Link, unlike Rename, fails when final exists, so a file left on
-		// disk without a row (see Sweep) is never overwritten.
-		if err := in.root.Link(tmp, final); errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("link: %w", filegate.Wrap(filegate.ECONFLICT, "That name is already taken.", err))
-		} else if err != nil {
-			return diskError("link", err)
+		if err := staged.Place(ctx, *f); err != nil {
+			return err
 		}
 		placed = true
-		in.syncDir(strconv.FormatInt(f.OwnerID, 10))
 		return nil
 	})
 	if err != nil && placed {
 		// The row was rolled back (or its commit failed): the bytes go too.
 		// If the commit did happen after all, Sweep reports the row.
-		if rmErr := in.root.Remove(final); rmErr != nil {
-			in.log.Error("ingest: remove file after failed insert", "path", final, "err", rmErr)
+		if rmErr := in.storage.Delete(context.WithoutCancel(ctx), *f); rmErr != nil {
+			in.log.Error("ingest: remove file after failed insert", "key", in.storage.Name(*f), "err", rmErr)
 		}
 	}
 	return err
-}
-
-// syncDir makes the new directory entry durable. It is best effort: the
-// bytes are already synced, and a lost entry shows up in Sweep.
-func (in *Ingester) syncDir(dir string) {
-	d, err := in.root.Open(dir)
-	if err == nil {
-		err = d.Sync()
-		d.Close()
-	}
-	if err != nil {
-		in.log.Warn("ingest: sync directory", "dir", dir, "err", err)
-	}
 }
 
 // Delete removes the row of file id and then its bytes, and returns the
@@ -301,25 +258,24 @@ func (in *Ingester) Delete(ctx context.Context, id int64) (filegate.File, error)
 	if err != nil {
 		return f, fmt.Errorf("ingest: delete file %d: %w", id, err)
 	}
-	if err := in.root.Remove(f.Path()); errors.Is(err, fs.ErrNotExist) {
-		in.log.Warn("ingest: deleted file had no bytes", "id", id, "path", f.Path())
+	if err := in.storage.Delete(context.WithoutCancel(ctx), f); errors.Is(err, fs.ErrNotExist) {
+		in.log.Warn("ingest: deleted file had no bytes", "id", id, "key", in.storage.Name(f))
 	} else if err != nil {
-		in.log.Error("ingest: remove deleted file", "id", id, "path", f.Path(), "err", err)
+		in.log.Error("ingest: remove deleted file", "id", id, "key", in.storage.Name(f), "err", err)
 	}
 	return f, nil
 }
 
-// RemoveUser deletes user id, its rows, then its folder of files (caller
-// has checked permission). Bytes left by a failed removal are logged;
+// RemoveUser deletes user id, its rows, then all its bytes (caller has
+// checked permission). Bytes left by a failed removal are logged;
 // without rows they are never served, and sweep reports them.
 func (in *Ingester) RemoveUser(ctx context.Context, id int64) ([]filegate.File, error) {
 	files, err := in.store.DeleteUser(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: remove user %d: %w", id, err)
 	}
-	dir := strconv.FormatInt(id, 10)
-	if err := in.root.RemoveAll(dir); err != nil {
-		in.log.Error("ingest: remove files of removed user", "user", id, "dir", dir, "err", err)
+	if err := in.storage.RemoveOwner(context.WithoutCancel(ctx), id); err != nil {
+		in.log.Error("ingest: remove files of removed user", "user", id, "err", err)
 	}
 	return files, nil
 }
@@ -350,6 +306,8 @@ func (in *Ingester) tooLarge(display string, cause error) error {
 func (in *Ingester) readError(display string, err error) error {
 	var maxErr *http.MaxBytesError
 	switch {
+	case filegate.ErrorCode(err) == filegate.ETOOLARGE: // source's own limit
+		return fmt.Errorf("reading upload: %w", err)
 	case errors.As(err, &maxErr):
 		return fmt.Errorf("reading upload: %w", in.tooLarge(display, err))
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -358,20 +316,18 @@ func (in *Ingester) readError(display string, err error) error {
 	return fmt.Errorf("reading upload: %w", filegate.Wrap(filegate.EINVALID, "The upload was interrupted.", err))
 }
 
-// diskError wraps a file system error, giving a full disk or quota its code.
-func diskError(op string, err error) error {
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		return fmt.Errorf("%s: %w", op, filegate.Wrap(filegate.ENOSPACE, "There is no space left to store this file.", err))
-	}
-	return fmt.Errorf("%s: %w", op, err)
-}
-
-// source is the upload reader. It stops when ctx is done and marks its
-// errors, so that a failing client is told apart from a failing disk
-// after io.Copy.
+// source is the upload reader. It stops when ctx is done, hashes and
+// counts what it hands out, fails as soon as more than max bytes came
+// (so a store streaming it aborts mid-upload rather than keeping a too
+// large object) and marks its errors, so that a failing client is told
+// apart from a failing store.
 type source struct {
-	ctx context.Context
-	r   io.Reader
+	ctx      context.Context
+	r        io.Reader
+	hash     hash.Hash
+	n        int64
+	max      int64
+	tooLarge func() error
 }
 
 func (s *source) Read(p []byte) (int, error) {
@@ -379,6 +335,10 @@ func (s *source) Read(p []byte) (int, error) {
 		return 0, &sourceError{err}
 	}
 	n, err := s.r.Read(p)
+	s.hash.Write(p[:n])
+	if s.n += int64(n); s.n > s.max {
+		return n, &sourceError{s.tooLarge()}
+	}
 	if err != nil && err != io.EOF {
 		err = &sourceError{err}
 	}

@@ -9,7 +9,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
-	"io/fs"
+	iofs "io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -25,26 +25,26 @@ import (
 
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/postgres"
+	"github.com/filegate/filegate/internal/storage/fs"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
 var allowed = []string{"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"}
 
-// env is one Ingester over a fresh database and directory, with one owner.
+// env is one Ingester over a fresh database and storage (a directory, or
+// a bucket: see newEnvOn), with one owner.
 type env struct {
-	in    *Ingester
-	db    *postgres.DB
-	root  string
-	owner int64
+	in      *Ingester
+	db      *postgres.DB
+	storage Storage
+	root    string      // the private root, with fs
+	s3      *testenv.S3 // the store, with s3
+	owner   int64
 }
 
 func newEnv(t *testing.T, maxSize int64) *env {
 	t.Helper()
-	db := testenv.OpenDB(t)
-	u := testenv.AddUser(t, db, testenv.User{Name: "Ann"})
-	e := &env{db: db, root: filepath.Join(t.TempDir(), "private"), owner: u.ID}
-	e.in = newIngester(t, e.root, db, maxSize)
-	return e
+	return newEnvOn(t, "fs", maxSize, testenv.LargeQuota)
 }
 
 func newIngester(t *testing.T, root string, store Store, maxSize int64) *Ingester {
@@ -54,11 +54,20 @@ func newIngester(t *testing.T, root string, store Store, maxSize int64) *Ingeste
 
 func newIngesterQuota(t *testing.T, root string, store Store, maxSize int64, quota filegate.Quota) *Ingester {
 	t.Helper()
-	in, err := New(root, store, maxSize, allowed, quota, slog.New(slog.DiscardHandler))
+	disk, err := fs.Open(root, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { in.Close() })
+	t.Cleanup(func() { disk.Close() })
+	return newIngesterOn(t, disk, store, maxSize, quota)
+}
+
+func newIngesterOn(t *testing.T, st Storage, store Store, maxSize int64, quota filegate.Quota) *Ingester {
+	t.Helper()
+	in, err := New(st, store, maxSize, allowed, quota, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	return in
 }
 
@@ -68,7 +77,7 @@ func (e *env) ownerDir() string { return filepath.Join(e.root, strconv.FormatInt
 func (e *env) dirNames(t *testing.T) []string {
 	t.Helper()
 	entries, err := os.ReadDir(e.ownerDir())
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, iofs.ErrNotExist) {
 		return nil
 	} else if err != nil {
 		t.Fatal(err)
@@ -82,20 +91,20 @@ func (e *env) dirNames(t *testing.T) []string {
 
 func (e *env) rows(t *testing.T) []filegate.File {
 	t.Helper()
-	fs, err := e.db.AllFiles(context.Background())
+	files, err := e.db.AllFiles(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fs
+	return files
 }
 
-// assertNothingLeft checks that a failed Put left no row and no file.
+// assertNothingLeft checks that a failed Put left no row and no bytes.
 func (e *env) assertNothingLeft(t *testing.T) {
 	t.Helper()
 	if rows := e.rows(t); len(rows) != 0 {
 		t.Errorf("rows left: %+v", rows)
 	}
-	if names := e.dirNames(t); len(names) != 0 {
+	if names := e.leftovers(t); len(names) != 0 {
 		t.Errorf("files left: %v", names)
 	}
 }
@@ -111,6 +120,9 @@ func (e *env) put(t *testing.T, name string, data []byte) filegate.File {
 
 func (e *env) read(t *testing.T, f filegate.File) []byte {
 	t.Helper()
+	if e.s3 != nil {
+		return e.readObject(t, f)
+	}
 	b, err := os.ReadFile(filepath.Join(e.root, filepath.FromSlash(f.Path())))
 	if err != nil {
 		t.Fatal(err)
@@ -360,16 +372,6 @@ func TestPutCommitFails(t *testing.T) {
 	e.assertNothingLeft(t)
 }
 
-func TestDiskFullIsENOSPACE(t *testing.T) {
-	err := diskError("write", &fs.PathError{Op: "write", Path: "1/.upload-x", Err: syscall.ENOSPC})
-	if filegate.ErrorCode(err) != filegate.ENOSPACE || !errors.Is(err, syscall.ENOSPC) {
-		t.Errorf("diskError(ENOSPC) = %v", err)
-	}
-	if err := diskError("write", syscall.EIO); filegate.ErrorCode(err) != filegate.EINTERNAL {
-		t.Errorf("diskError(EIO) = %v", err)
-	}
-}
-
 // A real full disk: the private root is a tiny tmpfs (tests run as root,
 // as make test does). The upload fails with ENOSPACE and leaves nothing.
 func TestPutDiskFull(t *testing.T) {
@@ -532,29 +534,24 @@ func TestSweep(t *testing.T) {
 
 func TestNew(t *testing.T) {
 	t.Parallel()
-	root := filepath.Join(t.TempDir(), "a", "b")
 	for _, bad := range [][]string{nil, {"image/jpg"}, {""}} {
-		if _, err := New(root, nil, 1, bad, testenv.LargeQuota, nil); err == nil {
+		if _, err := New(nil, nil, 1, bad, testenv.LargeQuota, nil); err == nil {
 			t.Errorf("New with allowed %q succeeded", bad)
 		}
 	}
-	if _, err := New(root, nil, 0, allowed, testenv.LargeQuota, nil); err == nil {
+	if _, err := New(nil, nil, 0, allowed, testenv.LargeQuota, nil); err == nil {
 		t.Error("New with max size 0 succeeded")
 	}
 	for _, q := range []filegate.Quota{{}, {Bytes: 1}, {Files: 1}, {Bytes: -1, Files: 1}} {
-		if _, err := New(root, nil, 1, allowed, q, nil); err == nil {
+		if _, err := New(nil, nil, 1, allowed, q, nil); err == nil {
 			t.Errorf("New with quota %+v succeeded", q)
 		}
 	}
-	in, err := New(root, nil, 1, []string{" Application/PDF ", "application/x-pdf", "text/plain; charset=utf-8"}, testenv.LargeQuota, nil)
+	in, err := New(nil, nil, 1, []string{" Application/PDF ", "application/x-pdf", "text/plain; charset=utf-8"}, testenv.LargeQuota, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.Close()
 	if in.allowed.human != "PDF, plain text" {
 		t.Errorf("allowed types shown as %q", in.allowed.human)
-	}
-	if info, err := os.Stat(root); err != nil || !info.IsDir() {
-		t.Errorf("private root not created: %v", err)
 	}
 }

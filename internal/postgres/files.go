@@ -7,13 +7,16 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/filegate/filegate/internal/filegate"
 )
 
 const fileColumns = `id, owner_id, stored_name, display_name, content_type, size, sha256, created_at`
 
-// CreateFile inserts f and fills in its ID and CreatedAt, counting it
+// CreateFile inserts f and fills in its CreatedAt, and its ID unless the
+// caller reserved one with NewFileID (the object key of an upload to a
+// bucket holds its id, so the bytes are written before the row), counting it
 // against its owner's quota q. place is called inside the transaction
 // after the row is inserted and before the commit; it puts the bytes where
 // the row says. If place fails, the row is rolled back and place's error
@@ -40,9 +43,11 @@ func (db *DB) CreateFile(ctx context.Context, f *filegate.File, q filegate.Quota
 		} else if err != nil {
 			return wrap("create file: count quota", err)
 		}
-		err = tx.QueryRowxContext(ctx, `INSERT INTO files (owner_id, stored_name, display_name, content_type, size, sha256, owner_public)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at`,
-			f.OwnerID, f.StoredName, f.DisplayName, f.ContentType, f.Size, f.SHA256, public).Scan(&f.ID, &f.CreatedAt)
+		// COALESCE evaluates nextval only when no id was reserved.
+		err = tx.QueryRowxContext(ctx, `INSERT INTO files (id, owner_id, stored_name, display_name, content_type, size, sha256, owner_public)
+			VALUES (COALESCE(NULLIF($8::bigint, 0), nextval(pg_get_serial_sequence('files', 'id'))), $1, $2, $3, $4, $5, $6, $7)
+			RETURNING id, created_at`,
+			f.OwnerID, f.StoredName, f.DisplayName, f.ContentType, f.Size, f.SHA256, public, f.ID).Scan(&f.ID, &f.CreatedAt)
 		if err != nil {
 			return wrap("create file", err)
 		}
@@ -57,6 +62,23 @@ func (db *DB) CreateFile(ctx context.Context, f *filegate.File, q filegate.Quota
 		db.fileChanged(ctx, f.OwnerID, f.StoredName)
 	}
 	return err
+}
+
+// NewFileID reserves the id of a file row CreateFile will insert. An id
+// reserved and never used is only a gap in the sequence.
+func (db *DB) NewFileID(ctx context.Context) (int64, error) {
+	var id int64
+	err := db.db.GetContext(ctx, &id, `SELECT nextval(pg_get_serial_sequence('files', 'id'))`)
+	return id, wrap("new file id", err)
+}
+
+// TakenNames returns which of names owner ownerID's files already use,
+// in no particular order.
+func (db *DB) TakenNames(ctx context.Context, ownerID int64, names []string) ([]string, error) {
+	taken := []string{}
+	err := db.db.SelectContext(ctx, &taken, `SELECT stored_name FROM files WHERE owner_id = $1 AND stored_name = ANY($2)`,
+		ownerID, pq.Array(names))
+	return taken, wrap("taken names", err)
 }
 
 // overQuota explains why CreateFile's quota statement changed no row:

@@ -27,6 +27,7 @@ import (
 	"github.com/filegate/filegate/internal/metrics"
 	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/session"
+	"github.com/filegate/filegate/internal/storage/fs"
 	"github.com/filegate/filegate/internal/testenv"
 	"github.com/filegate/filegate/internal/web"
 )
@@ -92,11 +93,15 @@ func newAppWithStore(t *testing.T, db *postgres.DB) *testApp {
 	}
 	root := t.TempDir()
 	types := []string{"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"}
-	in, err := ingest.New(root, db, testMaxUpload, types, testenv.LargeQuota, log)
+	disk, err := fs.Open(root, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { in.Close() })
+	t.Cleanup(func() { disk.Close() })
+	in, err := ingest.New(disk, db, testMaxUpload, types, testenv.LargeQuota, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	uses := account.NewRecorder(db, clk.Now)
 	links, auditLog := link.New(db, sessions, linkMaxTTL), &auditLog{}
 	links.Audit, links.Now = audit.New(auditLog), clk.Now

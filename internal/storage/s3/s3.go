@@ -5,6 +5,7 @@ package s3
 
 import (
 	"fmt"
+	"log/slog"
 	"net/url"
 
 	"github.com/minio/minio-go/v7"
@@ -25,6 +26,10 @@ type Config struct {
 type Bucket struct {
 	client *minio.Client
 	name   string
+
+	// Log receives what the caller is not told: a failed abort, keys
+	// sweep skips. nil discards.
+	Log *slog.Logger
 }
 
 // New returns the bucket c names. It makes no request: a wrong endpoint

@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"mime/multipart"
@@ -18,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
 
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/session"
@@ -353,6 +356,12 @@ func revocation(t *testing.T, opt testenv.Options) {
 	expect(d.bob, d.pngURL, 404)
 	if _, err := os.Stat(filepath.Join(d.PrivateRoot, strconv.FormatInt(d.alice, 10))); !os.IsNotExist(err) {
 		t.Errorf("removed user's folder: %v", err)
+	}
+	if d.S3 != nil {
+		prefix := strconv.FormatInt(d.alice, 10) + "/"
+		for obj := range d.S3.Client.ListObjects(context.Background(), d.S3.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+			t.Errorf("removed user's object: %s %v", obj.Key, obj.Err)
+		}
 	}
 }
 

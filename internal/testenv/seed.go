@@ -108,9 +108,6 @@ func (s *Stack) Put(t T, user, name string, data []byte) string {
 	if u == "" {
 		t.Fatalf("testenv: put printed no URL: %s", out)
 	}
-	if s.S3 != nil {
-		s.mirrorToBucket(t, u)
-	}
 	return u
 }
 

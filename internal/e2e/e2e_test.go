@@ -184,7 +184,7 @@ func accessRules(t *testing.T, storage string) {
 				t.Errorf("%s = %q, want exactly [%q]", h, got, v)
 			}
 		}
-		for _, h := range []string{"X-Filegate-Path", "X-Filegate-Type", "X-Filegate-Disposition", "X-Filegate-Status"} {
+		for _, h := range []string{"X-Filegate-Path", "X-Filegate-URL", "X-Filegate-Type", "X-Filegate-Disposition", "X-Filegate-Status"} {
 			if v := resp.Header.Get(h); v != "" {
 				t.Errorf("internal header %s leaked: %q", h, v)
 			}

@@ -113,11 +113,11 @@ http {
 }
 
 // sideBySide loads path on each server of urls (case -> http://addr)
-// with wrk -c32, in gateRounds rounds of gateRound, every other round in
-// reverse order, so that the machine's other load drifting during the run
-// weighs on every case alike; each case is warmed first. It returns the
-// mean of each case's rounds (worst percentiles).
-func sideBySide(t *runner, wrk string, urls map[string]string, cases []string, path, cookie string) map[string]wrkResult {
+// with wrk and conns connections, in gateRounds rounds of each, every
+// other round in reverse order, so that the machine's other load drifting
+// during the run weighs on every case alike; each case is warmed first.
+// It returns the mean of each case's rounds (worst percentiles).
+func sideBySide(t *runner, wrk string, urls map[string]string, cases []string, path, cookie string, conns int, each time.Duration) map[string]wrkResult {
 	for _, c := range cases {
 		// Warm: authz's caches, nginx's connections to it.
 		load(t, urls[c]+path, cookie, 2, 200*time.Millisecond)
@@ -129,7 +129,7 @@ func sideBySide(t *runner, wrk string, urls map[string]string, cases []string, p
 			if round%2 == 1 {
 				c = cases[len(cases)-1-i]
 			}
-			res[c] = res[c].add(runWrk(t, wrk, urls[c]+path, 32, gateRound, "Cookie: "+cookie))
+			res[c] = res[c].add(runWrk(t, wrk, urls[c]+path, conns, each, "Cookie: "+cookie))
 		}
 	}
 	for c, r := range res {

@@ -237,7 +237,7 @@ func gateCompare(t *runner, s *testenv.Stack, wrk, cookie string, bob int64) {
 	for _, f := range []struct {
 		label, url string
 	}{{"4 KiB", small}, {"16 MiB", huge}} {
-		res := sideBySide(t, wrk, g.urls, gateCases, f.url, cookie)
+		res := sideBySide(t, wrk, g.urls, gateCases, f.url, cookie, 32, gateRound)
 		say("  %s file:\n", f.label)
 		for _, c := range gateCases {
 			say("    %-44s %s\n", names[c], res[c])

@@ -84,6 +84,10 @@ type Presigner interface {
 	Presign(method, key string, now time.Time, expiry time.Duration, contentType, disposition string) string
 }
 
+// errNoMethod is the metrics' error for a request without a method to
+// sign a URL for.
+var errNoMethod = errors.New("authz: no download method to sign for")
+
 // URLExpiry is how long a URL authz presigns works: nginx fetches it at
 // once; the rest is room for clock skew between authz and the store
 // (docs/operating.md#downloads-from-a-bucket).
@@ -175,6 +179,19 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	start := time.Now() // for the metrics and the audit line; decisions use s.now
 	uri := r.Header.Get(HeaderURI)
+	if method := r.Header.Get(HeaderMethod); s.Bucket != nil && method != http.MethodGet && method != http.MethodHead {
+		// A URL is signed for one method, so an allowed download could
+		// not be answered: nginx's config lacks X-Filegate-Method.
+		s.Log.ErrorContext(r.Context(), "authz: no download method to sign a URL for: nginx must send X-Filegate-Method", "method", method)
+		action := "file.download"
+		if strings.HasPrefix(uri, linkPrefix) {
+			action = "link.download"
+		}
+		s.audit(r, start, audit.Event{Action: action, Reason: reasonUnavailable})
+		answer(w, http.StatusServiceUnavailable)
+		s.decided(start, policy.Deny, metrics.SourceNone, errNoMethod)
+		return
+	}
 	if token, ok := strings.CutPrefix(uri, linkPrefix); ok {
 		s.link(w, r, token, start)
 		return
@@ -240,9 +257,8 @@ func (s *Server) audit(r *http.Request, start time.Time, e audit.Event) {
 // answerDecision writes the answer to r for decision; on Allow, nginx
 // serves file with the answer's headers: from the private root at the
 // answer's path, or from the bucket at the answer's URL, presigned for the
-// client's method (nginx's X-Filegate-Method: a HEAD must be signed as
-// one). A method other than GET or HEAD cannot be signed for: 503, as for
-// any answer authz cannot give.
+// client's method (nginx's X-Filegate-Method, GET or HEAD: auth checked
+// it; a HEAD must be signed as one).
 func (s *Server) answerDecision(w http.ResponseWriter, r *http.Request, decision policy.Decision, file filegate.Target) {
 	switch decision {
 	case policy.Allow:
@@ -251,13 +267,7 @@ func (s *Server) answerDecision(w http.ResponseWriter, r *http.Request, decision
 		if s.Bucket == nil {
 			h.Set(HeaderPath, file.Path)
 		} else {
-			method := r.Header.Get(HeaderMethod)
-			if method != http.MethodGet && method != http.MethodHead {
-				s.Log.ErrorContext(r.Context(), "authz: no download method to sign for: nginx must send X-Filegate-Method", "method", method)
-				answer(w, http.StatusServiceUnavailable)
-				return
-			}
-			h.Set(HeaderURL, s.Bucket.Presign(method, objectKey(file), s.now(), URLExpiry, file.ContentType, disposition))
+			h.Set(HeaderURL, s.Bucket.Presign(r.Header.Get(HeaderMethod), objectKey(file), s.now(), URLExpiry, file.ContentType, disposition))
 		}
 		h.Set(HeaderType, file.ContentType)
 		h.Set(HeaderDisposition, disposition)

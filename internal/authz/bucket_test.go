@@ -59,6 +59,7 @@ func TestBucketAnswer(t *testing.T) {
 	if w.Code != 403 || w.Header().Get(authz.HeaderURL) != "" {
 		t.Errorf("stranger: %d, URL %q; want 403 without one", w.Code, w.Header().Get(authz.HeaderURL))
 	}
+	buf := f.recordAudit()
 	for _, method := range []string{"", "POST", "get"} {
 		r := httptest.NewRequest(http.MethodGet, "/auth", nil)
 		r.Header.Set(authz.HeaderURI, f.aliceFile.URL())
@@ -70,6 +71,9 @@ func TestBucketAnswer(t *testing.T) {
 		f.h.ServeHTTP(w, r)
 		if w.Code != 503 || w.Header().Get(authz.HeaderURL) != "" || w.Header().Get(authz.HeaderPath) != "" {
 			t.Errorf("method %q: %d, URL %q; want 503 without one", method, w.Code, w.Header().Get(authz.HeaderURL))
+		}
+		if lines := auditLines(t, buf); len(lines) != 1 || lines[0]["event.outcome"] != "failure" || lines[0]["event.reason"] != "unavailable" {
+			t.Errorf("method %q: audit lines %v, want one failure, unavailable", method, lines)
 		}
 	}
 }

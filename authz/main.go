@@ -40,7 +40,7 @@ func main() {
 		flag.PrintDefaults()
 		fmt.Fprintln(os.Stderr)
 		config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_SESSION_KEYS",
-			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_METRICS_ADDR", "AUTHZ_CACHE_TTL", "AUTHZ_MEMORY_CACHE", "AUTHZ_HIDE_PRIVATE", "FILEGATE_AUDIT_LOG")
+			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_METRICS_ADDR", "FILEGATE_PPROF", "AUTHZ_CACHE_TTL", "AUTHZ_MEMORY_CACHE", "AUTHZ_HIDE_PRIVATE", "FILEGATE_AUDIT_LOG")
 	}
 	healthcheck := flag.Bool("healthcheck", false, "exit 0 when the authz on AUTHZ_ADDR answers /healthz with 200, else 1 (compose's healthcheck: the image has no curl)")
 	flag.Parse()
@@ -101,7 +101,11 @@ func run(log *slog.Logger) error {
 	defer factsCache.Close()
 	// The memory layer answers repeated decisions without a round trip to
 	// Redis; changes still show on the next request (docs/interface.md#cache).
+	// The cookies of the sessions it serves are decoded once, too.
 	factsCache.EnableMemory(cfg.MemoryEntries)
+	if cfg.MemoryEntries > 0 {
+		sessions.Remember(cfg.MemoryEntries)
+	}
 
 	// The audit log: its own file, which SIGHUP reopens after rotation,
 	// or standard output, apart from the diagnostics on standard error.
@@ -116,7 +120,7 @@ func run(log *slog.Logger) error {
 	reg := metrics.NewRegistry()
 	authzMetrics := metrics.NewAuthz(reg, metrics.CacheStats{BadEntries: factsCache.BadEntries, RedisErrors: factsCache.RedisErrors,
 		MemoryEvictions: factsCache.MemoryEvictions, MemoryEntries: factsCache.MemoryEntries})
-	waitMetrics, err := metrics.Start(ctx, "authz", cfg.AuthzMetricsAddr, reg, log)
+	waitMetrics, err := metrics.Start(ctx, "authz", cfg.AuthzMetricsAddr, reg, cfg.Profiles, log)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -23,7 +24,8 @@ type Metrics map[string]*dto.MetricFamily
 // listens.
 func (p *Service) MetricsURL(t T) string {
 	t.Helper()
-	re := regexp.MustCompile(`"?` + regexp.QuoteMeta(p.name) + ` metrics listening"?.*?\baddr"?[=:]"?([^\s"]+)`)
+	// A replica (authz2, …) logs as its binary does.
+	re := regexp.MustCompile(`"?` + regexp.QuoteMeta(filepath.Base(p.path)) + ` metrics listening"?.*?\baddr"?[=:]"?([^\s"]+)`)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if all := re.FindAllSubmatch(p.Output(t), -1); len(all) > 0 {

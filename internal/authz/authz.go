@@ -19,6 +19,7 @@ import (
 	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/httpserver"
+	"github.com/filegate/filegate/internal/memo"
 	"github.com/filegate/filegate/internal/metrics"
 	"github.com/filegate/filegate/internal/policy"
 	"github.com/filegate/filegate/internal/session"
@@ -129,10 +130,25 @@ type Server struct {
 	// Metrics counts every decision with its latency, cache lookups and
 	// store failures; nil counts nothing.
 	Metrics *metrics.Authz
+
+	// answers holds the headers of a 200 by the file they serve
+	// (allowedHeaders); Handler makes it.
+	answers *memo.Map[filegate.Target, allowed]
+}
+
+// answersKept bounds answers: the files being downloaded now, each a few
+// hundred bytes.
+const answersKept = 4096
+
+// allowed is the headers of a 200 for one file, the values as net/http
+// keeps them, shared by every answer for that file and never modified.
+type allowed struct {
+	path, contentType, disposition []string
 }
 
 // Handler returns the routes: /auth for nginx and /healthz.
 func (s *Server) Handler() http.Handler {
+	s.answers = memo.New[filegate.Target, allowed](answersKept)
 	r := httprouter.New()
 	r.HandlerFunc(http.MethodGet, "/auth", s.auth) // nginx's subrequests are GETs, for HEAD downloads too
 	// Redis is not checked: without it authz answers from PostgreSQL.
@@ -220,10 +236,11 @@ func (s *Server) audit(r *http.Request, start time.Time, e audit.Event) {
 func (s *Server) answerDecision(w http.ResponseWriter, decision policy.Decision, file filegate.Target) {
 	switch decision {
 	case policy.Allow:
+		a := s.allowedHeaders(file)
 		h := w.Header()
-		h.Set(HeaderPath, file.Path)
-		h.Set(HeaderType, file.ContentType)
-		h.Set(HeaderDisposition, Disposition(s.dispositionType(file.ContentType), ServedName(file.DisplayName, file.ContentType)))
+		// The names are canonical (TestHeadersCanonical): set without
+		// Set's canonicalization.
+		h[HeaderPath], h[HeaderType], h[HeaderDisposition] = a.path, a.contentType, a.disposition
 		answer(w, http.StatusOK)
 	case policy.Unauthenticated:
 		answer(w, http.StatusUnauthorized)
@@ -239,6 +256,23 @@ func (s *Server) answerDecision(w http.ResponseWriter, decision policy.Decision,
 	default:
 		answer(w, http.StatusForbidden)
 	}
+}
+
+// allowedHeaders returns the headers of a 200 for file: made once, then
+// kept in s.answers, since they depend on the file's row and on
+// InlineTypes alone, and the disposition costs a type lookup and two
+// escapes of the name.
+func (s *Server) allowedHeaders(file filegate.Target) allowed {
+	if a, ok := s.answers.Get(file); ok {
+		return a
+	}
+	a := allowed{
+		path:        []string{file.Path},
+		contentType: []string{file.ContentType},
+		disposition: []string{Disposition(s.dispositionType(file.ContentType), ServedName(file.DisplayName, file.ContentType))},
+	}
+	s.answers.Put(file, a)
+	return a
 }
 
 // dispositionType says whether a file of contentType is shown in the
@@ -316,8 +350,14 @@ func (s *Server) now() time.Time {
 }
 
 // answer writes a bodiless response. nginx keeps the upstream connection
-// alive only when the answer has no body, so even errors carry none.
+// alive only when the answer has no body, so even errors carry none. It
+// has no Date header either: nginx reads only the status and the
+// X-Filegate-* headers of a subrequest's answer.
 func answer(w http.ResponseWriter, status int) {
-	w.Header().Set("Content-Length", "0")
+	h := w.Header()
+	h["Content-Length"], h["Date"] = zeroLength, nil
 	w.WriteHeader(status)
 }
+
+// zeroLength is every answer's Content-Length, never modified.
+var zeroLength = []string{"0"}

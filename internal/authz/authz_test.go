@@ -58,6 +58,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	codec.Remember(1000) // as authz's main does with the memory layer on
 	f := &fixture{db: db, cache: cache, codec: codec, clock: clk, cookies: map[int64]string{}}
 	f.alice = testenv.AddUser(t, db, testenv.User{Name: "alice"})
 	f.bob = testenv.AddUser(t, db, testenv.User{Name: "bob", Public: true})
@@ -376,5 +377,15 @@ func TestHealthz(t *testing.T) {
 	f.h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	if w.Code != 200 {
 		t.Errorf("healthz with the database up: %d, want 200", w.Code)
+	}
+}
+
+// The answer's header names are canonical, so that authz can set them
+// without net/http canonicalizing them on every answer.
+func TestHeadersCanonical(t *testing.T) {
+	for _, h := range []string{authz.HeaderPath, authz.HeaderType, authz.HeaderDisposition, authz.HeaderStatus, authz.HeaderReason} {
+		if c := http.CanonicalHeaderKey(h); c != h {
+			t.Errorf("%s is not canonical: %s", h, c)
+		}
 	}
 }

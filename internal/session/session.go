@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
+
+	"github.com/filegate/filegate/internal/memo"
 )
 
 // CookieName is the name of the session cookie.
@@ -105,6 +107,23 @@ type Codec struct {
 	linkKeys [][]byte             // linkKeys[0] makes link tokens; all are accepted (link.go)
 	secure   bool
 	now      func() time.Time
+	// decoded holds the payloads of authentic cookies by the cookie's
+	// whole value (Remember); nil keeps none.
+	decoded *memo.Map[string, payload]
+}
+
+// Remember makes Decode keep the payloads of up to n authentic cookies,
+// so that a cookie seen again costs a map lookup instead of its MAC, its
+// decryption and its JSON (authz decodes one on every download). The key
+// is the cookie's whole value, not a hash of it: a hit means exactly the
+// bytes that were verified, so a forged value can never meet the payload
+// of a real one. Only cookies that verified and carry a well-formed
+// payload are kept, so a flood of forged ones neither fills it nor is
+// spared the verification; the expiry is checked on every call. The keys
+// never change for a Codec, so a kept payload stays what decoding would
+// give. It is called once, before the Codec is used.
+func (c *Codec) Remember(n int) {
+	c.decoded = memo.New[string, payload](n)
 }
 
 // New parses keys in the FILEGATE_SESSION_KEYS format (comma-separated,
@@ -226,27 +245,46 @@ func (c *Codec) Encode(cl Claims) (string, error) {
 // claims are the cookie's word only: the session they name may have been
 // revoked since.
 func (c *Codec) Decode(value string) (Claims, error) {
-	if value == "" {
-		return Claims{}, fmt.Errorf("%w: empty value", ErrInvalid)
-	}
-	var p payload
-	if err := securecookie.DecodeMulti(CookieName, value, &p, c.codecs...); err != nil {
-		return Claims{}, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if p.UserID <= 0 {
-		return Claims{}, fmt.Errorf("%w: non-positive user id", ErrInvalid)
-	}
-	if !validToken(p.Token) {
-		// Cookies from before server-side sessions have none.
-		return Claims{}, fmt.Errorf("%w: no session token", ErrInvalid)
-	}
-	if p.Expires <= 0 {
-		return Claims{}, fmt.Errorf("%w: missing expiry", ErrInvalid)
+	p, err := c.payload(value)
+	if err != nil {
+		return Claims{}, err
 	}
 	if !c.now().Before(time.Unix(p.Expires, 0)) {
 		return Claims{}, ErrExpired
 	}
 	return Claims{UserID: p.UserID, Token: p.Token, Expires: time.Unix(p.Expires, 0)}, nil
+}
+
+// payload returns the payload of value if value is authentic under one of
+// the keys and the payload well-formed, whatever its expiry: from the
+// payloads kept (Remember), else decoded, verified and then kept.
+func (c *Codec) payload(value string) (payload, error) {
+	if value == "" {
+		return payload{}, fmt.Errorf("%w: empty value", ErrInvalid)
+	}
+	if c.decoded != nil {
+		if p, ok := c.decoded.Get(value); ok {
+			return p, nil
+		}
+	}
+	var p payload
+	if err := securecookie.DecodeMulti(CookieName, value, &p, c.codecs...); err != nil {
+		return payload{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if p.UserID <= 0 {
+		return payload{}, fmt.Errorf("%w: non-positive user id", ErrInvalid)
+	}
+	if !validToken(p.Token) {
+		// Cookies from before server-side sessions have none.
+		return payload{}, fmt.Errorf("%w: no session token", ErrInvalid)
+	}
+	if p.Expires <= 0 {
+		return payload{}, fmt.Errorf("%w: missing expiry", ErrInvalid)
+	}
+	if c.decoded != nil {
+		c.decoded.Put(value, p)
+	}
+	return p, nil
 }
 
 // FromRequest decodes the session cookie of r, as Decode does. A request

@@ -43,12 +43,17 @@ func newClock() *fakeClock {
 	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 }
 
+// mustNew returns a Codec that remembers the payloads it decoded, as
+// authz's does: every test that decodes a value twice checks that a
+// remembered payload gives what decoding would (TestRemember checks the
+// rest).
 func mustNew(t testing.TB, keys string, secure bool, clk *fakeClock) *Codec {
 	t.Helper()
 	c, err := New(keys, secure, clk.Now)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	c.Remember(100)
 	return c
 }
 
@@ -642,5 +647,97 @@ func TestCacheKey(t *testing.T) {
 		if _, err := CacheKey(bad); err == nil {
 			t.Errorf("CacheKey(%.20q) succeeded", bad)
 		}
+	}
+}
+
+// A remembering Codec answers a cookie it verified before from memory,
+// with the expiry still checked on every call, and keeps nothing that
+// did not verify: forged, tampered, malformed or signed with a key it
+// does not hold. It never holds more than it was told.
+func TestRemember(t *testing.T) {
+	clk := newClock()
+	c := mustNew(t, pairA, false, clk)
+	c.Remember(3)
+	cl := claimsFor(7, clk)
+	v, err := c.Encode(cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		got, err := c.Decode(v)
+		if err != nil || got.UserID != 7 || got.Token != cl.Token || !got.Expires.Equal(time.Unix(cl.Expires.Unix(), 0)) {
+			t.Fatalf("Decode = %+v, %v; want the claims encoded", got, err)
+		}
+	}
+	if n := c.decoded.Len(); n != 1 {
+		t.Fatalf("%d payloads kept after one cookie, want 1", n)
+	}
+
+	// Nothing that fails verification is kept, however often it comes.
+	raw, _ := base64.URLEncoding.DecodeString(v)
+	raw[len(raw)/2] ^= 1
+	foreign := mustEncode(t, mustNew(t, pairB, false, clk), 7)
+	sc := securecookie.New(mustHex(t, hashA), mustHex(t, blockA)).SetSerializer(securecookie.JSONEncoder{})
+	malformed, err := sc.Encode(CookieName, payload{UserID: 0, Token: NewToken(), Expires: clk.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"", "x", base64.URLEncoding.EncodeToString(raw), foreign, malformed, v[:len(v)-1], v + "A"} {
+		for range 2 {
+			if got, err := c.Decode(bad); !errors.Is(err, ErrInvalid) {
+				t.Errorf("Decode(%.30q) = %+v, %v; want ErrInvalid", bad, got, err)
+			}
+		}
+	}
+	if n := c.decoded.Len(); n != 1 {
+		t.Errorf("%d payloads kept after forged cookies, want 1", n)
+	}
+
+	// A remembered cookie expires when its payload says.
+	clk.Advance(testTTL)
+	if _, err := c.Decode(v); !errors.Is(err, ErrExpired) {
+		t.Errorf("remembered cookie at its expiry: %v, want ErrExpired", err)
+	}
+
+	// Bounded: more cookies than its size each still decode to their own
+	// claims.
+	for uid := int64(1); uid <= 10; uid++ {
+		cl := claimsFor(uid, clk)
+		v, err := c.Encode(cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if got, err := c.Decode(v); err != nil || got.UserID != uid || got.Token != cl.Token {
+				t.Fatalf("cookie of user %d: %+v, %v", uid, got, err)
+			}
+		}
+	}
+	if n := c.decoded.Len(); n != 3 {
+		t.Errorf("%d payloads kept, want at most the size, 3", n)
+	}
+}
+
+// What decoding a session cookie costs, the first time and when
+// remembered: authz decodes one on every download.
+func BenchmarkDecode(b *testing.B) {
+	for _, remember := range []bool{false, true} {
+		b.Run(fmt.Sprintf("remember=%v", remember), func(b *testing.B) {
+			clk := newClock()
+			c, err := New(pairA, false, clk.Now)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if remember {
+				c.Remember(100)
+			}
+			v := mustEncode(b, c, 7)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Decode(v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -107,21 +107,27 @@ type Codec struct {
 	linkKeys [][]byte             // linkKeys[0] makes link tokens; all are accepted (link.go)
 	secure   bool
 	now      func() time.Time
-	// decoded holds the payloads of authentic cookies by the cookie's
-	// whole value (Remember); nil keeps none.
+	// decoded holds session payloads by the Cookie header they came in
+	// (Remember); nil keeps none.
 	decoded *memo.Map[string, payload]
 }
 
-// Remember makes Decode keep the payloads of up to n authentic cookies,
-// so that a cookie seen again costs a map lookup instead of its MAC, its
-// decryption and its JSON (authz decodes one on every download). The key
-// is the cookie's whole value, not a hash of it: a hit means exactly the
-// bytes that were verified, so a forged value can never meet the payload
-// of a real one. Only cookies that verified and carry a well-formed
-// payload are kept, so a flood of forged ones neither fills it nor is
-// spared the verification; the expiry is checked on every call. The keys
-// never change for a Codec, so a kept payload stays what decoding would
-// give. It is called once, before the Codec is used.
+// maxRememberedLine is the longest Cookie header FromRequest remembers a
+// payload by: a browser's cookies for one site, not an abuse of them.
+const maxRememberedLine = 4 << 10
+
+// Remember makes FromRequest keep the session payloads of up to n
+// requests' Cookie headers, so that a client asking again costs a map
+// lookup instead of parsing its cookies, the MAC, the decryption and the
+// JSON (authz decodes one on every download). The key is the whole
+// header line as it came, not a hash of it: what FromRequest finds in a
+// line depends on that line alone, and a hit means exactly the bytes that
+// were parsed and verified, so a forged cookie can never meet the
+// payload of a real one. Only payloads that verified and are well-formed
+// are kept, so a flood of forged cookies neither fills it nor is spared
+// the verification; the expiry is checked on every call. The keys never
+// change for a Codec, so a kept payload stays what decoding would give.
+// It is called once, before the Codec is used.
 func (c *Codec) Remember(n int) {
 	c.decoded = memo.New[string, payload](n)
 }
@@ -249,23 +255,14 @@ func (c *Codec) Decode(value string) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
-	if !c.now().Before(time.Unix(p.Expires, 0)) {
-		return Claims{}, ErrExpired
-	}
-	return Claims{UserID: p.UserID, Token: p.Token, Expires: time.Unix(p.Expires, 0)}, nil
+	return c.claims(p)
 }
 
 // payload returns the payload of value if value is authentic under one of
-// the keys and the payload well-formed, whatever its expiry: from the
-// payloads kept (Remember), else decoded, verified and then kept.
+// the keys and the payload well-formed, whatever its expiry.
 func (c *Codec) payload(value string) (payload, error) {
 	if value == "" {
 		return payload{}, fmt.Errorf("%w: empty value", ErrInvalid)
-	}
-	if c.decoded != nil {
-		if p, ok := c.decoded.Get(value); ok {
-			return p, nil
-		}
 	}
 	var p payload
 	if err := securecookie.DecodeMulti(CookieName, value, &p, c.codecs...); err != nil {
@@ -281,20 +278,41 @@ func (c *Codec) payload(value string) (payload, error) {
 	if p.Expires <= 0 {
 		return payload{}, fmt.Errorf("%w: missing expiry", ErrInvalid)
 	}
-	if c.decoded != nil {
-		c.decoded.Put(value, p)
-	}
 	return p, nil
+}
+
+// claims returns p's claims, or ErrExpired when p's expiry is not after
+// now.
+func (c *Codec) claims(p payload) (Claims, error) {
+	if !c.now().Before(time.Unix(p.Expires, 0)) {
+		return Claims{}, ErrExpired
+	}
+	return Claims{UserID: p.UserID, Token: p.Token, Expires: time.Unix(p.Expires, 0)}, nil
 }
 
 // FromRequest decodes the session cookie of r, as Decode does. A request
 // without the cookie yields an error wrapping ErrInvalid ("no cookie").
 func (c *Codec) FromRequest(r *http.Request) (Claims, error) {
+	// A request with one Cookie header of a sane size may have been seen.
+	var line string
+	if lines := r.Header["Cookie"]; c.decoded != nil && len(lines) == 1 && len(lines[0]) <= maxRememberedLine {
+		line = lines[0]
+		if p, ok := c.decoded.Get(line); ok {
+			return c.claims(p)
+		}
+	}
 	ck, err := r.Cookie(CookieName)
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: no cookie", ErrInvalid)
 	}
-	return c.Decode(ck.Value)
+	p, err := c.payload(ck.Value)
+	if err != nil {
+		return Claims{}, err
+	}
+	if line != "" {
+		c.decoded.Put(line, p)
+	}
+	return c.claims(p)
 }
 
 // Set adds a Set-Cookie header carrying cl: HttpOnly, SameSite=Lax, Path=/,

@@ -57,7 +57,6 @@ import (
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/policy"
 	"github.com/filegate/filegate/internal/postgres"
-	"github.com/filegate/filegate/internal/session"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
@@ -413,7 +412,7 @@ func startStreamingApp(t *runner, s *testenv.Stack) string {
 			http.Error(w, "no", http.StatusUnauthorized)
 			return
 		}
-		key := filegate.FactsKey{ViewerID: claims.UserID, SessionHash: session.HashToken(claims.Token), OwnerID: owner, StoredName: name}
+		key := filegate.FactsKey{ViewerID: claims.UserID, SessionHash: claims.TokenHash, OwnerID: owner, StoredName: name}
 		facts, err := db.Facts(r.Context(), key)
 		if err != nil || policy.Decide(facts, time.Now(), false) != policy.Allow {
 			http.Error(w, "no", http.StatusForbidden)

@@ -180,7 +180,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	var facts filegate.Facts
 	src := metrics.SourceNone
 	if claims, err := s.Sessions.FromRequest(r); err == nil {
-		key := filegate.FactsKey{ViewerID: claims.UserID, SessionHash: session.HashToken(claims.Token), OwnerID: ownerID, StoredName: name}
+		key := filegate.FactsKey{ViewerID: claims.UserID, SessionHash: claims.TokenHash, OwnerID: ownerID, StoredName: name}
 		if facts, src, err = s.facts(r.Context(), key); err != nil {
 			s.Log.ErrorContext(r.Context(), "authz: cannot decide", "err", err)
 			s.audit(r, start, audit.Event{Action: "file.download", Reason: reasonUnavailable, UserID: claims.UserID})

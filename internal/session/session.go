@@ -66,6 +66,9 @@ type Claims struct {
 	UserID  int64
 	Token   string // the session's secret token (NewToken); never logged
 	Expires time.Time
+	// TokenHash is HashToken(Token), what the store knows the session
+	// by; Decode and FromRequest fill it in.
+	TokenHash [32]byte
 }
 
 // payload is the JSON document stored inside the cookie.
@@ -107,9 +110,15 @@ type Codec struct {
 	linkKeys [][]byte             // linkKeys[0] makes link tokens; all are accepted (link.go)
 	secure   bool
 	now      func() time.Time
-	// decoded holds session payloads by the Cookie header they came in
-	// (Remember); nil keeps none.
-	decoded *memo.Map[string, payload]
+	// decoded holds session payloads, and their tokens' hashes, by the
+	// Cookie header they came in (Remember); nil keeps none.
+	decoded *memo.Map[string, verified]
+}
+
+// verified is a payload that verified, with its token's hash.
+type verified struct {
+	payload
+	hash [32]byte
 }
 
 // maxRememberedLine is the longest Cookie header FromRequest remembers a
@@ -129,7 +138,7 @@ const maxRememberedLine = 4 << 10
 // change for a Codec, so a kept payload stays what decoding would give.
 // It is called once, before the Codec is used.
 func (c *Codec) Remember(n int) {
-	c.decoded = memo.New[string, payload](n)
+	c.decoded = memo.New[string, verified](n)
 }
 
 // New parses keys in the FILEGATE_SESSION_KEYS format (comma-separated,
@@ -251,43 +260,44 @@ func (c *Codec) Encode(cl Claims) (string, error) {
 // claims are the cookie's word only: the session they name may have been
 // revoked since.
 func (c *Codec) Decode(value string) (Claims, error) {
-	p, err := c.payload(value)
+	v, err := c.verify(value)
 	if err != nil {
 		return Claims{}, err
 	}
-	return c.claims(p)
+	return c.claims(v)
 }
 
-// payload returns the payload of value if value is authentic under one of
-// the keys and the payload well-formed, whatever its expiry.
-func (c *Codec) payload(value string) (payload, error) {
+// verify returns the payload of value, with its token's hash, if value is
+// authentic under one of the keys and the payload well-formed, whatever
+// its expiry.
+func (c *Codec) verify(value string) (verified, error) {
 	if value == "" {
-		return payload{}, fmt.Errorf("%w: empty value", ErrInvalid)
+		return verified{}, fmt.Errorf("%w: empty value", ErrInvalid)
 	}
 	var p payload
 	if err := securecookie.DecodeMulti(CookieName, value, &p, c.codecs...); err != nil {
-		return payload{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return verified{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if p.UserID <= 0 {
-		return payload{}, fmt.Errorf("%w: non-positive user id", ErrInvalid)
+		return verified{}, fmt.Errorf("%w: non-positive user id", ErrInvalid)
 	}
 	if !validToken(p.Token) {
 		// Cookies from before server-side sessions have none.
-		return payload{}, fmt.Errorf("%w: no session token", ErrInvalid)
+		return verified{}, fmt.Errorf("%w: no session token", ErrInvalid)
 	}
 	if p.Expires <= 0 {
-		return payload{}, fmt.Errorf("%w: missing expiry", ErrInvalid)
+		return verified{}, fmt.Errorf("%w: missing expiry", ErrInvalid)
 	}
-	return p, nil
+	return verified{payload: p, hash: HashToken(p.Token)}, nil
 }
 
-// claims returns p's claims, or ErrExpired when p's expiry is not after
+// claims returns v's claims, or ErrExpired when its expiry is not after
 // now.
-func (c *Codec) claims(p payload) (Claims, error) {
-	if !c.now().Before(time.Unix(p.Expires, 0)) {
+func (c *Codec) claims(v verified) (Claims, error) {
+	if !c.now().Before(time.Unix(v.Expires, 0)) {
 		return Claims{}, ErrExpired
 	}
-	return Claims{UserID: p.UserID, Token: p.Token, Expires: time.Unix(p.Expires, 0)}, nil
+	return Claims{UserID: v.UserID, Token: v.Token, Expires: time.Unix(v.Expires, 0), TokenHash: v.hash}, nil
 }
 
 // FromRequest decodes the session cookie of r, as Decode does. A request
@@ -297,22 +307,22 @@ func (c *Codec) FromRequest(r *http.Request) (Claims, error) {
 	var line string
 	if lines := r.Header["Cookie"]; c.decoded != nil && len(lines) == 1 && len(lines[0]) <= maxRememberedLine {
 		line = lines[0]
-		if p, ok := c.decoded.Get(line); ok {
-			return c.claims(p)
+		if v, ok := c.decoded.Get(line); ok {
+			return c.claims(v)
 		}
 	}
 	ck, err := r.Cookie(CookieName)
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: no cookie", ErrInvalid)
 	}
-	p, err := c.payload(ck.Value)
+	v, err := c.verify(ck.Value)
 	if err != nil {
 		return Claims{}, err
 	}
 	if line != "" {
-		c.decoded.Put(line, p)
+		c.decoded.Put(line, v)
 	}
-	return c.claims(p)
+	return c.claims(v)
 }
 
 // Set adds a Set-Cookie header carrying cl: HttpOnly, SameSite=Lax, Path=/,

@@ -76,7 +76,7 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Decode(Encode(%d)): %v", uid, err)
 		}
-		if got.UserID != uid || got.Token != want.Token || !got.Expires.Equal(want.Expires) {
+		if got.UserID != uid || got.Token != want.Token || !got.Expires.Equal(want.Expires) || got.TokenHash != HashToken(want.Token) {
 			t.Fatalf("Decode(Encode(%+v)) = %+v", want, got)
 		}
 	}
@@ -675,8 +675,9 @@ func TestRemember(t *testing.T) {
 	line := "theme=dark; " + CookieName + "=" + v
 	for range 2 {
 		got, err := ask(line)
-		if err != nil || got.UserID != 7 || got.Token != cl.Token || !got.Expires.Equal(time.Unix(cl.Expires.Unix(), 0)) {
-			t.Fatalf("FromRequest = %+v, %v; want the claims encoded", got, err)
+		if err != nil || got.UserID != 7 || got.Token != cl.Token || !got.Expires.Equal(time.Unix(cl.Expires.Unix(), 0)) ||
+			got.TokenHash != HashToken(cl.Token) {
+			t.Fatalf("FromRequest = %+v, %v; want the claims encoded, with the token's hash", got, err)
 		}
 	}
 	if n := c.decoded.Len(); n != 1 {
@@ -731,7 +732,7 @@ func TestRemember(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 2 {
-			if got, err := ask(CookieName + "=" + v); err != nil || got.UserID != uid || got.Token != cl.Token {
+			if got, err := ask(CookieName + "=" + v); err != nil || got.UserID != uid || got.Token != cl.Token || got.TokenHash != HashToken(cl.Token) {
 				t.Fatalf("cookie of user %d: %+v, %v", uid, got, err)
 			}
 		}

@@ -127,8 +127,10 @@ func appendLine(buf []byte, t time.Time, e Event) []byte {
 			buf = strconv.AppendInt(appendKey(buf, id.key), id.v, 10)
 		}
 	}
-	if e.SourceIP.IsValid() {
-		buf = appendString(buf, keySourceIP, e.SourceIP.Unmap().String())
+	if ip := e.SourceIP.Unmap(); ip.Zone() != "" {
+		buf = appendString(buf, keySourceIP, ip.String()) // a zone may hold anything
+	} else if ip.IsValid() {
+		buf = append(ip.AppendTo(append(appendKey(buf, keySourceIP), '"')), '"') // digits, dots, hex and colons
 	}
 	if e.RequestID != "" {
 		buf = appendString(buf, keyRequestID, e.RequestID)

@@ -46,6 +46,9 @@ const (
 	HeaderReason = "X-Filegate-Reason"
 )
 
+// uriHeader is HeaderURI as net/http keys it.
+var uriHeader = http.CanonicalHeaderKey(HeaderURI)
+
 // Store reads decision facts and counts link downloads; implemented by
 // postgres.DB.
 type Store interface {
@@ -168,7 +171,10 @@ func (s *Server) Handler() http.Handler {
 // is a denial: a broken store is a 503, never a 200.
 func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	start := time.Now() // for the metrics and the audit line; decisions use s.now
-	uri := r.Header.Get(HeaderURI)
+	var uri string
+	if v := r.Header[uriHeader]; len(v) > 0 { // as Header.Get, without canonicalizing the name each time
+		uri = v[0]
+	}
 	if token, ok := strings.CutPrefix(uri, linkPrefix); ok {
 		s.link(w, r, token, start)
 		return

@@ -52,7 +52,7 @@ func paced(authzURL, cookie, uri string, rate float64, d time.Duration) (res, la
 	due := make(chan time.Time, total)
 	var (
 		col, lags, svc collector
-		wg        sync.WaitGroup
+		wg             sync.WaitGroup
 	)
 	for range pacedConns {
 		conn, err := net.Dial("tcp", addr)

@@ -93,10 +93,21 @@ type Cache interface {
 	// Link is Facts for the facts of share link id, with the same
 	// guarantees. A link's download count is never cached.
 	Link(ctx context.Context, id int64, load func() (filegate.LinkFacts, error)) (filegate.LinkFacts, error)
+	// Remembered returns what Facts would answer for key from this
+	// process's memory, without any I/O, if it may: ok false, and Facts
+	// is asked. RememberedLink is the same for Link.
+	Remembered(key filegate.FactsKey) (facts filegate.Facts, ok bool)
+	RememberedLink(id int64) (facts filegate.LinkFacts, ok bool)
 }
 
 // NoCache keeps nothing: every request reads the store.
 type NoCache struct{}
+
+// Remembered implements Cache: nothing is.
+func (NoCache) Remembered(filegate.FactsKey) (filegate.Facts, bool) { return filegate.Facts{}, false }
+
+// RememberedLink implements Cache: nothing is.
+func (NoCache) RememberedLink(int64) (filegate.LinkFacts, bool) { return filegate.LinkFacts{}, false }
 
 // Facts implements Cache by calling load.
 func (NoCache) Facts(_ context.Context, _ filegate.FactsKey, load func() (filegate.Facts, error)) (filegate.Facts, error) {
@@ -294,6 +305,9 @@ func (s *Server) dispositionType(contentType string) DispositionType {
 // where they came from (a Source of package metrics). Only the store's
 // error is returned.
 func (s *Server) facts(ctx context.Context, key filegate.FactsKey) (filegate.Facts, string, error) {
+	if f, ok := s.cache().Remembered(key); ok {
+		return f, metrics.SourceMemory, nil
+	}
 	var loaded bool
 	f, err := s.cache().Facts(ctx, key, load(ctx, s.StoreTimeout, &loaded, func(ctx context.Context) (filegate.Facts, error) {
 		return s.Store.Facts(ctx, key)
@@ -301,8 +315,9 @@ func (s *Server) facts(ctx context.Context, key filegate.FactsKey) (filegate.Fac
 	return f, s.looked(loaded), s.storeErr(err)
 }
 
-// looked counts one lookup in the cache, which had to load the facts
-// from the store when loaded, and returns where the facts came from.
+// looked counts one lookup in the shared cache (Redis), which had to load
+// the facts from the store when loaded, and returns where the facts came
+// from. An answer from memory is no lookup in it.
 func (s *Server) looked(loaded bool) string {
 	if s.Cache != nil {
 		s.Metrics.CacheLookup(!loaded)

@@ -154,6 +154,9 @@ func (s *Server) useLink(ctx context.Context, facts filegate.LinkFacts, use poli
 // where they came from (a Source of package metrics). Only the store's
 // error is returned.
 func (s *Server) linkFacts(ctx context.Context, id int64) (filegate.LinkFacts, string, error) {
+	if f, ok := s.cache().RememberedLink(id); ok {
+		return f, metrics.SourceMemory, nil
+	}
 	var loaded bool
 	f, err := s.cache().Link(ctx, id, load(ctx, s.StoreTimeout, &loaded, func(ctx context.Context) (filegate.LinkFacts, error) {
 		return s.Store.LinkFacts(ctx, id)

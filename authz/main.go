@@ -28,11 +28,12 @@ import (
 
 // The adapters main wires in must be what the server asks for.
 var (
-	_ authz.Store     = (*postgres.DB)(nil)
-	_ authz.Sessions  = (*session.Codec)(nil)
-	_ authz.Cache     = (*cache.Cache)(nil)
-	_ authz.Uses      = (*account.Recorder)(nil)
-	_ account.Touches = (*postgres.DB)(nil)
+	_ authz.Store      = (*postgres.DB)(nil)
+	_ authz.Sessions   = (*session.Codec)(nil)
+	_ authz.Cache      = (*cache.Cache)(nil)
+	_ authz.Uses       = (*account.Recorder)(nil)
+	_ account.Touches  = (*postgres.DB)(nil)
+	_ authz.LinkCounts = (*postgres.DB)(nil)
 )
 
 func main() {
@@ -145,6 +146,11 @@ func run(log *slog.Logger) error {
 	// when authz stops.
 	uses := account.NewRecorder(db, nil)
 	go uses.Run(ctx, account.FlushInterval, log)
+	// Downloads of links without a limit are counted in memory too, and
+	// written every TallyInterval; a limited link's are counted in
+	// PostgreSQL as they happen.
+	tally := authz.NewTally(db)
+	go tally.Run(ctx, authz.TallyInterval, log)
 	srv := &authz.Server{
 		Sessions:     sessions,
 		Store:        db,
@@ -153,11 +159,12 @@ func run(log *slog.Logger) error {
 		InlineTypes:  inline,
 		StoreTimeout: 3 * time.Second,
 		Uses:         uses,
+		Tally:        tally,
 		Log:          log,
 		Audit:        audit.New(auditOut),
 		Metrics:      authzMetrics,
 	}
 	err = httpserver.Run(ctx, "authz", cfg.AuthzAddr, srv.Handler(), log)
 	stop() // the metrics stop with authz, also when it could not listen
-	return errors.Join(err, waitMetrics(), uses.Close())
+	return errors.Join(err, waitMetrics(), uses.Close(), tally.Close())
 }

@@ -135,6 +135,10 @@ type Server struct {
 	// Uses is told about every request made with a valid session; nil
 	// records nothing.
 	Uses Uses
+	// Tally counts the downloads of links without a limit, to write them
+	// in batches; nil counts each in the store as it happens, as for
+	// limited links.
+	Tally *Tally
 	// Now is the clock sessions and links expire by; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger

@@ -164,19 +164,20 @@ func downloads(t *runner, s *testenv.Stack, cookie, large, small string) {
 // links compares share-link downloads of the 4 KiB file small, with and
 // without a limit, with /files/ downloads of it.
 func links(t *runner, s *testenv.Stack, cookie, small string) {
-	// Every GET of a link without Range counts a download: one UPDATE of
-	// the link's row, which concurrent downloads of one link take turns
-	// at; a limited link's UPDATE also checks the limit and grants the
-	// client its later ranges.
+	// Every GET of a link without Range counts a download. A limited
+	// link's is one UPDATE of its row, which concurrent downloads of the
+	// link take turns at, checking the limit and granting the client its
+	// later ranges; an unlimited link's is counted in authz's memory and
+	// written once a second.
 	_, unlimited := s.AddLink(t, small, testenv.Link{})
 	_, limited := s.AddLink(t, small, testenv.Link{MaxDownloads: 1 << 40})
 	smallGated := load(t, s.URL+small, cookie, concurrency, duration)
 	free := load(t, s.URL+unlimited, "", concurrency, duration)
 	counted := load(t, s.URL+limited, "", concurrency, duration)
-	say("share-link downloads, 4 KiB file (no session; every GET counts in PostgreSQL):\n")
+	say("share-link downloads, 4 KiB file (no session; every GET counts, a limited link's in PostgreSQL at once):\n")
 	say("  %-38s %s\n", "/files/ (session, decision from memory)", smallGated)
 	say("  %-38s %s\n", "link without a limit", free)
-	say("  %-38s %s\n", "link with a limit (+ a grant upsert)", counted)
+	say("  %-38s %s\n", "link with a limit (UPDATE + grant upsert)", counted)
 	say("  ratio link/files: throughput x%.2f without a limit, x%.2f with one\n\n",
 		free.rps()/smallGated.rps(), counted.rps()/smallGated.rps())
 	rep.row("4 KiB link/files (Go client, 8 conns)", fmt.Sprintf("%.2f without a limit, %.2f with one", free.rps()/smallGated.rps(), counted.rps()/smallGated.rps()))

@@ -43,6 +43,7 @@ import (
 	"hash"
 	"log/slog"
 	"maps"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -86,7 +87,8 @@ type Cache struct {
 	// path (each a miss or a change left to the retry).
 	redisErrors atomic.Uint64
 	// skipUntil (unix nanoseconds): after a call on a request's path
-	// failed, lookups go straight to the store until then (skipRedis).
+	// could not connect, lookups go straight to the store until then
+	// (skipRedis).
 	skipUntil atomic.Int64
 
 	// lastWarn, lastBad and lastSlow (unix nanoseconds) rate-limit the
@@ -115,19 +117,25 @@ type silent struct{}
 func (silent) Printf(context.Context, string, ...any) {}
 
 // lookupBackoff is how long lookups skip Redis after a call on a
-// request's path failed: with Redis down, a dial refused on every
-// decision cost authz a tenth of its CPU, and the miss it ends in is
-// the same. A lookup that skips Redis is a miss that stores nothing, as
-// a failed one is, so the answers do not change.
+// request's path could not connect: with Redis down, a dial refused on
+// every decision cost authz a tenth of its CPU, and the miss it ends in
+// is the same. A lookup that skips Redis is a miss that stores nothing,
+// as a failed one is, so the answers do not change. Other failures (a
+// pooled connection Redis closed, which fails once and is replaced) do
+// not make lookups skip: the next one may well be answered, and with
+// PostgreSQL down too it is the difference between a 200 and a 503.
 const lookupBackoff = 100 * time.Millisecond
 
 // skipRedis reports whether lookups skip Redis now (lookupBackoff).
 func (c *Cache) skipRedis() bool { return time.Now().UnixNano() < c.skipUntil.Load() }
 
 // unreachable logs a Redis failure on the request path at most every ten
-// seconds, and makes lookups skip Redis for lookupBackoff.
+// seconds and, when it was a failure to connect, makes lookups skip Redis
+// for lookupBackoff.
 func (c *Cache) unreachable(ctx context.Context, op string, err error) {
-	c.skipUntil.Store(time.Now().Add(lookupBackoff).UnixNano())
+	if dial := (*net.OpError)(nil); errors.As(err, &dial) && dial.Op == "dial" {
+		c.skipUntil.Store(time.Now().Add(lookupBackoff).UnixNano())
+	}
 	c.redisErrors.Add(1)
 	if rateLimit(&c.lastWarn) {
 		c.log.WarnContext(ctx, "redis unreachable; deciding from PostgreSQL", "op", op, "err", err)

@@ -177,10 +177,12 @@ func TestRedisDown(t *testing.T) {
 	}
 }
 
-// After a failed call, lookups skip Redis for a moment instead of dialing
-// a dead Redis on every decision: a burst of lookups costs one failed
-// call, and Redis is tried again once the moment has passed. Every
-// lookup is still a miss that stores nothing.
+// After a call that could not connect, lookups skip Redis for a moment
+// instead of dialing a dead Redis on every decision: a burst of lookups
+// costs one failed call, and Redis is tried again once the moment has
+// passed. Every lookup is still a miss that stores nothing.
+// (TestDependenciesDown in internal/e2e shows that a pooled connection
+// Redis closed does not make lookups skip.)
 func TestRedisDownBackoff(t *testing.T) {
 	c := open(t, "redis://127.0.0.1:1/0", time.Minute)
 	ctx := context.Background()

@@ -43,7 +43,6 @@ import (
 	"hash"
 	"log/slog"
 	"maps"
-	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -86,10 +85,6 @@ type Cache struct {
 	// redisErrors counts the calls to Redis that failed on a request's
 	// path (each a miss or a change left to the retry).
 	redisErrors atomic.Uint64
-	// skipUntil (unix nanoseconds): after a call on a request's path
-	// could not connect, lookups go straight to the store until then
-	// (skipRedis).
-	skipUntil atomic.Int64
 
 	// lastWarn, lastBad and lastSlow (unix nanoseconds) rate-limit the
 	// warnings for a failing Redis, for forged entries and for replicas
@@ -116,26 +111,9 @@ type silent struct{}
 
 func (silent) Printf(context.Context, string, ...any) {}
 
-// lookupBackoff is how long lookups skip Redis after a call on a
-// request's path could not connect: with Redis down, a dial refused on
-// every decision cost authz a tenth of its CPU, and the miss it ends in
-// is the same. A lookup that skips Redis is a miss that stores nothing,
-// as a failed one is, so the answers do not change. Other failures (a
-// pooled connection Redis closed, which fails once and is replaced) do
-// not make lookups skip: the next one may well be answered, and with
-// PostgreSQL down too it is the difference between a 200 and a 503.
-const lookupBackoff = 100 * time.Millisecond
-
-// skipRedis reports whether lookups skip Redis now (lookupBackoff).
-func (c *Cache) skipRedis() bool { return time.Now().UnixNano() < c.skipUntil.Load() }
-
 // unreachable logs a Redis failure on the request path at most every ten
-// seconds and, when it was a failure to connect, makes lookups skip Redis
-// for lookupBackoff.
+// seconds.
 func (c *Cache) unreachable(ctx context.Context, op string, err error) {
-	if dial := (*net.OpError)(nil); errors.As(err, &dial) && dial.Op == "dial" {
-		c.skipUntil.Store(time.Now().Add(lookupBackoff).UnixNano())
-	}
 	c.redisErrors.Add(1)
 	if rateLimit(&c.lastWarn) {
 		c.log.WarnContext(ctx, "redis unreachable; deciding from PostgreSQL", "op", op, "err", err)
@@ -297,14 +275,11 @@ func (c *Cache) Facts(ctx context.Context, key filegate.FactsKey, load func() (f
 // current and authentic. The tokens are valid even on a miss and must be
 // passed to put. A Redis error is a miss.
 func (c *Cache) get(ctx context.Context, key filegate.FactsKey) (filegate.Facts, tokens, int64, bool) {
-	tok := tokens{key: key}
-	if c.skipRedis() {
-		return filegate.Facts{}, tok, 0, false
-	}
 	gens := [3]string{c.userGen(key.ViewerID), c.userGen(key.OwnerID), c.fileGen(key.OwnerID, key.StoredName)}
 	names := [4]string{c.userEntry(key.ViewerID), c.sessionEntry(key.SessionHash), c.userEntry(key.OwnerID),
 		c.fileEntry(key.OwnerID, key.StoredName)}
 	vals, err := c.client.MGet(ctx, gens[0], gens[1], gens[2], names[0], names[1], names[2], names[3]).Result()
+	tok := tokens{key: key}
 	if err != nil {
 		c.unreachable(ctx, "get", err)
 		return filegate.Facts{}, tok, 0, false

@@ -177,35 +177,6 @@ func TestRedisDown(t *testing.T) {
 	}
 }
 
-// After a call that could not connect, lookups skip Redis for a moment
-// instead of dialing a dead Redis on every decision: a burst of lookups
-// costs one failed call, and Redis is tried again once the moment has
-// passed. Every lookup is still a miss that stores nothing.
-// (TestDependenciesDown in internal/e2e shows that a pooled connection
-// Redis closed does not make lookups skip.)
-func TestRedisDownBackoff(t *testing.T) {
-	c := open(t, "redis://127.0.0.1:1/0", time.Minute)
-	ctx := context.Background()
-	start := time.Now()
-	for range 50 {
-		if lookup(t, c) {
-			t.Fatal("hit from an unreachable Redis")
-		}
-		if _, err := c.Link(ctx, 7, func() (filegate.LinkFacts, error) { return filegate.LinkFacts{ID: 7}, nil }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := c.RedisErrors(); n != 1 && time.Since(start) < 100*time.Millisecond {
-		t.Fatalf("%d failed calls for 100 lookups within 100 ms, want 1", n)
-	}
-	time.Sleep(150 * time.Millisecond)
-	before := c.RedisErrors()
-	lookup(t, c)
-	if n := c.RedisErrors(); n != before+1 {
-		t.Errorf("a lookup after the backoff made %d calls, want one", n-before)
-	}
-}
-
 // A malformed REDIS_URL is reported without the URL: it may hold a
 // password, and the error ends up in the startup log.
 func TestOpenErrorHidesPassword(t *testing.T) {

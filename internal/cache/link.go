@@ -35,9 +35,8 @@ func (c *Cache) Link(ctx context.Context, id int64, load func() (filegate.LinkFa
 	fl := c.mem.begin()
 	gen, name := c.linkGen(id), c.linkEntry(id)
 	tok := ""
-	if c.skipRedis() {
-		// A miss that stores nothing, as when Redis fails.
-	} else if vals, err := c.client.MGet(ctx, gen, name).Result(); err != nil {
+	vals, err := c.client.MGet(ctx, gen, name).Result()
+	if err != nil {
 		c.unreachable(ctx, "get link", err)
 	} else {
 		tok = str(vals[0])

@@ -101,14 +101,23 @@ type cpuSnap struct {
 // Linux Go runs on.
 const clockTick = 10 * time.Millisecond
 
-// cpuNow reads every process's CPU time from /proc. db is the stack's
-// database: PostgreSQL backends of other databases (other sessions'
-// tests) count as "other".
+// cpuNow reads every process's CPU time from /proc. Only the bench's own
+// processes and their children (nginx's workers) count by name, and of
+// PostgreSQL only the backends of db, the stack's database: other
+// sessions' tests on the machine run authz, nginx and PostgreSQL too, and
+// count as "other" (Redis is one server for all).
 func cpuNow(db string) cpuSnap {
 	s := cpuSnap{at: time.Now(), group: map[string]time.Duration{}}
+	type proc struct {
+		comm, cmdline string
+		ppid          int
+		cpu           time.Duration
+	}
+	procs := map[int]proc{}
 	dirs, _ := os.ReadDir("/proc")
 	for _, d := range dirs {
-		if _, err := strconv.Atoi(d.Name()); err != nil {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
 			continue
 		}
 		stat, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
@@ -116,7 +125,8 @@ func cpuNow(db string) cpuSnap {
 			continue
 		}
 		// comm is in parentheses and may hold spaces; the fields after it
-		// are numbers: utime and stime are the 12th and 13th.
+		// are numbers: the parent's pid is the 2nd, utime and stime the
+		// 12th and 13th.
 		i, j := strings.IndexByte(string(stat), '('), strings.LastIndexByte(string(stat), ')')
 		if i < 0 || j < i {
 			continue
@@ -125,10 +135,16 @@ func cpuNow(db string) cpuSnap {
 		if len(f) < 13 {
 			continue
 		}
+		ppid, _ := strconv.Atoi(f[1])
 		utime, _ := strconv.ParseInt(f[11], 10, 64)
 		stime, _ := strconv.ParseInt(f[12], 10, 64)
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
-		s.group[cpuGroup(string(stat[i+1:j]), string(cmdline), db)] += time.Duration(utime+stime) * clockTick
+		procs[pid] = proc{comm: string(stat[i+1 : j]), cmdline: string(cmdline), ppid: ppid, cpu: time.Duration(utime+stime) * clockTick}
+	}
+	self := os.Getpid()
+	for pid, p := range procs {
+		ours := pid == self || p.ppid == self || procs[p.ppid].ppid == self
+		s.group[cpuGroup(p.comm, p.cmdline, db, ours)] += p.cpu
 	}
 	// wrk's time shows once the bench has waited for it, in its own
 	// children's time (cutime, cstime): the services it started are
@@ -156,12 +172,16 @@ func cpuNow(db string) cpuSnap {
 	return s
 }
 
-// cpuGroup names the group a process's CPU time counts in: the
-// processes of the measurement by name, this database's PostgreSQL
+// cpuGroup names the group a process's CPU time counts in: the bench's
+// own processes (ours) by name, Redis, this database's PostgreSQL
 // backends, and "other" for the rest.
-func cpuGroup(comm, cmdline, db string) string {
+func cpuGroup(comm, cmdline, db string, ours bool) string {
 	switch comm {
-	case "authz", "nginx", "redis-server", "uploader", "bench":
+	case "authz", "authz-base", "nginx", "uploader", "bench":
+		if ours {
+			return comm
+		}
+	case "redis-server":
 		return comm
 	case "postgres":
 		if strings.Contains(cmdline, " "+db+" ") {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -28,12 +29,13 @@ import (
 
 // The adapters main wires in must be what the server asks for.
 var (
-	_ authz.Store     = (*postgres.DB)(nil)
-	_ authz.Sessions  = (*session.Codec)(nil)
-	_ authz.Cache     = (*cache.Cache)(nil)
-	_ authz.Uses      = (*account.Recorder)(nil)
-	_ authz.Presigner = (*s3.Signer)(nil)
-	_ account.Touches = (*postgres.DB)(nil)
+	_ authz.Store      = (*postgres.DB)(nil)
+	_ authz.Sessions   = (*session.Codec)(nil)
+	_ authz.Cache      = (*cache.Cache)(nil)
+	_ authz.Uses       = (*account.Recorder)(nil)
+	_ authz.Presigner  = (*s3.Signer)(nil)
+	_ account.Touches  = (*postgres.DB)(nil)
+	_ authz.LinkCounts = (*postgres.DB)(nil)
 )
 
 func main() {
@@ -42,7 +44,7 @@ func main() {
 		flag.PrintDefaults()
 		fmt.Fprintln(os.Stderr)
 		config.Usage(os.Stderr, "DATABASE_URL", "REDIS_URL", "FILEGATE_REDIS_PREFIX", "FILEGATE_SESSION_KEYS",
-			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_METRICS_ADDR", "AUTHZ_CACHE_TTL", "AUTHZ_MEMORY_CACHE", "AUTHZ_HIDE_PRIVATE", "FILEGATE_AUDIT_LOG",
+			"FILEGATE_INLINE_TYPES", "AUTHZ_ADDR", "AUTHZ_METRICS_ADDR", "FILEGATE_PPROF", "AUTHZ_CACHE_TTL", "AUTHZ_MEMORY_CACHE", "AUTHZ_HIDE_PRIVATE", "FILEGATE_AUDIT_LOG",
 			"FILEGATE_STORAGE", "FILEGATE_S3_ENDPOINT", "FILEGATE_S3_BUCKET", "FILEGATE_S3_REGION", "FILEGATE_S3_ACCESS_KEY", "FILEGATE_S3_SECRET_KEY")
 	}
 	healthcheck := flag.Bool("healthcheck", false, "exit 0 when the authz on AUTHZ_ADDR answers /healthz with 200, else 1 (compose's healthcheck: the image has no curl)")
@@ -73,6 +75,16 @@ func probe() int {
 }
 
 func run(log *slog.Logger) error {
+	// Every decision allocates a few KiB in net/http, and authz's live
+	// heap is small, so at Go's default (GOGC=100) it collected about 25
+	// times a second at half its peak, and those pauses were the tail of
+	// its latency. Collecting when the heap has grown 4 times over
+	// instead cut that 7-fold (docs/performance.md), for a heap of at
+	// most 5 times what it keeps (tens of MiB with a full memory layer).
+	// GOGC in the environment still decides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
 		return err
@@ -104,7 +116,11 @@ func run(log *slog.Logger) error {
 	defer factsCache.Close()
 	// The memory layer answers repeated decisions without a round trip to
 	// Redis; changes still show on the next request (docs/interface.md#cache).
+	// The cookies of the sessions it serves are decoded once, too.
 	factsCache.EnableMemory(cfg.MemoryEntries)
+	if cfg.MemoryEntries > 0 {
+		sessions.Remember(cfg.MemoryEntries)
+	}
 
 	// The audit log: its own file, which SIGHUP reopens after rotation,
 	// or standard output, apart from the diagnostics on standard error.
@@ -119,7 +135,7 @@ func run(log *slog.Logger) error {
 	reg := metrics.NewRegistry()
 	authzMetrics := metrics.NewAuthz(reg, metrics.CacheStats{BadEntries: factsCache.BadEntries, RedisErrors: factsCache.RedisErrors,
 		MemoryEvictions: factsCache.MemoryEvictions, MemoryEntries: factsCache.MemoryEntries})
-	waitMetrics, err := metrics.Start(ctx, "authz", cfg.AuthzMetricsAddr, reg, log)
+	waitMetrics, err := metrics.Start(ctx, "authz", cfg.AuthzMetricsAddr, reg, cfg.Profiles, log)
 	if err != nil {
 		return err
 	}
@@ -133,6 +149,11 @@ func run(log *slog.Logger) error {
 	// when authz stops.
 	uses := account.NewRecorder(db, nil)
 	go uses.Run(ctx, account.FlushInterval, log)
+	// Downloads of links without a limit are counted in memory too, and
+	// written every TallyInterval; a limited link's are counted in
+	// PostgreSQL as they happen.
+	tally := authz.NewTally(db)
+	go tally.Run(ctx, authz.TallyInterval, log)
 	srv := &authz.Server{
 		Sessions:     sessions,
 		Store:        db,
@@ -141,6 +162,7 @@ func run(log *slog.Logger) error {
 		InlineTypes:  inline,
 		StoreTimeout: 3 * time.Second,
 		Uses:         uses,
+		Tally:        tally,
 		Log:          log,
 		Audit:        audit.New(auditOut),
 		Metrics:      authzMetrics,
@@ -155,5 +177,5 @@ func run(log *slog.Logger) error {
 	}
 	err = httpserver.Run(ctx, "authz", cfg.AuthzAddr, srv.Handler(), log)
 	stop() // the metrics stop with authz, also when it could not listen
-	return errors.Join(err, waitMetrics(), uses.Close())
+	return errors.Join(err, waitMetrics(), uses.Close(), tally.Close())
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -33,9 +34,9 @@ type gate struct {
 // gateCases are the servers of a gate, in the order the table shows them.
 var gateCases = []string{"A", "B", "C", "C0", "R"}
 
-// startGate renders and starts the nginx; upstreams maps each gated case
-// to its authz address (host:port).
-func startGate(t *runner, s *testenv.Stack, upstreams map[string]string) *gate {
+// startGate renders and starts the nginx with a server for each of cases;
+// upstreams maps each gated case to its authz address (host:port).
+func startGate(t *runner, s *testenv.Stack, cases []string, upstreams map[string]string) *gate {
 	dir := t.TempDir()
 	testenv.RenderHTTPConf(t, dir, upstreams["C"], strings.TrimPrefix(s.UploaderURL, "http://"), s.PrivateRoot)
 	include, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "nginx", "filegate.conf"))
@@ -44,7 +45,7 @@ func startGate(t *runner, s *testenv.Stack, upstreams map[string]string) *gate {
 	}
 	g := &gate{urls: map[string]string{}}
 	var conf strings.Builder
-	for _, c := range gateCases {
+	for _, c := range cases {
 		addr := testenv.FreeAddr(t)
 		g.urls[c] = "http://" + addr
 		if c == "A" {
@@ -296,4 +297,30 @@ func runWrk(t *runner, wrk, url string, conns int, d time.Duration, headers ...s
 		r.errors = string(m)
 	}
 	return r
+}
+
+// baseline is an authz binary built from another commit (-baseline): the
+// gate then also measures C and R with it, in the same rounds.
+var baseline = flag.String("baseline", "", "an authz binary built from another commit (go build -o /tmp/authz-base ./authz there): the gate adds cases Cb and Rb, C and R with it")
+
+// startBaseline starts the authz binary at path on the stack's
+// configuration, and then env, and returns its address (host:port) once
+// it listens.
+func startBaseline(t *runner, s *testenv.Stack, path string, env ...string) string {
+	addr := testenv.FreeAddr(t)
+	cmd := exec.Command(path)
+	cmd.Env = append(append(append(os.Environ(), s.Env...), "AUTHZ_ADDR="+addr), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	logPath := filepath.Join(t.TempDir(), "baseline.log")
+	out, err := os.Create(logPath)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start the baseline authz: %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait(); out.Close() })
+	waitTCP(t, addr, logPath)
+	return addr
 }

@@ -37,6 +37,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -59,7 +60,6 @@ import (
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/policy"
 	"github.com/filegate/filegate/internal/postgres"
-	"github.com/filegate/filegate/internal/session"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
@@ -72,6 +72,7 @@ const (
 )
 
 func main() {
+	flag.Parse()
 	r := &runner{}
 	code := 0
 	func() {
@@ -86,15 +87,27 @@ func main() {
 			}
 		}()
 		run(r)
-		rep.write()
+		if *only == "" {
+			rep.write()
+		}
 	}()
 	r.cleanup()
 	testenv.RemoveBinaries()
 	os.Exit(code)
 }
 
+// only names the sections to run (-only), every one when empty.
+var only = flag.String("only", "", "comma-separated sections to run, of gate, s3, downloads, links, decisions, alone, changes, logins, uploads, scale; all when empty (results.md is then not written)")
+
+// want reports whether the section named section runs.
+func want(section string) bool {
+	return *only == "" || slices.Contains(strings.Split(*only, ","), section)
+}
+
 func run(t *runner) {
-	s := testenv.Start(t, testenv.Options{MaxUpload: "1GiB", MaxBody: "64m"})
+	// Go's profiles on the metrics listeners: the gate, authz alone and the
+	// uploads print the top of a CPU profile.
+	s := testenv.Start(t, testenv.Options{MaxUpload: "1GiB", MaxBody: "64m", Env: []string{"FILEGATE_PPROF=true"}})
 	alice := s.AddUser(t, testenv.User{Name: "alice", Password: "bench-password"})
 	bob := s.AddUser(t, testenv.User{Name: "bob", Password: "bench-password", Public: true})
 	dir := t.TempDir()
@@ -104,54 +117,96 @@ func run(t *runner) {
 
 	say("filegate benchmark: %d cores shared by nginx, authz, PostgreSQL, Redis and the load generator\n\n", runtime.NumCPU())
 	wrk := wrkPath(t)
-	gateCompare(t, s, wrk, cookie.String(), bob)
-	s3Compare(t, wrk)
+	if want("gate") {
+		gateCompare(t, s, wrk, cookie.String(), bob)
+	}
+	if want("s3") {
+		s3Compare(t, wrk)
+	}
+	if want("downloads") || want("links") || want("decisions") || want("changes") || want("logins") {
+		say("%d concurrent clients, %s per measurement\n\n", concurrency, duration)
+	}
+	if want("downloads") {
+		downloads(t, s, cookie.String(), large, small)
+	}
+	if want("links") {
+		links(t, s, cookie.String(), small)
+	}
+	if want("decisions") {
+		authzDecisions(t, s, cookie.String(), bob, large)
+	}
+	if want("alone") {
+		authzAlone(t, s, wrk, cookie.String(), large)
+	}
+	if want("changes") {
+		changeLatency(t, s, bob)
+	}
+	if want("logins") {
+		failedLogins(s)
+	}
+	if want("uploads") {
+		uploads(t, s, dir, cookie.String())
+	}
+	if want("scale") {
+		scale(t)
+	}
+}
 
+// downloads compares the gate with an app that streams the bytes itself,
+// for a 1 MiB and a 4 KiB file.
+func downloads(t *runner, s *testenv.Stack, cookie, large, small string) {
 	app := behindNginx(t, startStreamingApp(t, s))
-	say("%d concurrent clients, %s per measurement\n\n", concurrency, duration)
-
-	var smallGated result
 	for _, f := range []struct{ label, url string }{{"1 MiB file", large}, {"4 KiB file", small}} {
-		gated := load(t, s.URL+f.url, cookie.String(), concurrency, duration)
-		if f.url == small {
-			smallGated = gated
-		}
-		streamed := load(t, app+f.url, cookie.String(), concurrency, duration)
+		gated := load(t, s.URL+f.url, cookie, concurrency, duration)
+		streamed := load(t, app+f.url, cookie, concurrency, duration)
 		say("downloads, %s:\n", f.label)
 		say("  %-38s %s\n", "filegate (nginx sendfile, authz gate)", gated)
 		say("  %-38s %s\n", "app streams the bytes, behind nginx", streamed)
 		say("  ratio filegate/app: throughput x%.2f, p50 latency x%.2f\n\n",
 			gated.rps()/streamed.rps(), gated.p(50).Seconds()/streamed.p(50).Seconds())
 	}
+}
 
-	// Every GET of a link without Range counts a download: one UPDATE of
-	// the link's row, which concurrent downloads of one link take turns
-	// at; a limited link's UPDATE also checks the limit and grants the
-	// client its later ranges.
+// links compares share-link downloads of the 4 KiB file small, with and
+// without a limit, with /files/ downloads of it.
+func links(t *runner, s *testenv.Stack, cookie, small string) {
+	// Every GET of a link without Range counts a download. A limited
+	// link's is one UPDATE of its row, which concurrent downloads of the
+	// link take turns at, checking the limit and granting the client its
+	// later ranges; an unlimited link's is counted in authz's memory and
+	// written once a second.
 	_, unlimited := s.AddLink(t, small, testenv.Link{})
 	_, limited := s.AddLink(t, small, testenv.Link{MaxDownloads: 1 << 40})
+	smallGated := load(t, s.URL+small, cookie, concurrency, duration)
 	free := load(t, s.URL+unlimited, "", concurrency, duration)
 	counted := load(t, s.URL+limited, "", concurrency, duration)
-	say("share-link downloads, 4 KiB file (no session; every GET counts in PostgreSQL):\n")
+	say("share-link downloads, 4 KiB file (no session; every GET counts, a limited link's in PostgreSQL at once):\n")
 	say("  %-38s %s\n", "/files/ (session, decision from memory)", smallGated)
 	say("  %-38s %s\n", "link without a limit", free)
-	say("  %-38s %s\n", "link with a limit (+ a grant upsert)", counted)
+	say("  %-38s %s\n", "link with a limit (UPDATE + grant upsert)", counted)
 	say("  ratio link/files: throughput x%.2f without a limit, x%.2f with one\n\n",
 		free.rps()/smallGated.rps(), counted.rps()/smallGated.rps())
 	rep.row("4 KiB link/files (Go client, 8 conns)", fmt.Sprintf("%.2f without a limit, %.2f with one", free.rps()/smallGated.rps(), counted.rps()/smallGated.rps()))
+}
 
+// authzDecisions asks authz directly: answers from memory, from Redis and
+// uncached.
+func authzDecisions(t *runner, s *testenv.Stack, cookie string, bob int64, large string) {
 	redisOnly := s.AddAuthz(t, "AUTHZ_MEMORY_CACHE=off").URL
-	memory := decisions(t, s.AuthzURL, cookie.String(), func(int) string { return large })
-	hit := decisions(t, redisOnly, cookie.String(), func(int) string { return large })
-	miss := decisions(t, s.AuthzURL, cookie.String(), func(i int) string { return fmt.Sprintf("/files/%d/missing-%d.pdf", bob, i) })
+	memory := decisions(t, s.AuthzURL, cookie, func(int) string { return large })
+	hit := decisions(t, redisOnly, cookie, func(int) string { return large })
+	miss := decisions(t, s.AuthzURL, cookie, func(i int) string { return fmt.Sprintf("/files/%d/missing-%d.pdf", bob, i) })
 	say("authz decisions (asked directly, as nginx does):\n")
 	say("  %-38s %s\n", "answered from memory", memory)
 	say("  %-38s %s\n", "from Redis (AUTHZ_MEMORY_CACHE=off)", hit)
 	say("  %-38s %s\n", "uncached (PostgreSQL, then cached)", miss)
 	say("  ratio memory/Redis: throughput x%.2f; Redis/uncached: x%.2f\n\n", memory.rps()/hit.rps(), hit.rps()/miss.rps())
 	rep.row("authz decisions, memory/Redis/uncached (Go client)", fmt.Sprintf("%.0f / %.0f / %.0f req/s", memory.rps(), hit.rps(), miss.rps()))
-	authzAlone(t, s, wrk, cookie.String(), large)
+}
 
+// changeLatency measures POST /settings with one and three authz holding
+// leases, and with one of the three cut off from Redis.
+func changeLatency(t *runner, s *testenv.Stack, bob int64) {
 	// Each change returns once every authz answering from memory has
 	// acknowledged it, or, for one cut off from Redis, once its lease has
 	// run out; after that the cut-off one holds no lease and is not
@@ -178,7 +233,11 @@ func run(t *runner) {
 	bound := cache.LeaseTTL + 100*time.Millisecond
 	rep.target("change, first after 1 of 3 cut off", ms(cutOff.p(50)), fmt.Sprintf("≤ lease + 100 ms = %s", ms(bound)), cutOff.p(50) <= bound && cutOff.errors == 0)
 	rep.row("change, the next ones (cut-off replica holds no lease)", fmt.Sprintf("p50 %s, p99 %s", ms(after.p(50)), ms(after.p(99))))
+}
 
+// failedLogins compares wrong passwords, unknown users and throttled
+// attempts.
+func failedLogins(s *testenv.Stack) {
 	wrongPW := logins(s.UploaderURL, "alice", "not-her-password", true)
 	unknown := logins(s.UploaderURL, "nobody", "not-her-password", true)
 	throttled := logins(s.UploaderURL, "alice", "not-her-password", false)
@@ -188,7 +247,11 @@ func run(t *runner) {
 	say("  ratio unknown/wrong: p50 latency x%.2f\n", unknown.p(50).Seconds()/wrongPW.p(50).Seconds())
 	say("  %-38s %s\n", "throttled (429, no bcrypt)", throttled)
 	say("  ratio wrong/throttled: p50 latency x%.2f\n\n", wrongPW.p(50).Seconds()/throttled.p(50).Seconds())
+}
 
+// uploads measures the uploader's peak memory with uploader put, and
+// 25 MiB uploads through nginx against dd.
+func uploads(t *runner, s *testenv.Stack, dir, cookie string) {
 	tiny := uploadRSS(t, s, dir, 1<<10)
 	big := uploadRSS(t, s, dir, 512<<20)
 	say("upload memory (uploader put: the same ingest path as a web upload; peak RSS):\n")
@@ -197,7 +260,13 @@ func run(t *runner) {
 	say("  ratio 512 MiB/1 KiB: x%.2f\n\n", big/tiny)
 
 	const uploadSize = 25 << 20
-	up, dd, rss := uploadSpeed(t, s, cookie.String(), uploadSize, 3)
+	up, dd, rss := uploadSpeed(t, s, cookie, uploadSize, 3)
+	// Apart from the measurement: the profile costs the uploader a little.
+	profiled(t, "uploader-uploads", "the uploader during 25 MiB uploads", s.Uploader.MetricsURL(t), dbName(s), 2*time.Second, func() {
+		for start := time.Now(); time.Since(start) < 2*time.Second; {
+			uploadSpeed(t, s, cookie, uploadSize, 1)
+		}
+	})
 	say("uploads of 25 MiB through nginx (POST /upload), alternating with dd of the same size (conv=fsync), 3 each:\n")
 	say("  %-38s %7.1f MiB/s\n", "upload through nginx", up)
 	say("  %-38s %7.1f MiB/s\n", "dd bs=1M count=25 conv=fsync", dd)
@@ -205,8 +274,6 @@ func run(t *runner) {
 	say("  ratio upload/dd: x%.2f\n\n", up/dd)
 	rep.target("upload 25 MiB through nginx / dd with fsync", fmt.Sprintf("%.0f / %.0f MiB/s = %s", up, dd, ratio(up, dd)), "≥ 0.50", up/dd >= 0.5)
 	rep.target("uploader peak RSS during the uploads", fmt.Sprintf("%.1f MiB", rss), "≤ 64 MiB", rss <= 64)
-
-	scale(t)
 }
 
 // gateCompare measures cases A, B, C, C0 and R (see gate) side by side
@@ -220,12 +287,12 @@ func gateCompare(t *runner, s *testenv.Stack, wrk, cookie string, bob int64) {
 	}
 	off := s.AddAuthz(t, "AUTHZ_MEMORY_CACHE=off")
 	down := s.AddAuthz(t, "REDIS_URL=redis://"+closedAddr(t))
-	g := startGate(t, s, map[string]string{
+	upstreams := map[string]string{
 		"B":  nothingAuthz(t, answers),
 		"C":  strings.TrimPrefix(s.AuthzURL, "http://"),
 		"C0": strings.TrimPrefix(off.URL, "http://"),
 		"R":  strings.TrimPrefix(down.URL, "http://"),
-	})
+	}
 	names := map[string]string{
 		"A":  "A: plain nginx location, no gate",
 		"B":  "B: include + do-nothing authorizer",
@@ -233,18 +300,41 @@ func gateCompare(t *runner, s *testenv.Stack, wrk, cookie string, bob int64) {
 		"C0": "C0: include + authz, AUTHZ_MEMORY_CACHE=off",
 		"R":  "R: include + authz, Redis unreachable",
 	}
+	cases := gateCases
+	if *baseline != "" {
+		// The same two cases with authz built from another commit, in
+		// the same rounds: what the change bought, side by side.
+		upstreams["Cb"] = startBaseline(t, s, *baseline)
+		upstreams["Rb"] = startBaseline(t, s, *baseline, "REDIS_URL=redis://"+closedAddr(t))
+		names["Cb"] = "Cb: C with the baseline authz"
+		names["Rb"] = "Rb: R with the baseline authz"
+		cases = append(slices.Clone(cases), "Cb", "Rb")
+	}
+	g := startGate(t, s, cases, upstreams)
 	say("the gate, one nginx (2 workers, no access log), wrk -t2 -c32, side by side (%d rounds of %s per case, every other one in reverse order; mean req/s, worst p50/p99):\n", gateRounds, gateRound)
 	for _, f := range []struct {
 		label, url string
 	}{{"4 KiB", small}, {"16 MiB", huge}} {
-		res := sideBySide(t, wrk, g.urls, gateCases, f.url, cookie, 32, gateRound)
+		res := sideBySide(t, wrk, g.urls, cases, f.url, cookie, 32, gateRound)
 		say("  %s file:\n", f.label)
-		for _, c := range gateCases {
+		if f.label == "4 KiB" {
+			// One more round each for C and R, apart from the mean: a
+			// profile costs authz a little CPU.
+			for _, p := range []struct{ c, metrics string }{{"C", s.Authz.MetricsURL(t)}, {"R", down.Service.MetricsURL(t)}} {
+				profiled(t, "authz-"+p.c, "authz in case "+p.c, p.metrics, dbName(s), gateRound, func() {
+					runWrk(t, wrk, g.urls[p.c]+f.url, 32, gateRound, "Cookie: "+cookie)
+				})
+			}
+		}
+		for _, c := range cases {
 			say("    %-44s %s\n", names[c], res[c])
 			rep.row(f.label+" "+names[c], fmt.Sprintf("%.0f req/s, p99 %s", res[c].rps, ms(res[c].p99)))
 		}
 		r := func(a, b string) float64 { return res[a].rps / res[b].rps }
 		say("    C/B %.2f  C0/B %.2f  C/A %.2f  R/B %.2f  C/C0 %.2f\n", r("C", "B"), r("C0", "B"), r("C", "A"), r("R", "B"), r("C", "C0"))
+		if *baseline != "" {
+			say("    against the baseline: C/Cb %.2f  R/Rb %.2f  Cb/B %.2f  Rb/B %.2f\n", r("C", "Cb"), r("R", "Rb"), r("Cb", "B"), r("Rb", "B"))
+		}
 		if f.label == "4 KiB" {
 			rep.target("4 KiB C/B (memory layer on)", ratio(res["C"].rps, res["B"].rps), "≥ 0.85", r("C", "B") >= 0.85)
 			rep.row("4 KiB C0/B (memory layer off)", ratio(res["C0"].rps, res["B"].rps))
@@ -264,13 +354,46 @@ func authzAlone(t *runner, s *testenv.Stack, wrk, cookie, uri string) {
 	nothing := "http://" + nothingAuthz(t, map[string]http.Header{uri: answerOf(t, s.AuthzURL, cookie, uri)})
 	peak := runWrk(t, wrk, s.AuthzURL+"/auth", 16, 4*time.Second, "Cookie: "+cookie, authz.HeaderURI+": "+uri)
 	floor := runWrk(t, wrk, nothing+"/auth", 16, 4*time.Second, "Cookie: "+cookie, authz.HeaderURI+": "+uri)
-	half := paced(s.AuthzURL, cookie, uri, peak.rps/2, 4*time.Second)
-	say("authz alone (wrk -t2 -c16 on /auth, decision from memory), then paced at half its peak (Go client, open loop):\n")
+	// At half of authz's peak, authz and the do-nothing authorizer side by
+	// side, with the same lean open-loop client: what the do-nothing one
+	// shows is the machine's and the client's share of the latency. The
+	// garbage collections authz ran meanwhile, and their pauses, come
+	// from its metrics.
+	metricsURL := s.Authz.MetricsURL(t)
+	gc0 := testenv.Scrape(t, metricsURL)
+	before := cpuNow(dbName(s))
+	half, lag, svc := paced(s.AuthzURL, cookie, uri, peak.rps/2, 4*time.Second)
+	use := cpuNow(dbName(s)).since(before)
+	gc1 := testenv.Scrape(t, metricsURL)
+	floorHalf, floorLag, floorSvc := paced(nothing, cookie, uri, peak.rps/2, 4*time.Second)
+	n0, p0 := gcPauses(gc0)
+	n1, p1 := gcPauses(gc1)
+	gcs, pause := n1-n0, p1-p0
+	say("authz alone (wrk -t2 -c16 on /auth, decision from memory), then paced at half its peak (lean client, open loop, latency from when each request was due):\n")
 	say("  %-38s %s\n", "authz at its peak", peak)
 	say("  %-38s %s\n", "do-nothing authorizer at its peak", floor)
-	say("  %-38s %s (asked for %.0f req/s)\n\n", "authz at half its peak", half, peak.rps/2)
+	say("  %-38s %s (asked for %.0f req/s)\n", "authz at half its peak", half, peak.rps/2)
+	say("  %-38s p50 %7s  p99 %7s\n", "  the client sent late by", lag.p(50).Round(time.Microsecond), lag.p(99).Round(time.Microsecond))
+	say("  %-38s p50 %7s  p99 %7s\n", "  from sending to the answer", svc.p(50).Round(time.Microsecond), svc.p(99).Round(time.Microsecond))
+	say("  %-38s %s\n", "do-nothing authorizer, the same rate", floorHalf)
+	say("  %-38s p50 %7s  p99 %7s\n", "  the client sent late by", floorLag.p(50).Round(time.Microsecond), floorLag.p(99).Round(time.Microsecond))
+	say("  %-38s p50 %7s  p99 %7s\n", "  from sending to the answer", floorSvc.p(50).Round(time.Microsecond), floorSvc.p(99).Round(time.Microsecond))
+	say("  authz meanwhile: %d garbage collections, %s of pauses in all; CPU seconds per second: %s\n\n", gcs, pause.Round(time.Microsecond), use)
 	rep.row("authz alone, peak (do-nothing authorizer)", fmt.Sprintf("%.0f req/s, p50 %s, p99 %s (%.0f req/s)", peak.rps, ms(peak.p50), ms(peak.p99), floor.rps))
 	rep.target("authz at half its peak", fmt.Sprintf("%.0f req/s, p50 %s, p99 %s", half.rps(), ms(half.p(50)), ms(half.p(99))), "p99 ≤ 1 ms", half.p(99) <= time.Millisecond && half.errors == 0)
+	rep.row("authz at half its peak: the client's lateness; sending to answer", fmt.Sprintf("p99 %s; p50 %s, p99 %s", ms(lag.p(99)), ms(svc.p(50)), ms(svc.p(99))))
+	rep.row("do-nothing authorizer at that rate", fmt.Sprintf("p50 %s, p99 %s", ms(floorHalf.p(50)), ms(floorHalf.p(99))))
+}
+
+// gcPauses reads, from a scrape of a Go binary's metrics, how many
+// garbage collections it has run and their stop-the-world pauses in all.
+func gcPauses(m testenv.Metrics) (int, time.Duration) {
+	for _, metric := range m["go_gc_duration_seconds"].GetMetric() {
+		if sum := metric.GetSummary(); sum != nil {
+			return int(sum.GetSampleCount()), time.Duration(sum.GetSampleSum() * float64(time.Second))
+		}
+	}
+	return 0, 0
 }
 
 // scale measures the home page and /api/files on a second stack whose
@@ -316,7 +439,7 @@ func startStreamingApp(t *runner, s *testenv.Stack) string {
 			http.Error(w, "no", http.StatusUnauthorized)
 			return
 		}
-		key := filegate.FactsKey{ViewerID: claims.UserID, SessionHash: session.HashToken(claims.Token), OwnerID: owner, StoredName: name}
+		key := filegate.FactsKey{ViewerID: claims.UserID, SessionHash: claims.TokenHash, OwnerID: owner, StoredName: name}
 		facts, err := db.Facts(r.Context(), key)
 		if err != nil || policy.Decide(facts, time.Now(), false) != policy.Allow {
 			http.Error(w, "no", http.StatusForbidden)

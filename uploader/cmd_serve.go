@@ -54,7 +54,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	links.Metrics = m
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	waitMetrics, err := metrics.Start(ctx, "uploader", a.cfg.UploaderMetricsAddr, reg, a.log)
+	waitMetrics, err := metrics.Start(ctx, "uploader", a.cfg.UploaderMetricsAddr, reg, a.cfg.Profiles, a.log)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/filegate/filegate/internal/batch"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/session"
 )
@@ -64,7 +65,7 @@ type Stale interface {
 // until ctx ends. They can never be used again; without it the table
 // would only grow. Failures are logged and tried again next time.
 func CleanSessions(ctx context.Context, store Stale, interval time.Duration, log *slog.Logger) {
-	every(ctx, interval, func() {
+	batch.Every(ctx, interval, func() {
 		if n, err := store.DeleteStaleSessions(ctx, time.Now()); err != nil {
 			log.WarnContext(ctx, "sessions: cleanup failed; trying again later", "err", err)
 		} else if n > 0 {

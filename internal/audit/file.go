@@ -29,9 +29,9 @@ type File struct {
 // file keeps its mode) and only ever appended to.
 //
 // Both binaries may append to the same file. Each Write is one write(2)
-// on a descriptor opened with O_APPEND, and Logger hands slog's JSON
-// handler a File, which writes each line with one Write: lines of
-// different processes never interleave or overwrite each other.
+// on a descriptor opened with O_APPEND, and Logger hands a File each line
+// with one Write: lines of different processes never interleave or
+// overwrite each other.
 func Open(path string, std io.Writer) (*File, error) {
 	if path == Std {
 		return &File{w: std}, nil

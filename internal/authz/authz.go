@@ -19,6 +19,7 @@ import (
 	"github.com/filegate/filegate/internal/audit"
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/httpserver"
+	"github.com/filegate/filegate/internal/memo"
 	"github.com/filegate/filegate/internal/metrics"
 	"github.com/filegate/filegate/internal/policy"
 	"github.com/filegate/filegate/internal/session"
@@ -48,6 +49,9 @@ const (
 	// URL nginx fetches the file from
 	HeaderURL = "X-Filegate-URL"
 )
+
+// uriHeader is HeaderURI as net/http keys it.
+var uriHeader = http.CanonicalHeaderKey(HeaderURI)
 
 // Store reads decision facts and counts link downloads; implemented by
 // postgres.DB.
@@ -111,10 +115,21 @@ type Cache interface {
 	// Link is Facts for the facts of share link id, with the same
 	// guarantees. A link's download count is never cached.
 	Link(ctx context.Context, id int64, load func() (filegate.LinkFacts, error)) (filegate.LinkFacts, error)
+	// Remembered returns what Facts would answer for key from this
+	// process's memory, without any I/O, if it may: ok false, and Facts
+	// is asked. RememberedLink is the same for Link.
+	Remembered(key filegate.FactsKey) (facts filegate.Facts, ok bool)
+	RememberedLink(id int64) (facts filegate.LinkFacts, ok bool)
 }
 
 // NoCache keeps nothing: every request reads the store.
 type NoCache struct{}
+
+// Remembered implements Cache: nothing is.
+func (NoCache) Remembered(filegate.FactsKey) (filegate.Facts, bool) { return filegate.Facts{}, false }
+
+// RememberedLink implements Cache: nothing is.
+func (NoCache) RememberedLink(int64) (filegate.LinkFacts, bool) { return filegate.LinkFacts{}, false }
 
 // Facts implements Cache by calling load.
 func (NoCache) Facts(_ context.Context, _ filegate.FactsKey, load func() (filegate.Facts, error)) (filegate.Facts, error) {
@@ -142,6 +157,10 @@ type Server struct {
 	// Uses is told about every request made with a valid session; nil
 	// records nothing.
 	Uses Uses
+	// Tally counts the downloads of links without a limit, to write them
+	// in batches; nil counts each in the store as it happens, as for
+	// limited links.
+	Tally *Tally
 	// Now is the clock sessions and links expire by; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
@@ -155,10 +174,28 @@ type Server struct {
 	// bucket; nil means the private root, which nginx reads from the
 	// path authz answers.
 	Bucket Presigner
+
+	// answers holds the headers of a 200 by the file they serve
+	// (allowedHeaders); Handler makes it.
+	answers *memo.Map[filegate.Target, allowed]
+}
+
+// answersKept bounds answers: the files being downloaded now, each a few
+// hundred bytes.
+const answersKept = 4096
+
+// allowed is the headers of a 200 for one file, the values as net/http
+// keeps them, shared by every answer for that file and never modified.
+type allowed struct {
+	path, contentType, disposition []string
+	// key is the file's object key in the bucket (storage.Key), for the
+	// URL signed per request.
+	key string
 }
 
 // Handler returns the routes: /auth for nginx and /healthz.
 func (s *Server) Handler() http.Handler {
+	s.answers = memo.New[filegate.Target, allowed](answersKept)
 	r := httprouter.New()
 	r.HandlerFunc(http.MethodGet, "/auth", s.auth) // nginx's subrequests are GETs, for HEAD downloads too
 	// Redis is not checked: without it authz answers from PostgreSQL.
@@ -178,7 +215,10 @@ func (s *Server) Handler() http.Handler {
 // is a denial: a broken store is a 503, never a 200.
 func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	start := time.Now() // for the metrics and the audit line; decisions use s.now
-	uri := r.Header.Get(HeaderURI)
+	var uri string
+	if v := r.Header[uriHeader]; len(v) > 0 { // as Header.Get, without canonicalizing the name each time
+		uri = v[0]
+	}
 	if method := r.Header.Get(HeaderMethod); s.Bucket != nil && method != http.MethodGet && method != http.MethodHead {
 		// A URL is signed for one method, so an allowed download could
 		// not be answered: nginx's config lacks X-Filegate-Method.
@@ -203,7 +243,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	var facts filegate.Facts
 	src := metrics.SourceNone
 	if claims, err := s.Sessions.FromRequest(r); err == nil {
-		key := filegate.FactsKey{ViewerID: claims.UserID, SessionHash: session.HashToken(claims.Token), OwnerID: ownerID, StoredName: name}
+		key := filegate.FactsKey{ViewerID: claims.UserID, SessionHash: claims.TokenHash, OwnerID: ownerID, StoredName: name}
 		if facts, src, err = s.facts(r.Context(), key); err != nil {
 			s.Log.ErrorContext(r.Context(), "authz: cannot decide", "err", err)
 			s.audit(r, start, audit.Event{Action: "file.download", Reason: reasonUnavailable, UserID: claims.UserID})
@@ -262,15 +302,16 @@ func (s *Server) audit(r *http.Request, start time.Time, e audit.Event) {
 func (s *Server) answerDecision(w http.ResponseWriter, r *http.Request, decision policy.Decision, file filegate.Target) {
 	switch decision {
 	case policy.Allow:
+		a := s.allowedHeaders(file)
 		h := w.Header()
-		disposition := Disposition(s.dispositionType(file.ContentType), ServedName(file.DisplayName, file.ContentType))
+		// The names are canonical (TestHeadersCanonical): set without
+		// Set's canonicalization.
 		if s.Bucket == nil {
-			h.Set(HeaderPath, file.Path)
+			h[HeaderPath] = a.path
 		} else {
-			h.Set(HeaderURL, s.Bucket.Presign(r.Header.Get(HeaderMethod), objectKey(file), s.now(), URLExpiry, file.ContentType, disposition))
+			h.Set(HeaderURL, s.Bucket.Presign(r.Header.Get(HeaderMethod), a.key, s.now(), URLExpiry, a.contentType[0], a.disposition[0]))
 		}
-		h.Set(HeaderType, file.ContentType)
-		h.Set(HeaderDisposition, disposition)
+		h[HeaderType], h[HeaderDisposition] = a.contentType, a.disposition
 		answer(w, http.StatusOK)
 	case policy.Unauthenticated:
 		answer(w, http.StatusUnauthorized)
@@ -286,6 +327,24 @@ func (s *Server) answerDecision(w http.ResponseWriter, r *http.Request, decision
 	default:
 		answer(w, http.StatusForbidden)
 	}
+}
+
+// allowedHeaders returns the headers of a 200 for file: made once, then
+// kept in s.answers, since they depend on the file's row and on
+// InlineTypes alone, and the disposition costs a type lookup and two
+// escapes of the name.
+func (s *Server) allowedHeaders(file filegate.Target) allowed {
+	if a, ok := s.answers.Get(file); ok {
+		return a
+	}
+	a := allowed{
+		path:        []string{file.Path},
+		contentType: []string{file.ContentType},
+		disposition: []string{Disposition(s.dispositionType(file.ContentType), ServedName(file.DisplayName, file.ContentType))},
+		key:         objectKey(file),
+	}
+	s.answers.Put(file, a)
+	return a
 }
 
 // objectKey is file's key in the bucket (storage.Key), from its path
@@ -309,6 +368,9 @@ func (s *Server) dispositionType(contentType string) DispositionType {
 // where they came from (a Source of package metrics). Only the store's
 // error is returned.
 func (s *Server) facts(ctx context.Context, key filegate.FactsKey) (filegate.Facts, string, error) {
+	if f, ok := s.cache().Remembered(key); ok {
+		return f, metrics.SourceMemory, nil
+	}
 	var loaded bool
 	f, err := s.cache().Facts(ctx, key, load(ctx, s.StoreTimeout, &loaded, func(ctx context.Context) (filegate.Facts, error) {
 		return s.Store.Facts(ctx, key)
@@ -316,8 +378,9 @@ func (s *Server) facts(ctx context.Context, key filegate.FactsKey) (filegate.Fac
 	return f, s.looked(loaded), s.storeErr(err)
 }
 
-// looked counts one lookup in the cache, which had to load the facts
-// from the store when loaded, and returns where the facts came from.
+// looked counts one lookup in the shared cache (Redis), which had to load
+// the facts from the store when loaded, and returns where the facts came
+// from. An answer from memory is no lookup in it.
 func (s *Server) looked(loaded bool) string {
 	if s.Cache != nil {
 		s.Metrics.CacheLookup(!loaded)
@@ -371,8 +434,14 @@ func (s *Server) now() time.Time {
 }
 
 // answer writes a bodiless response. nginx keeps the upstream connection
-// alive only when the answer has no body, so even errors carry none.
+// alive only when the answer has no body, so even errors carry none. It
+// has no Date header either: nginx reads only the status and the
+// X-Filegate-* headers of a subrequest's answer.
 func answer(w http.ResponseWriter, status int) {
-	w.Header().Set("Content-Length", "0")
+	h := w.Header()
+	h["Content-Length"], h["Date"] = zeroLength, nil
 	w.WriteHeader(status)
 }
+
+// zeroLength is every answer's Content-Length, never modified.
+var zeroLength = []string{"0"}

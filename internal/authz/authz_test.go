@@ -31,6 +31,8 @@ type fixture struct {
 	codec              *session.Codec
 	clock              *testenv.Clock
 	cookies            map[int64]string // see ask
+	prefix             string           // the cache's Redis key prefix
+	cacheKey           []byte           // the cache's entry key
 	alice, bob, carol  filegate.User
 	aliceFile, bobFile filegate.File
 }
@@ -44,7 +46,8 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache, err := cache.Open(testenv.RedisURL(), testenv.RedisPrefix(t), 30*time.Second, cacheKey, log)
+	prefix := testenv.RedisPrefix(t)
+	cache, err := cache.Open(testenv.RedisURL(), prefix, 30*time.Second, cacheKey, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +61,8 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{db: db, cache: cache, codec: codec, clock: clk, cookies: map[int64]string{}}
+	codec.Remember(1000) // as authz's main does with the memory layer on
+	f := &fixture{db: db, cache: cache, codec: codec, clock: clk, cookies: map[int64]string{}, prefix: prefix, cacheKey: cacheKey}
 	f.alice = testenv.AddUser(t, db, testenv.User{Name: "alice"})
 	f.bob = testenv.AddUser(t, db, testenv.User{Name: "bob", Public: true})
 	f.carol = testenv.AddUser(t, db, testenv.User{Name: "carol", Staff: true})
@@ -376,5 +380,15 @@ func TestHealthz(t *testing.T) {
 	f.h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	if w.Code != 200 {
 		t.Errorf("healthz with the database up: %d, want 200", w.Code)
+	}
+}
+
+// The answer's header names are canonical, so that authz can set them
+// without net/http canonicalizing them on every answer.
+func TestHeadersCanonical(t *testing.T) {
+	for _, h := range []string{authz.HeaderPath, authz.HeaderType, authz.HeaderDisposition, authz.HeaderStatus, authz.HeaderReason} {
+		if c := http.CanonicalHeaderKey(h); c != h {
+			t.Errorf("%s is not canonical: %s", h, c)
+		}
 	}
 }

@@ -136,6 +136,12 @@ func (s *Server) useLink(ctx context.Context, facts filegate.LinkFacts, use poli
 		// A Continue without a grant starts a download.
 	} else if facts.Max == 0 && use != policy.Start {
 		return policy.Allow, "", nil
+	} else if facts.Max == 0 && s.Tally != nil {
+		// No limit: DecideLink has checked revocation and expiry on
+		// facts that every change reaches by the next request, and no
+		// answer depends on the count.
+		s.Tally.Add(facts.ID)
+		return policy.Allow, "", nil
 	}
 	counted, err := s.Store.CountLinkDownload(ctx, facts.ID, client, now, now.Add(policy.LinkGrant))
 	s.storeErr(err)
@@ -154,6 +160,9 @@ func (s *Server) useLink(ctx context.Context, facts filegate.LinkFacts, use poli
 // where they came from (a Source of package metrics). Only the store's
 // error is returned.
 func (s *Server) linkFacts(ctx context.Context, id int64) (filegate.LinkFacts, string, error) {
+	if f, ok := s.cache().RememberedLink(id); ok {
+		return f, metrics.SourceMemory, nil
+	}
 	var loaded bool
 	f, err := s.cache().Link(ctx, id, load(ctx, s.StoreTimeout, &loaded, func(ctx context.Context) (filegate.LinkFacts, error) {
 		return s.Store.LinkFacts(ctx, id)

@@ -269,3 +269,29 @@ func dedupe(names ...string) []string {
 // MemoryServing reports whether the memory layer answers now: it is on,
 // its lease is valid and its subscription unbroken.
 func (c *Cache) MemoryServing() bool { return c.mem != nil && c.mem.serving() }
+
+// Remembered returns the facts for key from the memory layer, when it is
+// on, may answer now and holds them: what Facts would answer without any
+// I/O. ok false means nothing more: Facts then reads Redis or the store.
+// It lets authz count an answer from memory as such, and skip building
+// Facts's load function when it is not needed.
+func (c *Cache) Remembered(key filegate.FactsKey) (filegate.Facts, bool) {
+	if c.macs == nil {
+		return filegate.Facts{}, false
+	}
+	if e := c.mem.get(memKey{facts: key}, c.now().UnixMilli()); e != nil {
+		return e.facts, true
+	}
+	return filegate.Facts{}, false
+}
+
+// RememberedLink is Remembered for the facts of link id (Link).
+func (c *Cache) RememberedLink(id int64) (filegate.LinkFacts, bool) {
+	if c.macs == nil {
+		return filegate.LinkFacts{}, false
+	}
+	if e := c.mem.get(memKey{link: id}, c.now().UnixMilli()); e != nil {
+		return e.link, true
+	}
+	return filegate.LinkFacts{}, false
+}

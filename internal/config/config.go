@@ -50,6 +50,9 @@ type Config struct {
 	// serves GET /metrics, apart from the address nginx proxies to.
 	AuthzMetricsAddr    string
 	UploaderMetricsAddr string
+	// Profiles adds Go's profiles (net/http/pprof) at /debug/pprof/ on
+	// both metrics listeners.
+	Profiles bool
 
 	// Storage is where the files live: "fs" (PrivateRoot, served by nginx
 	// from disk) or "s3" (the bucket S3 names, served through presigned
@@ -88,6 +91,7 @@ var Vars = []Var{
 	{"UPLOADER_ADDR", "127.0.0.1:8082", "listen address of the uploader web app"},
 	{"AUTHZ_METRICS_ADDR", "127.0.0.1:9181", "listen address of authz's Prometheus metrics (GET /metrics); never publish it through nginx"},
 	{"UPLOADER_METRICS_ADDR", "127.0.0.1:9182", "listen address of the web app's Prometheus metrics (GET /metrics); never publish it through nginx"},
+	{"FILEGATE_PPROF", "false", "also serve Go's profiles (GET /debug/pprof/) on both metrics addresses, for `go tool pprof` (docs/operating.md#profiling)"},
 	{"AUTHZ_CACHE_TTL", "30s", "how long a cached decision lives; bounds staleness when Redis missed a change"},
 	{"AUTHZ_MEMORY_CACHE", "10000", "entries authz keeps in memory in front of Redis (about 1 KiB each), or off; changes still show on the next request (docs/interface.md#cache)"},
 	{"AUTHZ_HIDE_PRIVATE", "false", "answer 404 instead of 403, so strangers cannot probe which private files exist (docs/operating.md)"},
@@ -147,6 +151,9 @@ func Load(getenv func(string) string) (Config, error) {
 	var err error
 	if c.CookieSecure, err = strconv.ParseBool(get("FILEGATE_COOKIE_SECURE")); err != nil {
 		return c, fmt.Errorf("FILEGATE_COOKIE_SECURE: want true or false, got %q", get("FILEGATE_COOKIE_SECURE"))
+	}
+	if c.Profiles, err = strconv.ParseBool(get("FILEGATE_PPROF")); err != nil {
+		return c, fmt.Errorf("FILEGATE_PPROF: want true or false, got %q", get("FILEGATE_PPROF"))
 	}
 	if c.HidePrivate, err = strconv.ParseBool(get("AUTHZ_HIDE_PRIVATE")); err != nil {
 		return c, fmt.Errorf("AUTHZ_HIDE_PRIVATE: want true or false, got %q", get("AUTHZ_HIDE_PRIVATE"))

@@ -55,6 +55,7 @@ func TestLoadErrors(t *testing.T) {
 	for name, kv := range map[string]map[string]string{
 		"FILEGATE_COOKIE_SECURE":         {"FILEGATE_COOKIE_SECURE": "yes please"},
 		"AUTHZ_HIDE_PRIVATE":             {"AUTHZ_HIDE_PRIVATE": "maybe"},
+		"FILEGATE_PPROF":                 {"FILEGATE_PPROF": "sometimes"},
 		"AUTHZ_CACHE_TTL":                {"AUTHZ_CACHE_TTL": "-5s"},
 		"AUTHZ_MEMORY_CACHE":             {"AUTHZ_MEMORY_CACHE": "0"},
 		"FILEGATE_MAX_UPLOAD":            {"FILEGATE_MAX_UPLOAD": "lots"},

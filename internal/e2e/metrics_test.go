@@ -41,8 +41,9 @@ func TestMetricsScrape(t *testing.T) {
 		return resp
 	}
 
-	// Downloads: allowed (from PostgreSQL, then from Redis), denied, not
-	// found, no cookie.
+	// Downloads: allowed (from PostgreSQL, then from memory, or from
+	// Redis if authz's memory layer has no lease yet), denied, not found,
+	// no cookie.
 	for _, c := range []struct {
 		viewer int64
 		path   string
@@ -65,6 +66,10 @@ func TestMetricsScrape(t *testing.T) {
 	attacker{t: t, rdb: rdb, prefix: cache.KeyPrefix(d.RedisPrefix), d: d}.dropMemory()
 	if got := status(d.alice, d.aliceURL); got != 200 {
 		t.Fatalf("after a forged entry: %d, want 200 from PostgreSQL", got)
+	}
+	// What memory dropped and Redis still holds comes from Redis.
+	if got := status(d.alice, fileURL(d.bob, "nothing.pdf")); got != 404 {
+		t.Fatalf("not found again: %d, want 404 from Redis", got)
 	}
 	// PostgreSQL gone: a file nothing cached is a 503.
 	d.DBProxy.Cut()
@@ -128,7 +133,7 @@ func TestMetricsScrape(t *testing.T) {
 		labels []string
 	}{
 		{authz, "filegate_authz_decisions_total", []string{"decision", "allow", "source", "db"}},
-		{authz, "filegate_authz_decisions_total", []string{"decision", "allow", "source", "redis"}},
+		{authz, "filegate_authz_decisions_total", []string{"decision", "not_found", "source", "redis"}},
 		{authz, "filegate_authz_decisions_total", []string{"decision", "deny"}},
 		{authz, "filegate_authz_decisions_total", []string{"decision", "not_found", "source", "db"}},
 		{authz, "filegate_authz_decisions_total", []string{"decision", "not_found", "source", "none"}},
@@ -160,6 +165,10 @@ func TestMetricsScrape(t *testing.T) {
 		if got := c.m.Value(c.name, c.labels...); got <= 0 {
 			t.Errorf("%s%v = %v, want more than 0", c.name, c.labels, got)
 		}
+	}
+	if got := authz.Value("filegate_authz_decisions_total", "decision", "allow", "source", "memory") +
+		authz.Value("filegate_authz_decisions_total", "decision", "allow", "source", "redis"); got <= 0 {
+		t.Errorf("no download allowed from memory or Redis")
 	}
 	// Each binary exports its own series only.
 	if authz["filegate_uploads_total"] != nil || uploader["filegate_authz_decisions_total"] != nil {

@@ -20,7 +20,7 @@ const (
 // The source label: where a decision's facts came from.
 const (
 	SourceNone   = "none"   // no lookup was needed: no session cookie, a forged link token
-	SourceMemory = "memory" // authz's in-process layer in front of Redis; none answers yet
+	SourceMemory = "memory" // authz's in-process layer in front of Redis
 	SourceRedis  = "redis"  // the shared cache answered
 	SourceDB     = "db"     // the store was read
 )

@@ -19,6 +19,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,32 +41,43 @@ func NewRegistry() *prometheus.Registry {
 }
 
 // Handler serves reg's metrics at GET (and HEAD) /metrics in Prometheus's
-// text format, and 404 for every other path. A collector that fails is
-// logged and left out; the rest are still served.
-func Handler(reg *prometheus.Registry, log *slog.Logger) http.Handler {
+// text format and, with profiles (FILEGATE_PPROF), Go's profiles at
+// /debug/pprof/ (net/http/pprof), and 404 for every other path. A
+// collector that fails is logged and left out; the rest are still served.
+func Handler(reg *prometheus.Registry, profiles bool, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
 		Registry:      reg, // counts its own failures (promhttp_metric_handler_errors_total)
 	}))
+	if profiles {
+		// Registered here, never on http.DefaultServeMux, so that they are
+		// only ever on this listener, which nginx does not proxy to.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 
-// Start listens on addr and serves reg's metrics there (Handler) in the
+// Start listens on addr and serves reg's metrics, and Go's profiles with
+// profiles, there (Handler) in the
 // background until ctx ends. name is the binary's, for the log. It
 // returns once it listens, with the listen error if it cannot: a binary
 // calls it before serving anything else, so a taken address stops it at
 // once. wait waits for the server to stop, after ctx ended, and returns
 // its error (httpserver.Serve).
-func Start(ctx context.Context, name, addr string, reg *prometheus.Registry, log *slog.Logger) (wait func() error, err error) {
+func Start(ctx context.Context, name, addr string, reg *prometheus.Registry, profiles bool, log *slog.Logger) (wait func() error, err error) {
 	name += " metrics"
 	ln, err := httpserver.Listen(name, addr)
 	if err != nil {
 		return nil, err
 	}
 	done := make(chan error, 1)
-	go func() { done <- httpserver.Serve(ctx, name, ln, Handler(reg, log), log) }()
+	go func() { done <- httpserver.Serve(ctx, name, ln, Handler(reg, profiles, log), log) }()
 	return func() error { return <-done }, nil
 }
 

@@ -147,11 +147,12 @@ func TestNilRecordsNothing(t *testing.T) {
 	u.LinkEvent(metrics.LinkCreated, metrics.OutcomeSuccess)
 }
 
-// The handler serves GET /metrics in the text format and nothing else.
+// The handler serves GET /metrics in the text format and nothing else,
+// unless asked for Go's profiles (TestHandlerProfiles).
 func TestHandler(t *testing.T) {
 	reg := metrics.NewRegistry()
 	metrics.NewUploader(reg).Login(metrics.LoginFailure)
-	srv := httptest.NewServer(metrics.Handler(reg, discard))
+	srv := httptest.NewServer(metrics.Handler(reg, false, discard))
 	defer srv.Close()
 	m := testenv.Scrape(t, srv.URL)
 	if got := m.Value("filegate_logins_total", "result", "failure"); got != 1 {
@@ -165,6 +166,8 @@ func TestHandler(t *testing.T) {
 		{http.MethodGet, "/", 404},
 		{http.MethodGet, "/metrics/x", 404},
 		{http.MethodPost, "/metrics", 405},
+		{http.MethodGet, "/debug/pprof/", 404},
+		{http.MethodGet, "/debug/pprof/profile?seconds=1", 404},
 	} {
 		req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
 		resp, err := http.DefaultClient.Do(req)
@@ -178,6 +181,41 @@ func TestHandler(t *testing.T) {
 	}
 }
 
+// With profiles (FILEGATE_PPROF), the handler also serves Go's profiles,
+// in the format go tool pprof reads, next to the metrics.
+func TestHandlerProfiles(t *testing.T) {
+	srv := httptest.NewServer(metrics.Handler(metrics.NewRegistry(), true, discard))
+	defer srv.Close()
+	if m := testenv.Scrape(t, srv.URL); m["go_goroutines"] == nil {
+		t.Errorf("no metrics beside the profiles: %d families", len(m))
+	}
+	for path, want := range map[string]string{
+		"/debug/pprof/":                  "goroutine",
+		"/debug/pprof/heap?debug=1":      "heap profile",
+		"/debug/pprof/goroutine?debug=1": "goroutine profile",
+	} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %s, want 200 with %q:\n%.300s", path, resp.Status, want, body)
+		}
+	}
+	// A CPU profile: gzipped protobuf, as go tool pprof fetches it.
+	resp, err := http.Get(srv.URL + "/debug/pprof/profile?seconds=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
+		t.Errorf("CPU profile: %s, %d bytes, want 200 with a gzipped profile", resp.Status, len(body))
+	}
+}
+
 // Start refuses a taken address at once, and serves until its context
 // ends.
 func TestStart(t *testing.T) {
@@ -188,11 +226,11 @@ func TestStart(t *testing.T) {
 	defer taken.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := metrics.Start(ctx, "authz", taken.Addr().String(), metrics.NewRegistry(), discard); err == nil || !strings.Contains(err.Error(), "authz metrics: listen") {
+	if _, err := metrics.Start(ctx, "authz", taken.Addr().String(), metrics.NewRegistry(), false, discard); err == nil || !strings.Contains(err.Error(), "authz metrics: listen") {
 		t.Errorf("Start on a taken address: %v, want a listen error", err)
 	}
 	addr := testenv.FreeAddr(t)
-	wait, err := metrics.Start(ctx, "authz", addr, metrics.NewRegistry(), discard)
+	wait, err := metrics.Start(ctx, "authz", addr, metrics.NewRegistry(), false, discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,6 +131,26 @@ func (db *DB) CountLinkDownload(ctx context.Context, id int64, client netip.Addr
 	return counted, wrap("count link download", err)
 }
 
+// AddLinkDownloads adds, to each link's count, the downloads counts
+// holds for it, in one statement: authz counts the downloads of links
+// without a limit in memory (authz.Tally), since no answer depends on
+// those counts. A link deleted meanwhile is skipped; a limited link is
+// never counted this way.
+func (db *DB) AddLinkDownloads(ctx context.Context, counts map[int64]int64) error {
+	if len(counts) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(counts))
+	ns := make([]int64, 0, len(counts))
+	for id, n := range counts {
+		ids, ns = append(ids, id), append(ns, n)
+	}
+	_, err := db.db.ExecContext(ctx, `UPDATE links l SET downloads = l.downloads + v.n
+		FROM unnest($1::bigint[], $2::bigint[]) AS v(id, n)
+		WHERE l.id = v.id AND l.max_downloads IS NULL`, pq.Array(ids), pq.Array(ns))
+	return wrap("add link downloads", err)
+}
+
 // LinkProgress returns link id's count and whether client holds a grant
 // at now. An unknown link is ENOTFOUND.
 func (db *DB) LinkProgress(ctx context.Context, id int64, client netip.Addr, now time.Time) (filegate.LinkProgress, error) {

@@ -161,3 +161,32 @@ func equalFacts(a, b filegate.LinkFacts) bool {
 }
 
 func itoa(n int64) string { return fmt.Sprint(n) }
+
+// AddLinkDownloads adds each count to its link in one statement, for
+// links without a limit only; an unknown link is skipped, and an empty
+// batch writes nothing.
+func TestAddLinkDownloads(t *testing.T) {
+	t.Parallel()
+	db, _ := open(t)
+	ctx := context.Background()
+	alice := user(t, db, "alice")
+	f := testenv.AddFileRow(t, db, alice.ID, "a.pdf", "a.pdf", "")
+	free, other, limited := addLink(t, db, f, 0), addLink(t, db, f, 0), addLink(t, db, f, 5)
+	if err := db.AddLinkDownloads(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := db.AddLinkDownloads(ctx, map[int64]int64{free.ID: 40, other.ID: 1, limited.ID: 3, limited.ID + 1000: 7}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		id   int64
+		want int64
+	}{{free.ID, 80}, {other.ID, 2}, {limited.ID, 0}} {
+		l, err := db.Link(ctx, c.id)
+		if err != nil || l.Downloads != c.want {
+			t.Errorf("link %d: %d downloads, %v; want %d", c.id, l.Downloads, err, c.want)
+		}
+	}
+}

@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
+
+	"github.com/filegate/filegate/internal/memo"
 )
 
 // CookieName is the name of the session cookie.
@@ -64,6 +66,9 @@ type Claims struct {
 	UserID  int64
 	Token   string // the session's secret token (NewToken); never logged
 	Expires time.Time
+	// TokenHash is HashToken(Token), what the store knows the session
+	// by; Decode and FromRequest fill it in.
+	TokenHash [32]byte
 }
 
 // payload is the JSON document stored inside the cookie.
@@ -105,6 +110,35 @@ type Codec struct {
 	linkKeys [][]byte             // linkKeys[0] makes link tokens; all are accepted (link.go)
 	secure   bool
 	now      func() time.Time
+	// decoded holds session payloads, and their tokens' hashes, by the
+	// Cookie header they came in (Remember); nil keeps none.
+	decoded *memo.Map[string, verified]
+}
+
+// verified is a payload that verified, with its token's hash.
+type verified struct {
+	payload
+	hash [32]byte
+}
+
+// maxRememberedLine is the longest Cookie header FromRequest remembers a
+// payload by: a browser's cookies for one site, not an abuse of them.
+const maxRememberedLine = 4 << 10
+
+// Remember makes FromRequest keep the session payloads of up to n
+// requests' Cookie headers, so that a client asking again costs a map
+// lookup instead of parsing its cookies, the MAC, the decryption and the
+// JSON (authz decodes one on every download). The key is the whole
+// header line as it came, not a hash of it: what FromRequest finds in a
+// line depends on that line alone, and a hit means exactly the bytes that
+// were parsed and verified, so a forged cookie can never meet the
+// payload of a real one. Only payloads that verified and are well-formed
+// are kept, so a flood of forged cookies neither fills it nor is spared
+// the verification; the expiry is checked on every call. The keys never
+// change for a Codec, so a kept payload stays what decoding would give.
+// It is called once, before the Codec is used.
+func (c *Codec) Remember(n int) {
+	c.decoded = memo.New[string, verified](n)
 }
 
 // New parses keys in the FILEGATE_SESSION_KEYS format (comma-separated,
@@ -226,37 +260,69 @@ func (c *Codec) Encode(cl Claims) (string, error) {
 // claims are the cookie's word only: the session they name may have been
 // revoked since.
 func (c *Codec) Decode(value string) (Claims, error) {
+	v, err := c.verify(value)
+	if err != nil {
+		return Claims{}, err
+	}
+	return c.claims(v)
+}
+
+// verify returns the payload of value, with its token's hash, if value is
+// authentic under one of the keys and the payload well-formed, whatever
+// its expiry.
+func (c *Codec) verify(value string) (verified, error) {
 	if value == "" {
-		return Claims{}, fmt.Errorf("%w: empty value", ErrInvalid)
+		return verified{}, fmt.Errorf("%w: empty value", ErrInvalid)
 	}
 	var p payload
 	if err := securecookie.DecodeMulti(CookieName, value, &p, c.codecs...); err != nil {
-		return Claims{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return verified{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if p.UserID <= 0 {
-		return Claims{}, fmt.Errorf("%w: non-positive user id", ErrInvalid)
+		return verified{}, fmt.Errorf("%w: non-positive user id", ErrInvalid)
 	}
 	if !validToken(p.Token) {
 		// Cookies from before server-side sessions have none.
-		return Claims{}, fmt.Errorf("%w: no session token", ErrInvalid)
+		return verified{}, fmt.Errorf("%w: no session token", ErrInvalid)
 	}
 	if p.Expires <= 0 {
-		return Claims{}, fmt.Errorf("%w: missing expiry", ErrInvalid)
+		return verified{}, fmt.Errorf("%w: missing expiry", ErrInvalid)
 	}
-	if !c.now().Before(time.Unix(p.Expires, 0)) {
+	return verified{payload: p, hash: HashToken(p.Token)}, nil
+}
+
+// claims returns v's claims, or ErrExpired when its expiry is not after
+// now.
+func (c *Codec) claims(v verified) (Claims, error) {
+	if !c.now().Before(time.Unix(v.Expires, 0)) {
 		return Claims{}, ErrExpired
 	}
-	return Claims{UserID: p.UserID, Token: p.Token, Expires: time.Unix(p.Expires, 0)}, nil
+	return Claims{UserID: v.UserID, Token: v.Token, Expires: time.Unix(v.Expires, 0), TokenHash: v.hash}, nil
 }
 
 // FromRequest decodes the session cookie of r, as Decode does. A request
 // without the cookie yields an error wrapping ErrInvalid ("no cookie").
 func (c *Codec) FromRequest(r *http.Request) (Claims, error) {
+	// A request with one Cookie header of a sane size may have been seen.
+	var line string
+	if lines := r.Header["Cookie"]; c.decoded != nil && len(lines) == 1 && len(lines[0]) <= maxRememberedLine {
+		line = lines[0]
+		if v, ok := c.decoded.Get(line); ok {
+			return c.claims(v)
+		}
+	}
 	ck, err := r.Cookie(CookieName)
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: no cookie", ErrInvalid)
 	}
-	return c.Decode(ck.Value)
+	v, err := c.verify(ck.Value)
+	if err != nil {
+		return Claims{}, err
+	}
+	if line != "" {
+		c.decoded.Put(line, v)
+	}
+	return c.claims(v)
 }
 
 // Set adds a Set-Cookie header carrying cl: HttpOnly, SameSite=Lax, Path=/,

@@ -43,12 +43,17 @@ func newClock() *fakeClock {
 	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 }
 
+// mustNew returns a Codec that remembers the payloads it read from
+// requests, as authz's does: every test that asks about a request twice
+// checks that a remembered payload gives what decoding would
+// (TestRemember checks the rest).
 func mustNew(t testing.TB, keys string, secure bool, clk *fakeClock) *Codec {
 	t.Helper()
 	c, err := New(keys, secure, clk.Now)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	c.Remember(100)
 	return c
 }
 
@@ -71,7 +76,7 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Decode(Encode(%d)): %v", uid, err)
 		}
-		if got.UserID != uid || got.Token != want.Token || !got.Expires.Equal(want.Expires) {
+		if got.UserID != uid || got.Token != want.Token || !got.Expires.Equal(want.Expires) || got.TokenHash != HashToken(want.Token) {
 			t.Fatalf("Decode(Encode(%+v)) = %+v", want, got)
 		}
 	}
@@ -642,5 +647,122 @@ func TestCacheKey(t *testing.T) {
 		if _, err := CacheKey(bad); err == nil {
 			t.Errorf("CacheKey(%.20q) succeeded", bad)
 		}
+	}
+}
+
+// A remembering Codec answers a request whose Cookie header it verified
+// before from memory, with the expiry still checked on every call, and
+// keeps nothing that did not verify: forged, tampered, malformed or
+// signed with a key it does not hold. Another header line, even with the
+// same session cookie, is parsed afresh; it never holds more than it was
+// told.
+func TestRemember(t *testing.T) {
+	clk := newClock()
+	c := mustNew(t, pairA, false, clk)
+	c.Remember(3)
+	ask := func(lines ...string) (Claims, error) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		for _, l := range lines {
+			r.Header.Add("Cookie", l)
+		}
+		return c.FromRequest(r)
+	}
+	cl := claimsFor(7, clk)
+	v, err := c.Encode(cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := "theme=dark; " + CookieName + "=" + v
+	for range 2 {
+		got, err := ask(line)
+		if err != nil || got.UserID != 7 || got.Token != cl.Token || !got.Expires.Equal(time.Unix(cl.Expires.Unix(), 0)) ||
+			got.TokenHash != HashToken(cl.Token) {
+			t.Fatalf("FromRequest = %+v, %v; want the claims encoded, with the token's hash", got, err)
+		}
+	}
+	if n := c.decoded.Len(); n != 1 {
+		t.Fatalf("%d payloads kept after one cookie, want 1", n)
+	}
+
+	// Nothing that fails verification is kept, however often it comes.
+	raw, _ := base64.URLEncoding.DecodeString(v)
+	raw[len(raw)/2] ^= 1
+	foreign := mustEncode(t, mustNew(t, pairB, false, clk), 7)
+	sc := securecookie.New(mustHex(t, hashA), mustHex(t, blockA)).SetSerializer(securecookie.JSONEncoder{})
+	malformed, err := sc.Encode(CookieName, payload{UserID: 0, Token: NewToken(), Expires: clk.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"", "x", base64.URLEncoding.EncodeToString(raw), foreign, malformed, v[:len(v)-1], v + "A"} {
+		for range 2 {
+			if got, err := ask("theme=dark; " + CookieName + "=" + bad); !errors.Is(err, ErrInvalid) {
+				t.Errorf("cookie %.30q: %+v, %v; want ErrInvalid", bad, got, err)
+			}
+		}
+	}
+	// A line naming the remembered cookie under another name, or only in
+	// a second Cookie header, is no hit.
+	if got, err := ask("x" + CookieName + "=" + v); !errors.Is(err, ErrInvalid) {
+		t.Errorf("the cookie under another name: %+v, %v", got, err)
+	}
+	if got, err := ask("theme=dark", line); err != nil || got.UserID != 7 {
+		t.Errorf("two Cookie headers: %+v, %v", got, err)
+	}
+	if n := c.decoded.Len(); n != 1 {
+		t.Errorf("%d payloads kept after forged cookies and two header lines, want 1", n)
+	}
+	// The same cookie in a line too long to keep is parsed every time.
+	long := "pad=" + strings.Repeat("x", maxRememberedLine) + "; " + CookieName + "=" + v
+	if got, err := ask(long); err != nil || got.UserID != 7 || c.decoded.Len() != 1 {
+		t.Errorf("long line: %+v, %v, %d kept", got, err, c.decoded.Len())
+	}
+
+	// A remembered cookie expires when its payload says.
+	clk.Advance(testTTL)
+	if _, err := ask(line); !errors.Is(err, ErrExpired) {
+		t.Errorf("remembered cookie at its expiry: %v, want ErrExpired", err)
+	}
+
+	// Bounded: more clients than its size each still get their own
+	// claims.
+	for uid := int64(1); uid <= 10; uid++ {
+		cl := claimsFor(uid, clk)
+		v, err := c.Encode(cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if got, err := ask(CookieName + "=" + v); err != nil || got.UserID != uid || got.Token != cl.Token || got.TokenHash != HashToken(cl.Token) {
+				t.Fatalf("cookie of user %d: %+v, %v", uid, got, err)
+			}
+		}
+	}
+	if n := c.decoded.Len(); n != 3 {
+		t.Errorf("%d payloads kept, want at most the size, 3", n)
+	}
+}
+
+// What reading a request's session cookie costs, the first time and when
+// remembered: authz reads one on every download.
+func BenchmarkFromRequest(b *testing.B) {
+	for _, remember := range []bool{false, true} {
+		b.Run(fmt.Sprintf("remember=%v", remember), func(b *testing.B) {
+			clk := newClock()
+			c, err := New(pairA, false, clk.Now)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if remember {
+				c.Remember(100)
+			}
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", "theme=dark; "+CookieName+"="+mustEncode(b, c, 7))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.FromRequest(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/metrics"
 	"github.com/filegate/filegate/internal/policy"
-	"github.com/filegate/filegate/internal/session"
 )
 
 type viewerKey struct{}
@@ -67,7 +66,7 @@ func (s *Server) viewer(r *http.Request) (*login, error) {
 	if err != nil {
 		return nil, nil
 	}
-	hash := session.HashToken(claims.Token)
+	hash := claims.TokenHash
 	sess, u, err := s.Store.SessionByToken(r.Context(), hash)
 	if filegate.ErrorCode(err) == filegate.ENOTFOUND {
 		return nil, nil

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"mime"
@@ -17,6 +18,10 @@ import (
 // such headers held 824 MiB. The browser's headers for a file are a few
 // hundred bytes.
 const maxPartHeaderBytes = 16 << 10
+
+// bodyBufferSize is the buffer an upload's body is read through; each
+// upload in progress holds one.
+const bodyBufferSize = 64 << 10
 
 var (
 	errMalformed   = filegate.Errorf(filegate.EINVALID, "The upload was cut off or is not a valid multipart form.")
@@ -40,7 +45,9 @@ func newPartReader(r *http.Request) (*partReader, error) {
 	if err != nil || typ != "multipart/form-data" || boundary == "" || strings.ContainsAny(boundary, "\r\n") {
 		return nil, errMalformed
 	}
-	limit := newHeaderLimit(r.Body, boundary, maxPartHeaderBytes)
+	// mime/multipart reads through a 4 KiB buffer: without one of its
+	// own below it, every 4 KiB of an upload was a read(2).
+	limit := newHeaderLimit(bufio.NewReaderSize(r.Body, bodyBufferSize), boundary, maxPartHeaderBytes)
 	return &partReader{Reader: multipart.NewReader(limit, boundary), limit: limit}, nil
 }
 

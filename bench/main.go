@@ -107,7 +107,9 @@ func want(section string) bool {
 func run(t *runner) {
 	// Go's profiles on the metrics listeners: the gate, authz alone and the
 	// uploads print the top of a CPU profile.
-	s := testenv.Start(t, testenv.Options{MaxUpload: "1GiB", MaxBody: "64m", Env: []string{"FILEGATE_PPROF=true"}})
+	// A quota no measurement reaches: the uploads' profile uploads for as
+	// long as it runs, however fast that is.
+	s := testenv.Start(t, testenv.Options{MaxUpload: "1GiB", MaxBody: "64m", Env: []string{"FILEGATE_PPROF=true", "FILEGATE_QUOTA=1024GiB"}})
 	alice := s.AddUser(t, testenv.User{Name: "alice", Password: "bench-password"})
 	bob := s.AddUser(t, testenv.User{Name: "bob", Password: "bench-password", Public: true})
 	dir := t.TempDir()

@@ -18,13 +18,15 @@ import (
 	"github.com/filegate/filegate/internal/testenv"
 )
 
-// replicaStorages are the private roots the replica tests run on, one row
-// per storage backend; a row's options get the replica counts added.
+// replicaStorages are the storages the replica tests run on, one row per
+// backend, shared by every replica; a row's options get the replica
+// counts added.
 var replicaStorages = []struct {
 	name string
 	opt  testenv.Options
 }{
 	{"fs", testenv.Options{}},
+	{"s3", testenv.Options{Storage: "s3"}},
 }
 
 // Several replicas of authz, each with its memory layer on (the default),
@@ -195,7 +197,7 @@ func decide(t *testing.T, r testenv.Replica, cookie *http.Cookie, uri, method st
 		t.Fatal(err)
 	}
 	req.Header.Set(authz.HeaderURI, uri)
-	req.Header.Set(authz.HeaderMethod, method)
+	req.Header.Set(authz.HeaderMethod, cmp.Or(method, "GET")) // on S3 authz signs for it
 	req.Header.Set(authz.HeaderClient, "192.0.2.1")
 	if cookie != nil {
 		req.AddCookie(cookie)

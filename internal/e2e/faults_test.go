@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/internal/cache"
+	"github.com/filegate/filegate/internal/storage/s3"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
@@ -217,7 +218,7 @@ func TestFaultDatabaseDown(t *testing.T) {
 // and the proxies to PostgreSQL.
 func faultDatabaseDown(t *testing.T, opt testenv.Options) {
 	opt.ProxyDatabase, opt.ProxyUploaderDatabase = true, true
-	s, c := faultWorld(t, opt)
+	s, c := faultWorld(t, withBigUploads(opt))
 	ids, client := c.ids, newClient(1)
 	get := func(v int64, url string) observation {
 		return download(client, s.URL, "GET", url, viewer(v), c.tg.cookies[viewer(v)])
@@ -276,9 +277,7 @@ func faultDatabaseDown(t *testing.T, opt testenv.Options) {
 
 	// The database goes away in the middle of an upload.
 	ann := ids["ann"]
-	up := startSlowUpload(s, c.tg.cookies[viewer(ann)], "midway.txt", bytes.Repeat([]byte("midway\n"), 40000))
-	up.send(t, 64<<10)
-	waitPartial(t, s, ann, 1)
+	up, _ := sendInFlight(t, s, c.tg.cookies[viewer(ann)], ann, "midway.txt")
 	s.UploaderDBProxy.Cut()
 	answer := up.finish(t)
 	s.UploaderDBProxy.Restore()
@@ -461,6 +460,29 @@ func waitPartial(t *testing.T, s *testenv.Stack, owner int64, n int64) partialUp
 		return false
 	})
 	return found
+}
+
+// inFlightSize is the size of the uploads tests leave in flight: over
+// one part of an S3 multipart upload, so that its first part is stored in
+// the bucket, as the start of its temp file is on disk.
+const inFlightSize = 6 << 20
+
+// withBigUploads returns opt with a stack that takes an upload of
+// inFlightSize.
+func withBigUploads(opt testenv.Options) testenv.Options {
+	opt.MaxUpload, opt.MaxBody = "8MiB", "9m"
+	return opt
+}
+
+// sendInFlight starts an upload of inFlightSize bytes, name, as owner
+// (with cookie) through nginx, hands over its first part and a little
+// more, and returns it once that part is in storage (waitPartial), with
+// what it left there.
+func sendInFlight(t *testing.T, s *testenv.Stack, cookie *http.Cookie, owner int64, name string) (*slowUpload, partialUpload) {
+	t.Helper()
+	up := startSlowUpload(s, cookie, name, bytes.Repeat([]byte("in flight\n"), inFlightSize/10))
+	up.send(t, s3.PartSize+64<<10)
+	return up, waitPartial(t, s, owner, s3.PartSize)
 }
 
 // age makes the unfinished upload p two hours old, as sweep sees it: the

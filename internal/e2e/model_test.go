@@ -111,10 +111,21 @@ type version struct {
 type history struct {
 	mu       sync.Mutex
 	versions []version
+	// gone is the status of a download whose file is deleted after authz
+	// allowed it and before nginx fetched it (check).
+	gone int
 }
 
-func newHistory(first *state) *history {
-	return &history{versions: []version{{state: first}}}
+// newHistory starts a history at first, for a stack whose storage is a
+// bucket or not: nginx answers a fetch of a deleted file with 404 from
+// disk, and with 502 from a bucket, as it answers every object the store
+// lacks.
+func newHistory(first *state, bucket bool) *history {
+	h := &history{versions: []version{{state: first}}, gone: 404}
+	if bucket {
+		h.gone = 502
+	}
+	return h
 }
 
 // current is the last state.
@@ -180,10 +191,10 @@ const (
 // right too: the decision could not be made.
 //
 // One answer comes from two states: authz decides at one instant and
-// nginx opens the file at a later one. When the file was deleted (or its
-// owner removed) in between, the answer is a 404 although the deciding
-// state said 200 and the later one may say 401 (the viewer was the
-// removed owner). A 200, though, must come whole from one state: its
+// nginx opens the file (or asks the store for it) at a later one. When
+// the file was deleted (or its owner removed) in between, the answer is
+// h.gone, a 404 or from a bucket a 502, although the deciding state said
+// 200 and the later one may say 401 (the viewer was the removed owner). A 200, though, must come whole from one state: its
 // bytes from a state that lets the viewer have them.
 func (h *history) check(o observation, may503 bool) string {
 	decidedAllow := false
@@ -192,7 +203,7 @@ func (h *history) check(o observation, may503 bool) string {
 		decidedAllow = decidedAllow || status == 200
 		_, exists := v.files[o.url]
 		switch {
-		case o.status == 404 && decidedAllow && !exists:
+		case o.status == h.gone && decidedAllow && !exists:
 			return ""
 		case status != o.status:
 		case status != 200,

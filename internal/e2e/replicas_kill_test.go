@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,18 +28,11 @@ import (
 // both replicas get requests again.
 func TestReplicasKilled(t *testing.T) {
 	t.Parallel()
-	for _, storage := range replicaStorages {
-		t.Run(storage.name, func(t *testing.T) {
-			opt := storage.opt
-			opt.AuthzReplicas, opt.UploaderReplicas = 3, 2
-			replicasKilled(t, opt)
-		})
-	}
+	eachReplicaStorage(t, replicasKilled)
 }
 
 func replicasKilled(t *testing.T, opt testenv.Options) {
-	opt.MaxUpload, opt.MaxBody = "8MiB", "9m" // the upload in flight is 6 MiB
-	s, c := faultWorld(t, opt)
+	s, c := faultWorld(t, withBigUploads(opt))
 	// The slow upload's owner: outside the model, so no change removes her.
 	uma := s.AddUser(t, testenv.User{Name: "uma", Password: "uma-password"})
 	umaCookie := s.Cookie(t, uma)
@@ -53,14 +45,9 @@ func replicasKilled(t *testing.T, opt testenv.Options) {
 	pages := startPages(s, umaCookie, 2)
 	changes(time.Second)
 
-	// Over one part of S3's multipart upload, so that the killed uploader
-	// leaves its first part stored in the bucket; on disk, its temp file.
-	data := bytes.Repeat([]byte("never stored\n"), 6<<20/13)
-	up := startSlowUpload(s, umaCookie, "in-flight.txt", data)
 	read := readBytes(t, s)
-	up.send(t, s3.PartSize+64<<10)
+	up, left := sendInFlight(t, s, umaCookie, uma, "in-flight.txt")
 	uploader, authz := receiving(t, s, read, s3.PartSize), s.Replicas[1]
-	left := waitPartial(t, s, uma, s3.PartSize)
 	killed := time.Now()
 	authz.Service.Kill(t)
 	uploader.Service.Kill(t)
@@ -68,6 +55,7 @@ func replicasKilled(t *testing.T, opt testenv.Options) {
 		t.Errorf("the upload in flight to the killed uploader: %d %s, want 502", a.status, a.body)
 	}
 	leftOnly(t, s, uma, left)
+	t.Logf("the upload in flight left %s %s in storage, %d bytes", left.name, left.upload, left.size)
 	if o := download(newClient(1), s.URL, "GET", fileURL(uma, "in-flight.txt"), viewer(uma), umaCookie); o.status != 404 {
 		t.Errorf("the killed upload's URL: %v", o)
 	}

@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/filegate/filegate/internal/cache"
+	"github.com/filegate/filegate/internal/storage/s3"
 	"github.com/filegate/filegate/internal/testenv"
 )
 
@@ -216,7 +218,7 @@ func TestFaultDatabaseDown(t *testing.T) {
 // and the proxies to PostgreSQL.
 func faultDatabaseDown(t *testing.T, opt testenv.Options) {
 	opt.ProxyDatabase, opt.ProxyUploaderDatabase = true, true
-	s, c := faultWorld(t, opt)
+	s, c := faultWorld(t, withBigUploads(opt))
 	ids, client := c.ids, newClient(1)
 	get := func(v int64, url string) observation {
 		return download(client, s.URL, "GET", url, viewer(v), c.tg.cookies[viewer(v)])
@@ -275,9 +277,7 @@ func faultDatabaseDown(t *testing.T, opt testenv.Options) {
 
 	// The database goes away in the middle of an upload.
 	ann := ids["ann"]
-	up := startSlowUpload(s, c.tg.cookies[viewer(ann)], "midway.txt", bytes.Repeat([]byte("midway\n"), 40000))
-	up.send(t, 64<<10)
-	waitTemp(t, ownerDir(s, ann))
+	up, _ := sendInFlight(t, s, c.tg.cookies[viewer(ann)], ann, "midway.txt")
 	s.UploaderDBProxy.Cut()
 	answer := up.finish(t)
 	s.UploaderDBProxy.Restore()
@@ -378,7 +378,7 @@ func TestFaultGracefulShutdown(t *testing.T) {
 		data := bytes.Repeat([]byte("slow and steady\n"), 16384)
 		up := startSlowUpload(s, c.tg.cookies[viewer(ann)], "slow.txt", data)
 		up.send(t, 64<<10)
-		waitTemp(t, ownerDir(s, ann))
+		waitPartial(t, s, ann, 1)
 		s.Uploader.Signal(t, syscall.SIGTERM)
 		stopped := time.Now()
 		refused := waitFor(t, "the uploader refusing connections", func() bool { return !listening(s.UploaderURL) })
@@ -414,32 +414,16 @@ func TestFaultUploaderKilled(t *testing.T) {
 	cookie := s.Cookie(t, ann)
 	up := startSlowUpload(s, cookie, "killed.txt", bytes.Repeat([]byte("never finished\n"), 20000))
 	up.send(t, 64<<10)
-	temp := waitTemp(t, ownerDir(s, ann))
+	left := waitPartial(t, s, ann, 1)
 	s.Uploader.Kill(t)
 	if answer := up.wait(t); answer.status != 502 {
 		t.Errorf("upload whose uploader died: %d %s", answer.status, answer.body)
 	}
-	entries, _ := os.ReadDir(ownerDir(s, ann))
-	if len(entries) != 1 || entries[0].Name() != filepath.Base(temp) {
-		t.Errorf("after the kill, %s holds %v; want only the temp file %s", ownerDir(s, ann), entries, filepath.Base(temp))
-	}
+	leftOnly(t, s, ann, left)
 	if o := download(newClient(1), s.URL, "GET", fileURL(ann, "killed.txt"), viewer(ann), cookie); o.status != 404 {
 		t.Errorf("the killed upload's URL: %v", o)
 	}
-	if out := s.CLI(t, "", "sweep", "--apply"); !strings.Contains(out, "0 files without rows, 0 rows without files") {
-		t.Errorf("sweep took a temp file younger than an hour:\n%s", out)
-	}
-	old := time.Now().Add(-2 * time.Hour)
-	if err := os.Chtimes(temp, old, old); err != nil {
-		t.Fatal(err)
-	}
-	rel := fmt.Sprintf("%d/%s", ann, filepath.Base(temp))
-	if out := s.CLI(t, "", "sweep"); !strings.Contains(out, "file without row: "+rel) {
-		t.Errorf("sweep does not report the aged temp file:\n%s", out)
-	}
-	if out := s.CLI(t, "", "sweep", "--apply"); !strings.Contains(out, "1 removed") {
-		t.Errorf("sweep --apply:\n%s", out)
-	}
+	sweepPartial(t, s, left)
 	checkStorage(t, s, newState())
 
 	s.Uploader.Restart(t)
@@ -458,22 +442,100 @@ func listening(url string) bool {
 	return err == nil
 }
 
-// waitTemp waits until dir holds an upload's temp file with bytes in it
-// and returns its path.
-func waitTemp(t *testing.T, dir string) string {
+// waitPartial waits until s's storage holds one unfinished upload of
+// owner with at least n bytes written, and returns it: the temp file of an
+// upload in flight, or on S3, once its first part (s3.PartSize) is
+// stored, its multipart upload.
+func waitPartial(t *testing.T, s *testenv.Stack, owner int64, n int64) partialUpload {
 	t.Helper()
-	var path string
-	waitFor(t, "a temp file in "+dir, func() bool {
-		matches, _ := filepath.Glob(filepath.Join(dir, ".upload-*"))
-		for _, m := range matches {
-			if info, err := os.Stat(m); err == nil && info.Size() > 0 {
-				path = m
+	var found partialUpload
+	waitFor(t, fmt.Sprintf("an unfinished upload of user %d with %d bytes", owner, n), func() bool {
+		_, partial := storageOf(t, s)
+		for _, p := range partial {
+			if p.owner == owner && p.size >= n {
+				found = p
 				return true
 			}
 		}
 		return false
 	})
-	return path
+	return found
+}
+
+// inFlightSize is the size of the uploads tests leave in flight: over
+// one part of an S3 multipart upload, so that its first part is stored in
+// the bucket, as the start of its temp file is on disk.
+const inFlightSize = 6 << 20
+
+// withBigUploads returns opt with a stack that takes an upload of
+// inFlightSize.
+func withBigUploads(opt testenv.Options) testenv.Options {
+	opt.MaxUpload, opt.MaxBody = "8MiB", "9m"
+	return opt
+}
+
+// sendInFlight starts an upload of inFlightSize bytes, name, as owner
+// (with cookie) through nginx, hands over its first part and a little
+// more, and returns it once that part is in storage (waitPartial), with
+// what it left there.
+func sendInFlight(t *testing.T, s *testenv.Stack, cookie *http.Cookie, owner int64, name string) (*slowUpload, partialUpload) {
+	t.Helper()
+	up := startSlowUpload(s, cookie, name, bytes.Repeat([]byte("in flight\n"), inFlightSize/10))
+	up.send(t, s3.PartSize+64<<10)
+	return up, waitPartial(t, s, owner, s3.PartSize)
+}
+
+// age makes the unfinished upload p two hours old, as sweep sees it: the
+// temp file's modification time, or the multipart upload's start, which
+// versitygw takes from its folder's.
+func age(t *testing.T, s *testenv.Stack, p partialUpload) {
+	t.Helper()
+	path := filepath.Join(s.PrivateRoot, filepath.FromSlash(p.name))
+	if s.S3 != nil {
+		dirs, _ := filepath.Glob(filepath.Join(s.S3.Data, s.S3.Bucket, ".sgwtmp", "multipart", "*", p.upload))
+		if len(dirs) != 1 {
+			t.Fatalf("versitygw's folder of upload %s: %q", p.upload, dirs)
+		}
+		path = dirs[0]
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// leftOnly fails unless s's storage holds nothing of owner but the
+// unfinished upload p: no file under any name, no other upload.
+func leftOnly(t *testing.T, s *testenv.Stack, owner int64, p partialUpload) {
+	t.Helper()
+	files, partial := storageOf(t, s)
+	for _, f := range files {
+		if idOf(f.url) == owner {
+			t.Errorf("user %d has %s stored", owner, f.url)
+		}
+	}
+	partial = slices.DeleteFunc(partial, func(q partialUpload) bool { return q.owner != owner })
+	if len(partial) != 1 || partial[0].name != p.name || partial[0].upload != p.upload {
+		t.Errorf("unfinished uploads of user %d: %+v, want only %+v", owner, partial, p)
+	}
+}
+
+// sweepPartial checks that `uploader sweep` leaves the unfinished upload
+// p alone while it is young (it may be in flight), reports it once aged,
+// and with --apply removes it.
+func sweepPartial(t *testing.T, s *testenv.Stack, p partialUpload) {
+	t.Helper()
+	reported := func(out string) bool { return strings.Contains(out, p.name) && strings.Contains(out, p.upload) }
+	if out := s.CLI(t, "", "sweep", "--apply"); reported(out) || !strings.Contains(out, " 0 removed") {
+		t.Errorf("sweep took an unfinished upload younger than an hour (%s):\n%s", p.name, out)
+	}
+	age(t, s, p)
+	if out := s.CLI(t, "", "sweep"); !reported(out) {
+		t.Errorf("sweep does not report the aged unfinished upload %s %s:\n%s", p.name, p.upload, out)
+	}
+	if out := s.CLI(t, "", "sweep", "--apply"); !strings.Contains(out, " 1 removed") {
+		t.Errorf("sweep --apply:\n%s", out)
+	}
 }
 
 // answer is a web app's answer.

@@ -127,7 +127,7 @@ func newChanger(t *testing.T, s *testenv.Stack) *changer {
 	c := &changer{t: t, s: s, tg: newTargets(), rng: rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano()))),
 		web: newClient(1), ids: map[string]int64{}, slots: map[string]map[string]string{},
 		fileIDs: map[string]int64{}, counts: map[string]int{}}
-	c.h = newHistory(newState())
+	c.h = newHistory(newState(), s.S3 != nil)
 	for _, u := range loadUsers {
 		c.addUser(u.name, u.public, u.staff)
 		for _, name := range loadNames {

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/filegate/filegate/internal/filegate"
 	"github.com/filegate/filegate/internal/policy"
 	"github.com/filegate/filegate/internal/postgres"
@@ -109,10 +111,21 @@ type version struct {
 type history struct {
 	mu       sync.Mutex
 	versions []version
+	// gone is the status of a download whose file is deleted after authz
+	// allowed it and before nginx fetched it (check).
+	gone int
 }
 
-func newHistory(first *state) *history {
-	return &history{versions: []version{{state: first}}}
+// newHistory starts a history at first, for a stack whose storage is a
+// bucket or not: nginx answers a fetch of a deleted file with 404 from
+// disk, and with 502 from a bucket, as it answers every object the store
+// lacks.
+func newHistory(first *state, bucket bool) *history {
+	h := &history{versions: []version{{state: first}}, gone: 404}
+	if bucket {
+		h.gone = 502
+	}
+	return h
 }
 
 // current is the last state.
@@ -178,10 +191,10 @@ const (
 // right too: the decision could not be made.
 //
 // One answer comes from two states: authz decides at one instant and
-// nginx opens the file at a later one. When the file was deleted (or its
-// owner removed) in between, the answer is a 404 although the deciding
-// state said 200 and the later one may say 401 (the viewer was the
-// removed owner). A 200, though, must come whole from one state: its
+// nginx opens the file (or asks the store for it) at a later one. When
+// the file was deleted (or its owner removed) in between, the answer is
+// h.gone, a 404 or from a bucket a 502, although the deciding state said
+// 200 and the later one may say 401 (the viewer was the removed owner). A 200, though, must come whole from one state: its
 // bytes from a state that lets the viewer have them.
 func (h *history) check(o observation, may503 bool) string {
 	decidedAllow := false
@@ -190,7 +203,7 @@ func (h *history) check(o observation, may503 bool) string {
 		decidedAllow = decidedAllow || status == 200
 		_, exists := v.files[o.url]
 		switch {
-		case o.status == 404 && decidedAllow && !exists:
+		case o.status == h.gone && decidedAllow && !exists:
 			return ""
 		case status != o.status:
 		case status != 200,
@@ -423,9 +436,9 @@ func (d *downloads) stop() []observation {
 	return d.obs
 }
 
-// checkStorage fails unless the files rows and the private root hold
-// exactly want's files, with their bytes: nothing of a failed upload, no
-// temp file.
+// checkStorage fails unless the files rows and the storage hold exactly
+// want's files, with their bytes: nothing of a failed upload, no temp
+// file, no unfinished multipart upload.
 func checkStorage(t *testing.T, s *testenv.Stack, want *state) {
 	t.Helper()
 	db, err := postgres.Open(s.DatabaseURL)
@@ -437,28 +450,119 @@ func checkStorage(t *testing.T, s *testenv.Stack, want *state) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var inDB, onDisk []string
+	var inDB, inStorage []string
 	for _, f := range rows {
 		inDB = append(inDB, f.URL())
 	}
-	owners, _ := os.ReadDir(s.PrivateRoot)
-	for _, o := range owners {
-		files, _ := os.ReadDir(filepath.Join(s.PrivateRoot, o.Name()))
-		for _, f := range files {
-			url := "/files/" + o.Name() + "/" + f.Name()
-			onDisk = append(onDisk, url)
-			b, _ := os.ReadFile(filepath.Join(s.PrivateRoot, o.Name(), f.Name()))
-			if file, ok := want.files[url]; ok && string(b) != file.bytes {
-				t.Errorf("%s holds %q, want %q", url, b, file.bytes)
-			}
+	files, partial := storageOf(t, s)
+	for _, f := range files {
+		inStorage = append(inStorage, f.url)
+		if w, ok := want.files[f.url]; ok && f.bytes != w.bytes {
+			t.Errorf("%s holds %q, want %q", f.url, f.bytes, w.bytes)
 		}
 	}
 	urls := slices.Sorted(maps.Keys(want.files))
 	slices.Sort(inDB)
-	slices.Sort(onDisk)
-	if !slices.Equal(inDB, urls) || !slices.Equal(onDisk, urls) {
-		t.Errorf("files in the model:\n%q\nrows:\n%q\non disk:\n%q", urls, inDB, onDisk)
+	slices.Sort(inStorage)
+	if !slices.Equal(inDB, urls) || !slices.Equal(inStorage, urls) {
+		t.Errorf("files in the model:\n%q\nrows:\n%q\nin storage:\n%q", urls, inDB, inStorage)
 	}
+	if len(partial) > 0 {
+		t.Errorf("uploads left unfinished in storage: %+v", partial)
+	}
+}
+
+// storedFile is a file as the storage holds it: its download URL and
+// bytes.
+type storedFile struct{ url, bytes string }
+
+// partialUpload is what an upload not (yet) stored left in the storage: a
+// temp file of the private root, or a bucket's unfinished multipart
+// upload.
+type partialUpload struct {
+	owner int64
+	// name is what sweep reports: the path below the private root
+	// ("7/.upload-123") or the object key ("7/42/x.txt").
+	name   string
+	upload string // the multipart upload's id; "" on the filesystem
+	size   int64  // bytes written so far: the temp file's, or the parts'
+}
+
+// storageOf reads what s's storage holds, on either backend: every file
+// (<owner>/<name> below the private root, or the key <owner>/<id>/<name>
+// in the bucket) under its download URL /files/<owner>/<name>, a URL
+// twice when two keys give it; and apart from them the uploads left
+// unfinished.
+func storageOf(t *testing.T, s *testenv.Stack) ([]storedFile, []partialUpload) {
+	t.Helper()
+	var files []storedFile
+	var partial []partialUpload
+	if s.S3 == nil {
+		owners, _ := os.ReadDir(s.PrivateRoot)
+		for _, o := range owners {
+			owner, _ := strconv.ParseInt(o.Name(), 10, 64)
+			entries, _ := os.ReadDir(filepath.Join(s.PrivateRoot, o.Name()))
+			for _, e := range entries {
+				name := o.Name() + "/" + e.Name()
+				if strings.HasPrefix(e.Name(), ".upload-") {
+					info, err := e.Info()
+					if err != nil {
+						t.Fatal(err)
+					}
+					partial = append(partial, partialUpload{owner: owner, name: name, size: info.Size()})
+					continue
+				}
+				b, err := os.ReadFile(filepath.Join(s.PrivateRoot, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				files = append(files, storedFile{"/files/" + name, string(b)})
+			}
+		}
+		return files, partial
+	}
+
+	ctx, c, bucket := context.Background(), s.S3.Client, s.S3.Bucket
+	for o := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if o.Err != nil {
+			t.Fatalf("list %s: %v", bucket, o.Err)
+		}
+		obj, err := c.GetObject(ctx, bucket, o.Key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatalf("get %s: %v", o.Key, err)
+		}
+		b, err := io.ReadAll(obj)
+		obj.Close()
+		if err != nil {
+			t.Fatalf("get %s: %v", o.Key, err)
+		}
+		// A key of another shape stays as it is, matching no URL.
+		url := o.Key
+		if owner, rest, ok := strings.Cut(o.Key, "/"); ok {
+			if _, name, ok := strings.Cut(rest, "/"); ok {
+				url = "/files/" + owner + "/" + name
+			}
+		}
+		files = append(files, storedFile{url, string(b)})
+	}
+	core := minio.Core{Client: c}
+	for u := range c.ListIncompleteUploads(ctx, bucket, "", true) {
+		if u.Err != nil {
+			t.Fatalf("list unfinished uploads of %s: %v", bucket, u.Err)
+		}
+		owner, _, _ := strings.Cut(u.Key, "/")
+		p := partialUpload{name: u.Key, upload: u.UploadID}
+		p.owner, _ = strconv.ParseInt(owner, 10, 64)
+		parts, err := core.ListObjectParts(ctx, bucket, u.Key, u.UploadID, 0, 1000)
+		if err != nil {
+			t.Fatalf("list parts of %s: %v", u.Key, err)
+		}
+		for _, part := range parts.ObjectParts {
+			p.size += part.Size
+		}
+		partial = append(partial, p)
+	}
+	return files, partial
 }
 
 // goT is the *testing.T of a goroutine other than the test's: Fatalf
@@ -476,9 +580,4 @@ func (g goT) Fatalf(format string, args ...any) {
 func idOf(url string) int64 {
 	owner, _, _ := filegate.ParseFileURI(url)
 	return owner
-}
-
-// ownerDir is the private root's folder of owner.
-func ownerDir(s *testenv.Stack, owner int64) string {
-	return s.PrivateRoot + "/" + strconv.FormatInt(owner, 10)
 }

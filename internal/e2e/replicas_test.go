@@ -18,13 +18,15 @@ import (
 	"github.com/filegate/filegate/internal/testenv"
 )
 
-// replicaStorages are the private roots the replica tests run on, one row
-// per storage backend; a row's options get the replica counts added.
+// replicaStorages are the storages the replica tests run on, one row per
+// backend, shared by every replica; a row's options get the replica
+// counts added.
 var replicaStorages = []struct {
 	name string
 	opt  testenv.Options
 }{
 	{"fs", testenv.Options{}},
+	{"s3", testenv.Options{Storage: "s3"}},
 }
 
 // Several replicas of authz, each with its memory layer on (the default),
@@ -40,6 +42,7 @@ func TestReplicasNextRequest(t *testing.T) {
 		for _, n := range []struct{ authz, uploaders int }{{2, 1}, {3, 2}} {
 			name := fmt.Sprintf("%s, %d authz, %d uploaders", storage.name, n.authz, n.uploaders)
 			t.Run(name, func(t *testing.T) {
+				t.Parallel()
 				opt := storage.opt
 				opt.AuthzReplicas, opt.UploaderReplicas = n.authz, n.uploaders
 				replicasNextRequest(t, newDemo(t, opt))
@@ -160,7 +163,7 @@ func decisions(t *testing.T, s *testenv.Stack) []float64 {
 // nginx is answered by each authz.
 func TestReplicasRevocation(t *testing.T) {
 	t.Parallel()
-	revocation(t, testenv.Options{AuthzReplicas: 3, UploaderReplicas: 2})
+	eachReplicaStorage(t, revocation)
 }
 
 // PostgreSQL away from every authz of three and both uploaders
@@ -170,7 +173,20 @@ func TestReplicasRevocation(t *testing.T) {
 // nginx, whichever replica it asks.
 func TestReplicasDatabaseDown(t *testing.T) {
 	t.Parallel()
-	faultDatabaseDown(t, testenv.Options{AuthzReplicas: 3, UploaderReplicas: 2})
+	eachReplicaStorage(t, faultDatabaseDown)
+}
+
+// eachReplicaStorage runs test on three authz and two uploaders, once
+// per row of replicaStorages, as a subtest named after it.
+func eachReplicaStorage(t *testing.T, test func(*testing.T, testenv.Options)) {
+	for _, storage := range replicaStorages {
+		t.Run(storage.name, func(t *testing.T) {
+			t.Parallel()
+			opt := storage.opt
+			opt.AuthzReplicas, opt.UploaderReplicas = 3, 2
+			test(t, opt)
+		})
+	}
 }
 
 // The model-checked load (TestLoad) with three authz and two uploaders
@@ -195,7 +211,7 @@ func decide(t *testing.T, r testenv.Replica, cookie *http.Cookie, uri, method st
 		t.Fatal(err)
 	}
 	req.Header.Set(authz.HeaderURI, uri)
-	req.Header.Set(authz.HeaderMethod, method)
+	req.Header.Set(authz.HeaderMethod, cmp.Or(method, "GET")) // on S3 authz signs for it
 	req.Header.Set(authz.HeaderClient, "192.0.2.1")
 	if cookie != nil {
 		req.AddCookie(cookie)

@@ -21,6 +21,9 @@ type S3 struct {
 	// Client talks to the server with the root credentials, for tests that
 	// look at or forge what is in the bucket.
 	Client *minio.Client
+	// Data is the folder versitygw keeps the bucket in (Data/Bucket), for
+	// tests that age what it holds.
+	Data string
 }
 
 // StartS3 runs versitygw (installed by .ci/deps, which Tool runs when it is
@@ -61,7 +64,7 @@ func StartS3(t T) *S3 {
 	if err := client.MakeBucket(ctx, cfg.Bucket, minio.MakeBucketOptions{Region: cfg.Region}); err != nil {
 		t.Fatalf("testenv: make bucket %s: %v", cfg.Bucket, err)
 	}
-	return &S3{Config: cfg, Service: svc, Client: client}
+	return &S3{Config: cfg, Service: svc, Client: client, Data: data}
 }
 
 // Env is the FILEGATE_STORAGE=s3 configuration of both binaries for this

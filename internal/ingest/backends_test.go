@@ -8,11 +8,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"net/url"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -25,6 +27,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/filegate/filegate/internal/filegate"
+	"github.com/filegate/filegate/internal/postgres"
 	"github.com/filegate/filegate/internal/storage"
 	"github.com/filegate/filegate/internal/storage/fs"
 	"github.com/filegate/filegate/internal/storage/s3"
@@ -44,7 +47,12 @@ func eachBackend(t *testing.T, fn func(t *testing.T, kind string)) {
 // newEnvOn is newEnv on backend kind ("fs" or "s3") with quota q.
 func newEnvOn(t *testing.T, kind string, maxSize int64, q filegate.Quota) *env {
 	t.Helper()
-	db := testenv.OpenDB(t)
+	return newEnvDB(t, kind, testenv.OpenDB(t), maxSize, q)
+}
+
+// newEnvDB is newEnvOn over the store db.
+func newEnvDB(t *testing.T, kind string, db *postgres.DB, maxSize int64, q filegate.Quota) *env {
+	t.Helper()
 	u := testenv.AddUser(t, db, testenv.User{Name: "Ann"})
 	e := &env{db: db, owner: u.ID}
 	switch kind {
@@ -356,6 +364,114 @@ func TestBackendsCommitFails(t *testing.T) {
 			e.assertNothingLeft(t)
 			e.wantLeft(t)
 		}
+	})
+}
+
+// The reply to COMMIT is lost while PostgreSQL goes on committing (a
+// deferred trigger makes the commit take a second, and the connection is
+// cut meanwhile). The row is there, so the bytes must stay: the upload
+// succeeded when the database can say so after all, and otherwise its
+// bytes are left for sweep. Before the fix they were removed, and the
+// committed row pointed at nothing.
+func TestBackendsCommitReplyLost(t *testing.T) {
+	eachBackend(t, func(t *testing.T, kind string) {
+		dbURL := testenv.NewDatabase(t)
+		u, err := url.Parse(dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := testenv.NewProxy(t, u.Host)
+		u.Host = proxy.Addr
+		db, err := postgres.Open(u.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		direct, err := sql.Open("postgres", dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { direct.Close() })
+		_, err = direct.Exec(`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+				BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$;
+			CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON files
+				DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newEnvDB(t, kind, db, 16<<20, testenv.LargeQuota)
+
+		// waitCommit waits until the server runs a COMMIT, or none.
+		waitCommit := func(running bool) {
+			t.Helper()
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				var n int
+				err := direct.QueryRow(`SELECT count(*) FROM pg_stat_activity
+					WHERE datname = current_database() AND state = 'active' AND query = 'COMMIT'`).Scan(&n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if (n > 0) == running {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("waited 30 s for a COMMIT running: %v", running)
+				}
+			}
+		}
+		// putCut uploads data and cuts the database's connections while
+		// the server runs the COMMIT; restore brings them back at once.
+		putCut := func(name string, data []byte, restore bool) (filegate.File, error) {
+			t.Helper()
+			type result struct {
+				f   filegate.File
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				f, err := e.in.Put(context.Background(), e.owner, name, bytes.NewReader(data))
+				done <- result{f, err}
+			}()
+			waitCommit(true)
+			proxy.Cut()
+			if restore {
+				proxy.Restore()
+			}
+			r := <-done
+			proxy.Restore()
+			waitCommit(false) // the server finishes what it was told
+			return r.f, r.err
+		}
+		committed := func(name string) filegate.File {
+			t.Helper()
+			f, err := e.db.FileByName(context.Background(), e.owner, name)
+			if err != nil {
+				t.Fatalf("row of %s: %v", name, err)
+			}
+			return f
+		}
+
+		// The database answers again: FileExists waits for the commit
+		// and finds the row.
+		data := pattern(6 << 20)
+		f, err := putCut("a.pdf", data, true)
+		if err != nil {
+			t.Fatalf("Put with the reply to COMMIT lost: %v, want the committed file", err)
+		}
+		if row := committed("a.pdf"); row.ID != f.ID || !bytes.Equal(e.read(t, f), data) {
+			t.Errorf("row %+v, Put returned %+v", row, f)
+		}
+
+		// The database stays away: nobody can tell, the bytes stay.
+		_, err = putCut("b.pdf", pdfSample, false)
+		if filegate.ErrorCode(err) != filegate.EUNAVAILABLE {
+			t.Errorf("Put with the database gone at COMMIT: %v, want EUNAVAILABLE", err)
+		}
+		b := committed("b.pdf")
+		if !bytes.Equal(e.read(t, b), pdfSample) {
+			t.Error("b.pdf reads back other bytes")
+		}
+		e.wantLeft(t, f, b)
 	})
 }
 

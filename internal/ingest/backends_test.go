@@ -515,7 +515,7 @@ func TestS3Down(t *testing.T) {
 	if rows := e.rows(t); len(rows) != 0 {
 		t.Errorf("rows left: %+v", rows)
 	}
-	e.in.grace = 0
+	e.in.grace, e.in.unfinishedGrace = 0, 0
 	rep, err := e.in.Sweep(context.Background(), true)
 	if err != nil || len(rep.OrphanFiles)+len(rep.MissingFiles) != 0 || rep.Removed != len(rep.Unfinished) {
 		t.Errorf("Sweep = %+v, %v", rep, err)
@@ -555,7 +555,14 @@ func TestS3Sweep(t *testing.T) {
 		t.Fatalf("Sweep of young leftovers = %+v, %v, want only row %d missing", rep, err, lost.ID)
 	}
 
-	e.in.grace = 0
+	// Old: but an unfinished upload may still be running for a day.
+	e.in.grace, e.in.settle = 0, 100*time.Millisecond
+	rep, err = e.in.Sweep(ctx, false)
+	if err != nil || !slices.Equal(rep.OrphanFiles, []string{orphan}) || len(rep.Unfinished) != 0 {
+		t.Fatalf("Sweep(false) of a running upload = %+v, %v, want only orphan %s", rep, err, orphan)
+	}
+
+	e.in.unfinishedGrace = 0
 	rep, err = e.in.Sweep(ctx, false)
 	if err != nil || !slices.Equal(rep.OrphanFiles, []string{orphan}) || len(rep.MissingFiles) != 0 ||
 		len(rep.Unfinished) != 1 || rep.Unfinished[0].Name != unfinished || rep.Unfinished[0].Upload != upload {
@@ -577,6 +584,91 @@ func TestS3Sweep(t *testing.T) {
 	if rep, err := e.in.Sweep(ctx, false); err != nil || len(rep.OrphanFiles)+len(rep.MissingFiles)+len(rep.Unfinished) != 0 {
 		t.Errorf("second sweep = %+v, %v, want nothing", rep, err)
 	}
+}
+
+// A bucket dates a multipart object from the start of its upload, so
+// sweep may list a just completed one as old while its row has not
+// committed: here the commit waits on the owner's row, held as a copy by
+// another upload would hold it, and is let go after sweep read the rows.
+// Sweep must read them again only once the commit has had its time, and
+// keep the object. Before the fix it removed the object at once, and the
+// row committed without bytes.
+func TestS3SweepSlowCommit(t *testing.T) {
+	t.Parallel()
+	dbURL := testenv.NewDatabase(t)
+	db, err := postgres.Open(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	direct, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { direct.Close() })
+	e := newEnvDB(t, "s3", db, 16<<20, testenv.LargeQuota)
+	e.in.grace, e.in.settle = 0, 2*time.Second // every object counts as old
+	ctx := context.Background()
+
+	lock, err := direct.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback()
+	if _, err := lock.Exec(`SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, e.owner); err != nil {
+		t.Fatal(err)
+	}
+	data := pattern(6 << 20)
+	type result struct {
+		f   filegate.File
+		err error
+	}
+	put := make(chan result, 1)
+	go func() {
+		f, err := e.in.Put(ctx, e.owner, "slow.pdf", bytes.NewReader(data))
+		put <- result{f, err}
+	}()
+	// The object is complete and its CreateFile waits for the lock.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var waiting int
+		err := direct.QueryRow(`SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 && len(e.leftovers(t)) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the upload never waited for its commit; bucket holds %q", e.leftovers(t))
+		}
+	}
+
+	type swept struct {
+		rep SweepReport
+		err error
+	}
+	sweep := make(chan swept, 1)
+	go func() {
+		rep, err := e.in.Sweep(ctx, true)
+		sweep <- swept{rep, err}
+	}()
+	time.Sleep(500 * time.Millisecond) // sweep has listed and read the rows
+	if err := lock.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	p := <-put
+	if p.err != nil {
+		t.Fatalf("Put: %v", p.err)
+	}
+	sw := <-sweep
+	if sw.err != nil || sw.rep.Removed != 0 || len(sw.rep.OrphanFiles) != 0 {
+		t.Errorf("Sweep = %+v, %v, want nothing removed", sw.rep, sw.err)
+	}
+	if got := e.readObject(t, p.f); !bytes.Equal(got, data) {
+		t.Errorf("the committed file reads back %d other bytes", len(got))
+	}
+	e.wantLeft(t, p.f)
 }
 
 // TestS3PutStreams runs alone (not parallel): it measures the process's

@@ -71,7 +71,8 @@ type Ingester struct {
 	allowed allowlist
 	quota   filegate.Quota
 	log     *slog.Logger
-	grace   time.Duration // Sweep's inFlight; tests shorten it
+	// Sweep's inFlight, unfinishedGrace and settle; tests shorten them.
+	grace, unfinishedGrace, settle time.Duration
 }
 
 // New returns an Ingester keeping bytes in storage (the caller's to
@@ -95,7 +96,8 @@ func New(storage Storage, store Store, maxSize int64, allowed []string, quota fi
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Ingester{storage: storage, store: store, maxSize: maxSize, allowed: types, quota: quota, log: log, grace: inFlight}, nil
+	return &Ingester{storage: storage, store: store, maxSize: maxSize, allowed: types, quota: quota, log: log,
+		grace: inFlight, unfinishedGrace: unfinishedGrace, settle: settle}, nil
 }
 
 // Limits is what Put accepts, for the upload page and API clients.

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -206,6 +207,11 @@ func Load(getenv func(string) string) (Config, error) {
 
 // check says which FILEGATE_S3_* variable is missing or malformed.
 func (s S3) check() error {
+	// Credentials go in their own variables; a user:password@ here would
+	// be quoted in errors and logs, so the value is not quoted then.
+	if strings.Contains(s.Endpoint, "@") {
+		return errors.New("FILEGATE_S3_ENDPOINT: holds a user or password (@); give the store's base URL alone, and the keys in FILEGATE_S3_ACCESS_KEY and FILEGATE_S3_SECRET_KEY")
+	}
 	u, err := url.Parse(s.Endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 		return fmt.Errorf("FILEGATE_S3_ENDPOINT: want a base URL like https://s3.example.com, got %q", s.Endpoint)

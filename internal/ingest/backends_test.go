@@ -126,6 +126,24 @@ func (e *env) wantLeft(t *testing.T, files ...filegate.File) {
 	}
 }
 
+// openDB opens the store at storeURL and, for what the test does behind
+// its back (locks, triggers, pg_stat_activity), a plain connection pool at
+// directURL, both closed when the test ends.
+func openDB(t *testing.T, storeURL, directURL string) (*postgres.DB, *sql.DB) {
+	t.Helper()
+	db, err := postgres.Open(storeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	direct, err := sql.Open("postgres", directURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { direct.Close() })
+	return db, direct
+}
+
 // readObject reads f's object from the bucket with the root client.
 func (e *env) readObject(t *testing.T, f filegate.File) []byte {
 	t.Helper()
@@ -382,16 +400,7 @@ func TestBackendsCommitReplyLost(t *testing.T) {
 		}
 		proxy := testenv.NewProxy(t, u.Host)
 		u.Host = proxy.Addr
-		db, err := postgres.Open(u.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		direct, err := sql.Open("postgres", dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { direct.Close() })
+		db, direct := openDB(t, u.String(), dbURL)
 		_, err = direct.Exec(`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
 				BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$;
 			CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON files
@@ -601,16 +610,7 @@ func TestS3Sweep(t *testing.T) {
 func TestS3SweepSlowCommit(t *testing.T) {
 	t.Parallel()
 	dbURL := testenv.NewDatabase(t)
-	db, err := postgres.Open(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	direct, err := sql.Open("postgres", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { direct.Close() })
+	db, direct := openDB(t, dbURL, dbURL)
 	e := newEnvDB(t, "s3", db, 16<<20, testenv.LargeQuota)
 	e.in.grace, e.in.settle = 0, 2*time.Second // every object counts as old
 	ctx := context.Background()

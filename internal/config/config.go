@@ -4,6 +4,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -103,7 +104,7 @@ var Vars = []Var{
 	{"FILEGATE_LINK_MAX_TTL", "2160h", "longest a share link may be made to last"},
 	{"FILEGATE_AUDIT_LOG", "-", "file the audit lines are appended to (reopened on SIGHUP), or - for standard output"},
 	{"FILEGATE_STORAGE", "fs", "where files live: fs (FILEGATE_PRIVATE_ROOT, sent by nginx from disk) or s3 (the bucket below, through presigned URLs)"},
-	{"FILEGATE_S3_ENDPOINT", "", "with s3: the store's base URL, like https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:7070"},
+	{"FILEGATE_S3_ENDPOINT", "", "with s3: the store's base URL, like https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:7070 (no user:password@)"},
 	{"FILEGATE_S3_BUCKET", "", "with s3: the bucket (it must exist)"},
 	{"FILEGATE_S3_REGION", "us-east-1", "with s3: the bucket's region, part of every signature"},
 	{"FILEGATE_S3_ACCESS_KEY", "", "with s3: the access key id"},
@@ -206,6 +207,11 @@ func Load(getenv func(string) string) (Config, error) {
 
 // check says which FILEGATE_S3_* variable is missing or malformed.
 func (s S3) check() error {
+	// Credentials go in their own variables; a user:password@ here would
+	// be quoted in errors and logs, so the value is not quoted then.
+	if strings.Contains(s.Endpoint, "@") {
+		return errors.New("FILEGATE_S3_ENDPOINT: holds a user or password (@); give the store's base URL alone, and the keys in FILEGATE_S3_ACCESS_KEY and FILEGATE_S3_SECRET_KEY")
+	}
 	u, err := url.Parse(s.Endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 		return fmt.Errorf("FILEGATE_S3_ENDPOINT: want a base URL like https://s3.example.com, got %q", s.Endpoint)

@@ -79,6 +79,26 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// An endpoint with credentials in it is refused, and the error, which
+// the binaries print and log, quotes none of them.
+func TestLoadS3EndpointCredentials(t *testing.T) {
+	for _, endpoint := range []string{
+		"https://AKIAEXAMPLE:hunter2-secret@s3.example.com",
+		"https://hunter2-secret@s3.example.com",
+		"http://AKIAEXAMPLE:hunter2-secret@127.0.0.1:7070/",
+		"AKIAEXAMPLE:hunter2-secret@s3.example.com",            // no scheme: url.Parse fails
+		"https://AKIAEXAMPLE:hunter2%zz-secret@s3.example.com", // bad escape: url.Parse fails
+	} {
+		_, err := Load(env(map[string]string{"FILEGATE_STORAGE": "s3", "FILEGATE_S3_ENDPOINT": endpoint,
+			"FILEGATE_S3_BUCKET": "b", "FILEGATE_S3_ACCESS_KEY": "k", "FILEGATE_S3_SECRET_KEY": "s"}))
+		if err == nil || !strings.HasPrefix(err.Error(), "FILEGATE_S3_ENDPOINT:") {
+			t.Errorf("%s: error %v, want one naming FILEGATE_S3_ENDPOINT", endpoint, err)
+		} else if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "AKIAEXAMPLE") {
+			t.Errorf("%s: error quotes the credentials: %v", endpoint, err)
+		}
+	}
+}
+
 func TestParseSize(t *testing.T) {
 	tests := []struct {
 		in   string

@@ -14,6 +14,12 @@ import (
 	"time"
 )
 
+// ChangeTimeout bounds a change to the database that has no client left
+// to wait for it (postgres runs every change detached from its caller).
+// A change that has not sent its COMMIT by then never commits, which is
+// what lets sweep know how long an upload can take to commit its row.
+const ChangeTimeout = 10 * time.Second
+
 // User is a person who can log in. PasswordHash is a bcrypt hash and never
 // leaves the uploader process.
 type User struct {

@@ -37,9 +37,14 @@ type Store interface {
 	// CreateFile inserts f (with its reserved ID), counting it against
 	// its owner's quota q, calls place inside the transaction and
 	// commits. A file that does not fit is EQUOTA, a taken (owner, stored
-	// name) ECONFLICT; place is not called then. If the commit fails
-	// after place, the caller removes the bytes.
+	// name) ECONFLICT; place is not called then. If it fails after place,
+	// the row may have committed all the same (a lost reply to COMMIT):
+	// the caller asks FileExists before it removes the bytes.
 	CreateFile(ctx context.Context, f *filegate.File, q filegate.Quota, place func() error) error
+	// FileExists reports whether file id of owner ownerID has a row, once
+	// every change to the owner's files in progress has ended, so that a
+	// CreateFile whose reply was lost has committed or not by then.
+	FileExists(ctx context.Context, ownerID, id int64) (bool, error)
 	// DeleteFile deletes the row of file id, frees its quota and returns
 	// it; ENOTFOUND.
 	DeleteFile(ctx context.Context, id int64) (filegate.File, error)
@@ -66,7 +71,8 @@ type Ingester struct {
 	allowed allowlist
 	quota   filegate.Quota
 	log     *slog.Logger
-	grace   time.Duration // Sweep's inFlight; tests shorten it
+	// Sweep's inFlight, unfinishedGrace and settle; tests shorten them.
+	grace, unfinishedGrace, settle time.Duration
 }
 
 // New returns an Ingester keeping bytes in storage (the caller's to
@@ -90,7 +96,8 @@ func New(storage Storage, store Store, maxSize int64, allowed []string, quota fi
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Ingester{storage: storage, store: store, maxSize: maxSize, allowed: types, quota: quota, log: log, grace: inFlight}, nil
+	return &Ingester{storage: storage, store: store, maxSize: maxSize, allowed: types, quota: quota, log: log,
+		grace: inFlight, unfinishedGrace: unfinishedGrace, settle: settle}, nil
 }
 
 // Limits is what Put accepts, for the upload page and API clients.
@@ -115,8 +122,9 @@ func (in *Ingester) Limits() Limits {
 // r's *http.MaxBytesError), EUNSUPPORTED, ENOSPACE, EQUOTA (the file
 // would pass the owner's quota), or the database's or the file store's
 // (EUNAVAILABLE…); a done ctx returns its error. Whatever fails, neither
-// bytes nor a row remain (a store lost mid-upload may keep an unfinished
-// upload, which Sweep finds).
+// bytes nor a row remain, but for what Sweep finds: a store lost
+// mid-upload may keep an unfinished upload, and a database lost at the
+// commit, when it cannot tell whether the row committed, the bytes.
 func (in *Ingester) Put(ctx context.Context, ownerID int64, name string, r io.Reader) (filegate.File, error) {
 	f, err := in.put(ctx, ownerID, name, r)
 	if err != nil {
@@ -176,7 +184,9 @@ func (in *Ingester) put(ctx context.Context, ownerID int64, name string, r io.Re
 	// Close in every case: after success the bytes also have their final
 	// name, after failure they must not stay at all.
 	defer func() {
-		if err := staged.Close(context.WithoutCancel(ctx)); err != nil {
+		ctx, cancel := storage.Cleanup(ctx)
+		defer cancel()
+		if err := staged.Close(ctx); err != nil {
 			in.log.Error("ingest: remove staged upload", "id", f.ID, "err", err)
 		}
 	}()
@@ -240,10 +250,30 @@ func (in *Ingester) createAs(ctx context.Context, f *filegate.File, staged stora
 		return nil
 	})
 	if err != nil && placed {
-		// The row was rolled back (or its commit failed): the bytes go too.
-		// If the commit did happen after all, Sweep reports the row.
-		if rmErr := in.storage.Delete(context.WithoutCancel(ctx), *f); rmErr != nil {
-			in.log.Error("ingest: remove file after failed insert", "key", in.storage.Name(*f), "err", rmErr)
+		return in.commitFailed(ctx, *f, err)
+	}
+	return err
+}
+
+// commitFailed settles an upload whose bytes were placed and whose commit
+// failed with err. A lost reply to COMMIT fails it even when the row
+// committed, so the bytes go only once the store says the row is not
+// there; the upload succeeded (nil) when it is. If the store cannot say,
+// the bytes stay: bytes without a row are what Sweep finds, while a row
+// without bytes is a file that fails to download.
+func (in *Ingester) commitFailed(ctx context.Context, f filegate.File, err error) error {
+	ctx, cancel := storage.Cleanup(ctx)
+	defer cancel()
+	exists, existsErr := in.store.FileExists(ctx, f.OwnerID, f.ID)
+	switch {
+	case existsErr != nil:
+		in.log.Error("ingest: commit of upload uncertain, bytes kept for sweep", "id", f.ID, "key", in.storage.Name(f), "err", existsErr)
+	case exists:
+		in.log.Warn("ingest: upload committed although its commit failed", "id", f.ID, "err", err)
+		return nil
+	default:
+		if rmErr := in.storage.Delete(ctx, f); rmErr != nil {
+			in.log.Error("ingest: remove file after failed insert", "key", in.storage.Name(f), "err", rmErr)
 		}
 	}
 	return err
@@ -258,7 +288,9 @@ func (in *Ingester) Delete(ctx context.Context, id int64) (filegate.File, error)
 	if err != nil {
 		return f, fmt.Errorf("ingest: delete file %d: %w", id, err)
 	}
-	if err := in.storage.Delete(context.WithoutCancel(ctx), f); errors.Is(err, fs.ErrNotExist) {
+	ctx, cancel := storage.Cleanup(ctx)
+	defer cancel()
+	if err := in.storage.Delete(ctx, f); errors.Is(err, fs.ErrNotExist) {
 		in.log.Warn("ingest: deleted file had no bytes", "id", id, "key", in.storage.Name(f))
 	} else if err != nil {
 		in.log.Error("ingest: remove deleted file", "id", id, "key", in.storage.Name(f), "err", err)
@@ -274,7 +306,9 @@ func (in *Ingester) RemoveUser(ctx context.Context, id int64) ([]filegate.File, 
 	if err != nil {
 		return nil, fmt.Errorf("ingest: remove user %d: %w", id, err)
 	}
-	if err := in.storage.RemoveOwner(context.WithoutCancel(ctx), id); err != nil {
+	ctx, cancel := storage.Cleanup(ctx)
+	defer cancel()
+	if err := in.storage.RemoveOwner(ctx, id); err != nil {
 		in.log.Error("ingest: remove files of removed user", "user", id, "err", err)
 	}
 	return files, nil

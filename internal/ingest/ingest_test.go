@@ -517,6 +517,7 @@ func TestSweep(t *testing.T) {
 		t.Fatal("Sweep without apply changed something")
 	}
 
+	e.in.settle = 100 * time.Millisecond
 	rep, err = e.in.Sweep(ctx, true)
 	if err != nil || rep.Removed != 3 {
 		t.Fatalf("Sweep(true) = %+v, %v, want 3 removed", rep, err)

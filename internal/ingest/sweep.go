@@ -12,11 +12,28 @@ import (
 	"github.com/filegate/filegate/internal/storage"
 )
 
-// inFlight is how recent bytes without a row may be and still belong to
-// an upload in progress: Put writes the bytes first and commits the row
-// after, so only older ones are leftovers. A bucket's lifecycle rule
-// aborting unfinished uploads should wait at least as long.
-const inFlight = time.Hour
+const (
+	// inFlight is how recent bytes without a row may be and still belong
+	// to an upload in progress: Put writes the bytes first and commits the
+	// row after, so only older ones are leftovers.
+	inFlight = time.Hour
+	// unfinishedGrace is how old an unfinished multipart upload must be
+	// before Sweep aborts it. It is dated from its start, and a large
+	// upload over a slow link can run for hours: aborting it would fail
+	// it. A bucket's lifecycle rule aborting unfinished uploads should
+	// wait as long.
+	unfinishedGrace = 24 * time.Hour
+	// settle is how long after listing storage Sweep waits before it reads
+	// the rows a second time, with apply. A bucket dates a multipart
+	// object from the start of its upload, so an old object may have just
+	// been completed, its row not yet committed: the commit can wait on
+	// the owner's row, which another upload holds during a copy. Put asks
+	// for the commit as soon as the object is complete, and a change sends
+	// no COMMIT later than filegate.ChangeTimeout after it began; the
+	// margin is for the commit itself. By then the row of every object the
+	// listing showed is there, or never will be.
+	settle = filegate.ChangeTimeout + 5*time.Second
+)
 
 // SweepReport is what Sweep found, and with apply, fixed.
 type SweepReport struct {
@@ -37,21 +54,25 @@ type SweepReport struct {
 }
 
 // Sweep compares storage with the rows; the CLI runs it by hand or from
-// cron. Bytes without a row and unfinished uploads count once they are
-// older than an hour (younger ones may be uploads in flight). With apply
-// it removes the orphans, aborts the unfinished uploads and deletes the
-// missing rows. A failure to list storage or read the rows ends the
-// sweep; failures to fix single entries are joined into the returned
-// error alongside the report.
+// cron. Bytes without a row count once they are older than an hour, and
+// unfinished uploads once they started a day ago (younger ones may be
+// uploads in flight). With apply it removes the orphans, aborts the
+// unfinished uploads and deletes the missing rows; before it removes an
+// orphan it reads the rows again, settle (15 s) after the listing, so
+// apply takes that long when there are orphans. A failure to list
+// storage or read the rows ends the sweep; failures to fix single
+// entries are joined into the returned error alongside the report.
 func (in *Ingester) Sweep(ctx context.Context, apply bool) (SweepReport, error) {
 	var rep SweepReport
 	// Storage first, rows second: bytes written after the listing are not
 	// seen, and bytes written before it have either committed their row
-	// by the time rows are read, or are younger than inFlight.
+	// by the time rows are read, or are younger than inFlight, or are
+	// checked again after settle.
 	objects, err := in.storage.List(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("ingest: sweep: %w", err)
 	}
+	listedAt := time.Now()
 	rows, err := in.store.AllFiles(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("ingest: sweep: %w", err)
@@ -79,10 +100,13 @@ func (in *Ingester) Sweep(ctx context.Context, apply bool) (SweepReport, error) 
 	}
 	var orphans []storage.Object
 	for _, o := range objects {
+		age := time.Since(o.Modified)
 		switch {
-		case time.Since(o.Modified) < in.grace:
 		case o.Upload != "":
-			rep.Unfinished = append(rep.Unfinished, o)
+			if age >= in.unfinishedGrace {
+				rep.Unfinished = append(rep.Unfinished, o)
+			}
+		case age < in.grace:
 		case !claimed[o.Name]:
 			orphans = append(orphans, o)
 			rep.OrphanFiles = append(rep.OrphanFiles, o.Name)
@@ -92,10 +116,15 @@ func (in *Ingester) Sweep(ctx context.Context, apply bool) (SweepReport, error) 
 		return rep, nil
 	}
 
-	// A bucket dates a multipart object from the start of its upload, so
-	// an upload slower than inFlight can complete after the listing and
-	// commit its row after the rows were read: read them once more.
+	// An orphan may be an upload slower than inFlight whose row has not
+	// committed yet (see settle): read the rows again once it has.
 	if len(orphans) > 0 {
+		in.log.Info("ingest: sweep waits for uploads about to commit", "orphans", len(orphans), "until", listedAt.Add(in.settle))
+		select {
+		case <-time.After(time.Until(listedAt.Add(in.settle))):
+		case <-ctx.Done():
+			return rep, fmt.Errorf("ingest: sweep: %w", ctx.Err())
+		}
 		if rows, err = in.store.AllFiles(ctx); err != nil {
 			return rep, fmt.Errorf("ingest: sweep: %w", err)
 		}
@@ -103,6 +132,10 @@ func (in *Ingester) Sweep(ctx context.Context, apply bool) (SweepReport, error) 
 			claimed[in.storage.Name(f)] = true
 		}
 		orphans = slices.DeleteFunc(orphans, func(o storage.Object) bool { return claimed[o.Name] })
+		rep.OrphanFiles = rep.OrphanFiles[:0]
+		for _, o := range orphans {
+			rep.OrphanFiles = append(rep.OrphanFiles, o.Name)
+		}
 	}
 	var errs []error
 	for _, o := range append(orphans, rep.Unfinished...) {

@@ -20,8 +20,9 @@ const fileColumns = `id, owner_id, stored_name, display_name, content_type, size
 // against its owner's quota q. place is called inside the transaction
 // after the row is inserted and before the commit; it puts the bytes where
 // the row says. If place fails, the row is rolled back and place's error
-// returned. If the commit fails after place succeeded, the caller must
-// remove the bytes again. Errors: EQUOTA when the file does not fit in q
+// returned. If the commit fails after place succeeded, the row may have
+// committed all the same (a lost reply to COMMIT): the caller asks
+// FileExists, and removes the bytes only when the row is not there. Errors: EQUOTA when the file does not fit in q
 // (nothing is inserted), ENOTFOUND when the owner does not exist, and
 // ECONFLICT for a stored name this owner already uses; place is called in
 // none of these cases.
@@ -110,6 +111,26 @@ func (db *DB) FileByID(ctx context.Context, id int64) (filegate.File, error) {
 		return f, filegate.Errorf(filegate.ENOTFOUND, "No such file.")
 	}
 	return f, wrap("file", err)
+}
+
+// FileExists reports whether file id of owner ownerID has a row, after
+// waiting for every change to the owner's files in progress: CreateFile
+// and DeleteFile hold the owner's row until they end. Ingest asks it when
+// a CreateFile failed at its commit, whose reply may have been lost while
+// the server went on committing; a plain read then could miss a row about
+// to commit, and the bytes of a stored file be removed.
+func (db *DB) FileExists(ctx context.Context, ownerID, id int64) (bool, error) {
+	var exists bool
+	err := db.inTx(ctx, "file exists", func(tx *sqlx.Tx) error {
+		// FOR SHARE waits for their FOR NO KEY UPDATE.
+		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM users WHERE id = $1 FOR SHARE`, ownerID); err != nil {
+			return wrap("file exists: wait for owner", err)
+		}
+		// A new statement, a new snapshot (READ COMMITTED): it sees what
+		// the change waited for committed.
+		return wrap("file exists", tx.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM files WHERE id = $1)`, id))
+	})
+	return exists, err
 }
 
 // FileByName returns the file ownerID stores as storedName, or

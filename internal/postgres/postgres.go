@@ -66,17 +66,14 @@ func (db *DB) Close() error {
 // Ping reports whether the database answers; used by /healthz.
 func (db *DB) Ping(ctx context.Context) error { return wrap("ping", db.db.PingContext(ctx)) }
 
-// changeTimeout bounds a change that has no client left to wait for it.
-const changeTimeout = 10 * time.Second
-
 // detach returns the context a change runs in: the caller's values, but
-// not its cancellation, and changeTimeout. A change that can alter an
+// not its cancellation, and filegate.ChangeTimeout. A change that can alter an
 // access decision, once asked for, is carried out to a known end whatever
 // the client does: a client hanging up mid-statement must not leave a
 // change committed that the store believes failed, and so never reports
 // to the Invalidator (docs/interface.md#cache).
 func detach(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), changeTimeout)
+	return context.WithTimeout(context.WithoutCancel(ctx), filegate.ChangeTimeout)
 }
 
 // uncertain reports whether err may have come after PostgreSQL committed

@@ -22,6 +22,19 @@ func Key(ownerID, fileID int64, storedName string) string {
 	return strconv.FormatInt(ownerID, 10) + "/" + strconv.FormatInt(fileID, 10) + "/" + storedName
 }
 
+// CleanupTimeout bounds the removal of bytes that must go whatever the
+// caller does: an aborted upload, staged bytes, a file whose row is gone.
+// Cleanup runs after the client may have left, so without a bound a store
+// that hangs would hold the request's goroutine forever; what a timed-out
+// cleanup leaves, Sweep finds.
+const CleanupTimeout = time.Minute
+
+// Cleanup returns the context a cleanup runs in: ctx's values, not its
+// cancellation, and CleanupTimeout.
+func Cleanup(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
+}
+
 // Staged is an upload's bytes, written by a backend and waiting for
 // their row.
 type Staged interface {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"slices"
-	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -30,9 +29,6 @@ const (
 	// firstRead is where a part's buffer starts, so that small files,
 	// sent in one PutObject, cost memory in proportion to their size.
 	firstRead = 64 << 10
-	// abortTimeout bounds the cleanup after a failed upload, which runs
-	// even when the upload's context is done (the client went away).
-	abortTimeout = time.Minute
 )
 
 // Write streams src to f's key (storage.Key), with f's content type, and
@@ -66,7 +62,8 @@ func (b *Bucket) put(ctx context.Context, key, contentType string, src io.Reader
 		return storeError(err)
 	}
 	if err := b.putParts(ctx, core, key, upload, part, src); err != nil {
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+		// Even when ctx is done (the client went away).
+		actx, cancel := storage.Cleanup(ctx)
 		defer cancel()
 		if abortErr := core.AbortMultipartUpload(actx, b.name, key, upload); abortErr != nil {
 			// Its parts stay until sweep or the bucket's lifecycle rule.

@@ -375,9 +375,9 @@ func TestFaultGracefulShutdown(t *testing.T) {
 
 	t.Run("uploader", func(t *testing.T) {
 		ann := ids["ann"]
-		data := bytes.Repeat([]byte("slow and steady\n"), 16384)
+		data := bytes.Repeat([]byte("slow and steady\n"), 65536)
 		up := startSlowUpload(s, c.tg.cookies[viewer(ann)], "slow.txt", data)
-		up.send(t, 64<<10)
+		up.send(t, partialWrite)
 		waitPartial(t, s, ann, 1)
 		s.Uploader.Signal(t, syscall.SIGTERM)
 		stopped := time.Now()
@@ -412,8 +412,8 @@ func TestFaultUploaderKilled(t *testing.T) {
 	s := testenv.Start(t, testenv.Options{})
 	ann := s.AddUser(t, testenv.User{Name: "ann", Password: "ann-password"})
 	cookie := s.Cookie(t, ann)
-	up := startSlowUpload(s, cookie, "killed.txt", bytes.Repeat([]byte("never finished\n"), 20000))
-	up.send(t, 64<<10)
+	up := startSlowUpload(s, cookie, "killed.txt", bytes.Repeat([]byte("never finished\n"), 70000))
+	up.send(t, partialWrite)
 	left := waitPartial(t, s, ann, 1)
 	s.Uploader.Kill(t)
 	if answer := up.wait(t); answer.status != 502 {
@@ -462,6 +462,10 @@ func waitPartial(t *testing.T, s *testenv.Stack, owner int64, n int64) partialUp
 	return found
 }
 
+// partialWrite is enough of an upload for its temp file to hold some of
+// it: the filesystem backend writes through a 256 KiB buffer.
+const partialWrite = 512 << 10
+
 // inFlightSize is the size of the uploads tests leave in flight: over
 // one part of an S3 multipart upload, so that its first part is stored in
 // the bucket, as the start of its temp file is on disk.
@@ -485,9 +489,10 @@ func sendInFlight(t *testing.T, s *testenv.Stack, cookie *http.Cookie, owner int
 	return up, waitPartial(t, s, owner, s3.PartSize)
 }
 
-// age makes the unfinished upload p two hours old, as sweep sees it: the
-// temp file's modification time, or the multipart upload's start, which
-// versitygw takes from its folder's.
+// age makes the unfinished upload p 25 hours old, as sweep sees it, past
+// both of sweep's grace periods (an hour for a temp file, a day for a
+// multipart upload): the temp file's modification time, or the multipart
+// upload's start, which versitygw takes from its folder's.
 func age(t *testing.T, s *testenv.Stack, p partialUpload) {
 	t.Helper()
 	path := filepath.Join(s.PrivateRoot, filepath.FromSlash(p.name))
@@ -498,7 +503,7 @@ func age(t *testing.T, s *testenv.Stack, p partialUpload) {
 		}
 		path = dirs[0]
 	}
-	old := time.Now().Add(-2 * time.Hour)
+	old := time.Now().Add(-25 * time.Hour)
 	if err := os.Chtimes(path, old, old); err != nil {
 		t.Fatal(err)
 	}

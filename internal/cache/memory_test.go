@@ -364,6 +364,30 @@ func TestMemoryForgedInvalidations(t *testing.T) {
 	}
 }
 
+// Whoever overwrites the epoch makes it name no server the replica
+// listens on: memory is dropped, and comes back once a new subscription
+// has claimed the epoch again.
+func TestMemoryForgedEpoch(t *testing.T) {
+	prefix := testenv.RedisPrefix(t)
+	r := replica(t, testenv.RedisURL(), prefix)
+	warm(t, r, key)
+	rdb := testenv.RedisClient(t)
+	ctx := context.Background()
+	epoch := cache.KeyPrefix(prefix) + "m:epoch"
+	if err := rdb.Set(ctx, epoch, "another/server/", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(func() bool { return !cache.InMemory(r, key) }) {
+		t.Fatal("memory kept answering under a lease on a server whose epoch is not the subscription's")
+	}
+	if !eventually(func() bool { warm(t, r, key); return r.MemoryServing() }) {
+		t.Fatal("memory never answered again")
+	}
+	if got := rdb.Get(ctx, epoch).Val(); got == "another/server/" {
+		t.Error("the new subscription did not claim the epoch back")
+	}
+}
+
 // Memory holds at most its size, evicting what it must and counting it.
 func TestMemoryBounded(t *testing.T) {
 	c := openAt(t, testenv.RedisURL(), testenv.RedisPrefix(t), time.Minute)

@@ -34,12 +34,25 @@ import (
 // that connects to it, before that authz reads anything there, and every
 // entry written before the failover or the restart is a miss. Nothing a
 // lost write could have undone survives it.
+//
+// The memory layer leans on the epoch too: its lease must be held on the
+// server it hears the invalidations from. After a failover that leaves
+// the old primary up, go-redis sends new commands to the new primary but
+// keeps a subscription where it was, and the changes made on one side
+// never reach the other. A subscription's connection claims the epoch
+// like any other, and notes what it claimed (claimedKey); its lease is
+// then granted only where the epoch is that (lease.go).
 
 // KeyPrefix is what every key of the cache under the deployment's prefix
 // starts with; tests and operators use it to find them.
 func KeyPrefix(prefix string) string { return prefix + "{cache}" }
 
 func (c *Cache) epochKey() string { return c.prefix + "m:epoch" }
+
+// claimedKey is a context key: a connection made under a context that
+// holds a *string under it stores there the epoch it claimed. The
+// subscription (lease.go) learns so which server it listens on.
+type claimedKey struct{}
 
 // epochScript: KEYS = the epoch; ARGV = the server's identity. It makes
 // the epoch the identity unless it is already.
@@ -80,6 +93,9 @@ func (c *Cache) claimEpoch(ctx context.Context, cn *goredis.Conn) error {
 	}
 	if err := epochScript.Run(ctx, cn, []string{c.epochKey()}, id).Err(); err != nil {
 		return fmt.Errorf("redis: claim the epoch: %w", err)
+	}
+	if claimed, ok := ctx.Value(claimedKey{}).(*string); ok {
+		*claimed = id
 	}
 	return nil
 }

@@ -29,6 +29,13 @@ import (
 //   - holds a subscription to the channel m:inval, read with a Receive
 //     loop: go-redis's Channel() reconnects by itself and could lose
 //     messages unseen;
+//   - holds its lease on the server it hears the invalidations from:
+//     the subscription's connection notes the epoch it claimed
+//     (epoch.go), and the first sequence number is read, and each lease
+//     granted, only where the epoch is still that. Anywhere else (a
+//     failover that left the old primary up: go-redis moves the commands
+//     to the new one, never the subscription) ends the subscription, and
+//     the next one starts where the commands go;
 //   - applies each invalidation to its map, then acknowledges it by
 //     pushing its lease member and the message's random nonce onto the
 //     list m:ack:{seq} (out of sequence too, once memory is dropped), so
@@ -106,10 +113,13 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 return {seq, now, redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf', 'WITHSCORES')}
 `)
 
-// renewScript: KEYS = leases, seq; ARGV = lease member, lease (ms). It
-// grants the lease by Redis's clock and returns the number of the last
-// invalidation published before it: the replica answers under this
-// lease only once it has applied that one. The lease set has no expiry,
+// renewScript: KEYS = leases, seq, epoch; ARGV = lease member, lease
+// (ms), the epoch the subscription claimed. It grants the lease by
+// Redis's clock and returns the number of the last invalidation
+// published before it: the replica answers under this lease only once
+// it has applied that one. Where the epoch is not the subscription's,
+// this server does not publish to it: the script grants nothing and
+// returns -1. The lease set has no expiry,
 // so that Redis's volatile-* eviction policies never take it; leases that
 // ran out are removed by every renewal and every invalidation.
 var renewScript = goredis.NewScript(`
@@ -117,9 +127,16 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('GET', KEYS[3]) ~= ARGV[3] then
+  return -1
+end
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
 return tonumber(redis.call('GET', KEYS[2]) or '0')
 `)
+
+// errSplit ends a subscription whose server is not the one its lease
+// would be held on.
+var errSplit = errors.New("the subscription and the lease are on different Redis servers (a failover)")
 
 // holder is a replica that held a lease when an invalidation went out:
 // the change waits for its acknowledgement until until.
@@ -285,7 +302,7 @@ func (m *memory) end() {
 	m.flush()
 	m.subscribed = false
 	member := m.member
-	m.member = ""
+	m.member, m.server = "", ""
 	m.mu.Unlock()
 	if member != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -338,7 +355,8 @@ func (m *memory) subscribe() (confirmed bool, err error) {
 		m.pubsub = ps
 	}
 	m.closers.Unlock()
-	if err := ps.Subscribe(ctx, m.c.channel()); err != nil {
+	var server string
+	if err := ps.Subscribe(context.WithValue(ctx, claimedKey{}, &server), m.c.channel()); err != nil {
 		return false, err
 	}
 	msg, err := ps.ReceiveTimeout(ctx, renewEvery)
@@ -349,14 +367,25 @@ func (m *memory) subscribe() (confirmed bool, err error) {
 		return false, fmt.Errorf("subscription not confirmed: %v", msg)
 	}
 	// Invalidations numbered up to s0 went out before the subscription or
-	// arrive on it; the map is empty, and what fills it is read after
-	// this, so none of them can leave a stale entry.
-	s0, err := m.c.client.Get(ctx, m.c.seqKey()).Int64()
-	if err != nil && !errors.Is(err, goredis.Nil) {
+	// arrive on it, when s0 is read where the subscription listens: the
+	// epoch read with it says so. The map is empty, and what fills it is
+	// read after this, so none of them can leave a stale entry.
+	v, err := m.c.client.MGet(ctx, m.c.seqKey(), m.c.epochKey()).Result()
+	if err != nil {
 		return false, err
 	}
+	if server == "" || str(v[1]) != server {
+		return false, errSplit
+	}
+	var s0 int64
+	if v[0] != nil {
+		if s0, err = strconv.ParseInt(str(v[0]), 10, 64); err != nil {
+			return false, fmt.Errorf("invalidation counter: %w", err)
+		}
+	}
+	member := newToken()
 	m.mu.Lock()
-	m.subscribed, m.applied, m.prev, m.member = true, s0, 0, newToken()
+	m.subscribed, m.applied, m.prev, m.member, m.server = true, s0, 0, member, server
 	m.mu.Unlock()
 	select {
 	case m.kick <- struct{}{}: // a lease now, not at the next tick
@@ -366,6 +395,9 @@ func (m *memory) subscribe() (confirmed bool, err error) {
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, renewEvery)
 		if err != nil {
+			if m.split(member) {
+				return true, errSplit
+			}
 			// A silent subscription is pinged once; still silent, it is
 			// as good as broken.
 			if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() && !pinged {
@@ -449,10 +481,12 @@ func (m *memory) renewals() {
 }
 
 // renew asks Redis for a lease, while the subscription is confirmed. A
-// lease asked for under one subscription never serves another.
+// lease asked for under one subscription never serves another. Refused
+// because the server is not the subscription's, it drops memory and
+// ends the subscription.
 func (m *memory) renew() {
 	m.mu.RLock()
-	epoch, subscribed, member := m.epoch, m.subscribed, m.member
+	epoch, subscribed, member, server := m.epoch, m.subscribed, m.member, m.server
 	m.mu.RUnlock()
 	if !subscribed {
 		return
@@ -460,7 +494,8 @@ func (m *memory) renew() {
 	sent := m.mono()
 	ctx, cancel := context.WithTimeout(context.Background(), renewEvery)
 	defer cancel()
-	seq, err := renewScript.Run(ctx, m.c.client, []string{m.c.leasesKey(), m.c.seqKey()}, member, LeaseTTL.Milliseconds()).Int64()
+	seq, err := renewScript.Run(ctx, m.c.client, []string{m.c.leasesKey(), m.c.seqKey(), m.c.epochKey()},
+		member, LeaseTTL.Milliseconds(), server).Int64()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err != nil {
@@ -471,11 +506,34 @@ func (m *memory) renew() {
 		m.warn("memory layer: lease renewal failed", err)
 		return
 	}
-	if m.epoch != epoch || !m.subscribed || m.member != member {
+	if !m.subscribed || m.member != member {
+		return
+	}
+	if seq < 0 {
+		// The changes made where the commands go are not heard: nothing
+		// in memory can be trusted, and the lease granted before must not
+		// serve either. Closing the subscription makes listen start the
+		// next one, where the commands go; split tells it why.
+		m.flush()
+		m.subscribed = false
+		m.closers.Lock()
+		m.pubsub.Close()
+		m.closers.Unlock()
+		return
+	}
+	if m.epoch != epoch {
 		return
 	}
 	m.pending = grant{until: sent + int64(LeaseTTL-leaseMargin), seq: seq}
 	m.grantPending()
+}
+
+// split reports whether renew ended the subscription whose lease is
+// member, because its lease would be held on another server.
+func (m *memory) split(member string) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return !m.subscribed && m.member == member
 }
 
 // grantPending lets the pending lease serve once every invalidation

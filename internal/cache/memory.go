@@ -73,7 +73,10 @@ type memory struct {
 	// member names the current subscription's lease in the lease set and
 	// signs its acknowledgements: a fresh one for each subscription, so
 	// that a late renewal or release of an earlier one never touches it.
-	member     string
+	member string
+	// server is the epoch the subscription's connection claimed
+	// (epoch.go): it names the server the subscription listens on.
+	server     string
 	subscribed bool  // the current subscription is confirmed and in order
 	applied    int64 // every invalidation up to this sequence number is applied
 	prev       int64 // the last sequence number received

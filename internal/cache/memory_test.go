@@ -3,8 +3,10 @@ package cache_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,7 +34,13 @@ func replica(t testing.TB, url, prefix string) *cache.Cache {
 // writer opens a cache that only invalidates, as the uploader does.
 func writer(t testing.TB, prefix string) *cache.Cache {
 	t.Helper()
-	c, err := cache.Open(testenv.RedisURL(), prefix, time.Minute, nil, quiet)
+	return writerAt(t, testenv.RedisURL(), prefix)
+}
+
+// writerAt is writer on the Redis at url.
+func writerAt(t testing.TB, url, prefix string) *cache.Cache {
+	t.Helper()
+	c, err := cache.Open(url, prefix, time.Minute, nil, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,6 +364,30 @@ func TestMemoryForgedInvalidations(t *testing.T) {
 	}
 }
 
+// Whoever overwrites the epoch makes it name no server the replica
+// listens on: memory is dropped, and comes back once a new subscription
+// has claimed the epoch again.
+func TestMemoryForgedEpoch(t *testing.T) {
+	prefix := testenv.RedisPrefix(t)
+	r := replica(t, testenv.RedisURL(), prefix)
+	warm(t, r, key)
+	rdb := testenv.RedisClient(t)
+	ctx := context.Background()
+	epoch := cache.KeyPrefix(prefix) + "m:epoch"
+	if err := rdb.Set(ctx, epoch, "another/server/", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(func() bool { return !cache.InMemory(r, key) }) {
+		t.Fatal("memory kept answering under a lease on a server whose epoch is not the subscription's")
+	}
+	if !eventually(func() bool { warm(t, r, key); return r.MemoryServing() }) {
+		t.Fatal("memory never answered again")
+	}
+	if got := rdb.Get(ctx, epoch).Val(); got == "another/server/" {
+		t.Error("the new subscription did not claim the epoch back")
+	}
+}
+
 // Memory holds at most its size, evicting what it must and counting it.
 func TestMemoryBounded(t *testing.T) {
 	c := openAt(t, testenv.RedisURL(), testenv.RedisPrefix(t), time.Minute)
@@ -442,5 +474,116 @@ func TestMemoryCloseGivesLeaseBack(t *testing.T) {
 	w.UserChanged(context.Background(), 1)
 	if took := time.Since(start); took > cache.LeaseTTL/4 {
 		t.Errorf("a change waited %v for a replica that had stopped", took)
+	}
+}
+
+// After a failover that leaves the old primary up (a partition, or the
+// moments before the sentinels demote it), go-redis sends a replica's
+// commands to the new primary but leaves its subscription on the old
+// one. The replica then hears none of the changes made on the new
+// primary, and must not answer from memory under a lease the new one
+// grants. Here the new primary B was a replica of A until promoted, and
+// A took three changes after that: B's changes come under numbers the
+// replica has applied already, as after writes a failover lost.
+func TestMemoryLeaseAndSubscriptionOnOneServer(t *testing.T) {
+	a, b := testenv.StartRedis(t), testenv.StartRedis(t)
+	onA, onB := goredis.NewClient(&goredis.Options{Addr: a}), goredis.NewClient(&goredis.Options{Addr: b})
+	t.Cleanup(func() { onA.Close(); onB.Close() })
+	ctx := context.Background()
+	host, port, _ := net.SplitHostPort(a)
+	if err := onB.ReplicaOf(ctx, host, port).Err(); err != nil {
+		t.Fatal(err)
+	}
+	p := testenv.NewProxy(t, a)
+	prefix := testenv.RedisPrefix(t)
+	r := replica(t, "redis://"+p.Addr+"/0", prefix)
+	var version atomic.Int64
+	load := versioned(&version)
+	inMemory := func() bool { r.Facts(ctx, key, load); return cache.InMemory(r, key) }
+	epoch := cache.KeyPrefix(prefix) + "m:epoch"
+	idA := onA.Get(ctx, epoch).Val()
+	if idA == "" || !eventually(func() bool { return onB.Get(ctx, epoch).Val() == idA }) {
+		t.Fatal("B never replicated A's epoch")
+	}
+	if err := onB.ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	wA := writerAt(t, "redis://"+a+"/0", prefix)
+	for range 3 {
+		wA.UserChanged(ctx, 3) // another user: the facts stay
+	}
+	if !eventually(inMemory) {
+		t.Fatal("the facts never reached memory")
+	}
+
+	// The failover as go-redis makes it: what the replica connects anew
+	// reaches B, its pooled connections are closed, its subscription
+	// stays on A.
+	p.Redirect(b)
+	closeCommandConns(t, onA)
+	// The replica's first connection to B claims B's epoch, and its first
+	// renewal there drops memory. A lease later, whatever lease A granted
+	// has run out.
+	if !eventually(func() bool { id := onB.Get(ctx, epoch).Val(); return id != "" && id != idA }) {
+		t.Fatal("the replica never reached B")
+	}
+	reached := time.Now()
+	if !eventually(func() bool { return !cache.InMemory(r, key) }) {
+		t.Error("memory kept answering with its lease on B and its subscription on A")
+	} else {
+		t.Logf("memory dropped %v after the replica reached B", time.Since(reached).Round(time.Millisecond))
+	}
+	time.Sleep(cache.LeaseTTL)
+	wB := writerAt(t, "redis://"+b+"/0", prefix)
+	v := version.Add(1)
+	wB.UserChanged(ctx, 1)
+	for end := time.Now().Add(cache.LeaseTTL); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if f, _ := r.Facts(ctx, key, load); f.Session.Expires != v {
+			t.Fatalf("the replica answered version %d after a change on the new primary made it %d", f.Session.Expires, v)
+		}
+	}
+
+	// With both on B, memory answers again, and hears B's changes.
+	if !eventually(inMemory) {
+		t.Fatal("memory never answered again on the new primary")
+	}
+	v = version.Add(1)
+	wB.UserChanged(ctx, 1)
+	if f, _ := r.Facts(ctx, key, load); f.Session.Expires != v {
+		t.Errorf("the replica answered version %d after the next change on the new primary, want %d", f.Session.Expires, v)
+	}
+}
+
+// closeCommandConns closes every connection to rdb's server but the
+// subscribed ones, as go-redis closes a client's pooled connections, and
+// not its subscriptions, on a failover. CLIENT KILL TYPE cannot tell
+// them apart: a client subscribed over RESP3 counts as normal.
+func closeCommandConns(t *testing.T, rdb *goredis.Client) {
+	t.Helper()
+	ctx := context.Background()
+	cn := rdb.Conn()
+	defer cn.Close()
+	self := strconv.FormatInt(cn.ClientID(ctx).Val(), 10)
+	list, err := cn.ClientList(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := 0
+	for line := range strings.SplitSeq(strings.TrimSpace(list), "\n") {
+		f := map[string]string{}
+		for field := range strings.FieldsSeq(line) {
+			k, v, _ := strings.Cut(field, "=")
+			f[k] = v
+		}
+		if f["id"] == self || f["sub"] != "0" || f["psub"] != "0" {
+			continue
+		}
+		if err := cn.ClientKillByFilter(ctx, "ID", f["id"]).Err(); err != nil {
+			t.Fatal(err)
+		}
+		killed++
+	}
+	if killed == 0 {
+		t.Fatal("no connection to close")
 	}
 }

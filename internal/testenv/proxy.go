@@ -65,6 +65,16 @@ func (p *Proxy) Restore() {
 	p.mu.Unlock()
 }
 
+// Redirect sends new connections to target; those open stay where they
+// are. A failover looks so to a client whose old primary is still up (a
+// partition, or before it is demoted): what it connects anew reaches the
+// new primary, what it holds still reaches the old one.
+func (p *Proxy) Redirect(target string) {
+	p.mu.Lock()
+	p.target = target
+	p.mu.Unlock()
+}
+
 // Delay holds every chunk of data for d before passing it on, both ways,
 // as a slow network or an overloaded server would. A d longer than the
 // clients' timeouts is a service that accepts connections and then hangs.

@@ -40,20 +40,9 @@ func StartSentinel(t T) *Sentinel {
 	addrs := FreeAddrs(t, 5)
 	s := &Sentinel{Name: "filegate", PrimaryAddr: addrs[0], ReplicaAddr: addrs[1], sentinels: addrs[2:]}
 	s.ReplicaLink = NewProxy(t, s.PrimaryAddr)
-	redis := func(name, addr string, more ...string) *Service {
-		host, port, _ := net.SplitHostPort(addr)
-		data := filepath.Join(dir, name)
-		if err := os.MkdirAll(data, 0o755); err != nil {
-			t.Fatalf("testenv: %v", err)
-		}
-		// No 5 s wait before the replica's first sync.
-		args := append([]string{"--bind", host, "--port", port, "--dir", data, "--save", "", "--appendonly", "no",
-			"--repl-diskless-sync-delay", "0"}, more...)
-		return startService(t, dir, name, addr, nil, server, args...)
-	}
-	s.Primary = redis("redis-primary", s.PrimaryAddr)
+	s.Primary = startRedis(t, server, dir, "redis-primary", s.PrimaryAddr)
 	lhost, lport, _ := net.SplitHostPort(s.ReplicaLink.Addr)
-	s.Replica = redis("redis-replica", s.ReplicaAddr, "--replicaof", lhost, lport)
+	s.Replica = startRedis(t, server, dir, "redis-replica", s.ReplicaAddr, "--replicaof", lhost, lport)
 	phost, pport, _ := net.SplitHostPort(s.PrimaryAddr)
 	for i, addr := range s.sentinels {
 		host, port, _ := net.SplitHostPort(addr)
@@ -96,6 +85,32 @@ func StartSentinel(t T) *Sentinel {
 		sc.Close()
 	}
 	return s
+}
+
+// StartRedis starts a private Redis server, without persistence, and
+// returns its address once it listens. It never touches the shared
+// Redis, and stops when the test ends.
+func StartRedis(t T) string {
+	t.Helper()
+	dir, addr := t.TempDir(), FreeAddr(t)
+	startRedis(t, Tool(t, "redis-server"), dir, "redis", addr)
+	waitListening(t, dir, addr)
+	return addr
+}
+
+// startRedis runs the redis-server at server as name, listening on addr,
+// with more arguments, keeping its files under dir/name.
+func startRedis(t T, server, dir, name, addr string, more ...string) *Service {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	data := filepath.Join(dir, name)
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	// No 5 s wait before a replica's first sync.
+	args := append([]string{"--bind", host, "--port", port, "--dir", data, "--save", "", "--appendonly", "no",
+		"--repl-diskless-sync-delay", "0"}, more...)
+	return startService(t, dir, name, addr, nil, server, args...)
 }
 
 // Client returns a plain client on the server at addr, closed when the

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,8 @@ import (
 type storeRecorder struct {
 	mu       sync.Mutex
 	requests []*http.Request
+	sent     atomic.Int64   // body bytes the store sent (see sentBytes)
+	serving  sync.WaitGroup // requests still being answered
 }
 
 // interpose starts a recorder in front of d's store and points nginx's
@@ -38,10 +41,12 @@ func interpose(t *testing.T, d *demo) *storeRecorder {
 	proxy := httputil.NewSingleHostReverseProxy(target) // keeps the Host nginx sent
 	addr := testenv.FreeAddr(t)
 	srv := &http.Server{Addr: addr, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.serving.Add(1)
+		defer rec.serving.Done()
 		rec.mu.Lock()
 		rec.requests = append(rec.requests, r.Clone(context.Background()))
 		rec.mu.Unlock()
-		proxy.ServeHTTP(w, r)
+		proxy.ServeHTTP(countingWriter{w, rec}, r)
 	})}
 	go srv.ListenAndServe()
 	t.Cleanup(func() { srv.Close() })
@@ -67,6 +72,46 @@ func restartNginx(t *testing.T, d *demo, change func(), from, to string) {
 	}
 	change()
 	d.Nginx.Restart(t)
+}
+
+// setObject puts data into the bucket as the object of the file at url,
+// or with nil removes the object, as if the store had lost it.
+func (d *demo) setObject(t *testing.T, url string, data []byte) {
+	t.Helper()
+	f := d.File(t, url)
+	key := storage.Key(f.OwnerID, f.ID, f.StoredName)
+	ctx := context.Background()
+	var err error
+	if data == nil {
+		err = d.S3.Client.RemoveObject(ctx, d.S3.Bucket, key, minio.RemoveObjectOptions{})
+	} else {
+		_, err = d.S3.Client.PutObject(ctx, d.S3.Bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// withProxyCache restarts d's nginx with an operator's proxy_cache in its
+// server {}, keeping answers of the store as valid says (the arguments of
+// proxy_cache_valid).
+func withProxyCache(t *testing.T, d *demo, valid string) {
+	t.Helper()
+	restartNginx(t, d, func() {
+		path := filepath.Join(d.NginxDir, "nginx.conf")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf := strings.Replace(string(b), "    server {\n", "    proxy_cache_path "+filepath.Join(d.NginxDir, "cache")+" keys_zone=store:1m;\n    server {\n"+
+			"        proxy_cache store;\n        proxy_cache_valid "+valid+";\n", 1)
+		if conf == string(b) {
+			t.Fatal("no server {} in nginx.conf")
+		}
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}, "", "")
 }
 
 func (r *storeRecorder) take() []*http.Request {
@@ -137,7 +182,7 @@ func TestS3StoreSeesOnlySignedRequests(t *testing.T) {
 
 	// Refusals and hostile URLs never reach the store.
 	stranger := d.cookie(t, d.bob)
-	for _, p := range d.paths("/files/{a}/notes.txt", "/_filegate/s3", "/_filegate/s3?"+url.QueryEscape(wantPath), "/files/{b}/%2e%2e/{a}/notes.txt") {
+	for _, p := range d.paths("/files/{a}/notes.txt", "/_filegate/s3", "/_filegate/s3/", "/_filegate/s3/whole", "/_filegate/s3?"+url.QueryEscape(wantPath), "/files/{b}/%2e%2e/{a}/notes.txt") {
 		if status, body := rawGet(t, host, p, stranger); status == 200 || bytes.Contains(body, d.aliceBytes) {
 			t.Errorf("stranger GET %s: %d", p, status)
 		}
@@ -181,14 +226,10 @@ func TestS3StoreFailuresAre502(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.S3.Client.RemoveObject(ctx, d.S3.Bucket, key, minio.RemoveObjectOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	d.setObject(t, d.aliceURL, nil)
 	obj.Close()
 	expect("object missing", 502)
-	if _, err := d.S3.Client.PutObject(ctx, d.S3.Bucket, key, bytes.NewReader(d.aliceBytes), int64(len(d.aliceBytes)), minio.PutObjectOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	d.setObject(t, d.aliceURL, d.aliceBytes)
 	expect("object back", 200)
 
 	d.Authz.Stop()
@@ -209,21 +250,7 @@ func TestS3StoreFailuresAre502(t *testing.T) {
 // never served from the cache, because its object key is new.
 func TestS3BehindProxyCache(t *testing.T) {
 	d := newDemo(t, testenv.Options{Storage: "s3"})
-	restartNginx(t, d, func() {
-		path := filepath.Join(d.NginxDir, "nginx.conf")
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conf := strings.Replace(string(b), "    server {\n", "    proxy_cache_path "+filepath.Join(d.NginxDir, "cache")+" keys_zone=store:1m;\n    server {\n"+
-			"        proxy_cache store;\n        proxy_cache_valid 200 206 304 10m;\n", 1)
-		if conf == string(b) {
-			t.Fatal("no server {} in nginx.conf")
-		}
-		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}, "", "")
+	withProxyCache(t, d, "200 206 304 10m")
 
 	check := func(when string) {
 		t.Helper()
@@ -306,24 +333,12 @@ func TestS3URLAnswersTakenApart(t *testing.T) {
 		"http:///bucket/1/2/a.txt" + query,
 		"",
 	}
-	// authz's stand-in: allows, and answers the URL the cookie probe=<i>
-	// picks (none: the filesystem's path, which misses).
-	authz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// authz's stand-in answers the URL the cookie probe=<i> picks.
+	base := nginxBefore(t, store, func(r *http.Request) string {
 		c, _ := r.Cookie("probe")
 		i, _ := strconv.Atoi(c.Value)
-		w.Header().Set("X-Filegate-URL", answers[i])
-		w.Header().Set("X-Filegate-Path", "1/a.txt")
-		w.Header().Set("X-Filegate-Type", "text/plain")
-	}))
-	t.Cleanup(authz.Close)
-
-	dir := t.TempDir()
-	testenv.RenderHTTPConf(t, dir, strings.TrimPrefix(authz.URL, "http://"), testenv.FreeAddr(t), filepath.Join(dir, "private"))
-	testenv.RenderS3Upstream(t, dir, storeHost)
-	addr := testenv.FreeAddr(t)
-	base := runNginx(t, dir, addr, fmt.Sprintf("pid nginx.pid;\nerror_log error.log;\nevents {}\nhttp {\n    access_log off;\n"+
-		"    include filegate-http.conf;\n    server {\n        listen %s;\n        include %s/filegate.conf;\n    }\n}\n",
-		addr, filepath.Join(testenv.RepoRoot(), "nginx")))
+		return answers[i]
+	})
 	for i, answer := range answers {
 		req, _ := http.NewRequest("GET", base+"/files/1/a.txt", nil)
 		req.AddCookie(&http.Cookie{Name: "probe", Value: strconv.Itoa(i)})

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync"
 	"syscall"
 	"time"
 
@@ -148,12 +149,15 @@ func run(log *slog.Logger) error {
 	// PostgreSQL in one statement every FlushInterval, and once more
 	// when authz stops.
 	uses := account.NewRecorder(db, nil)
-	go uses.Run(ctx, account.FlushInterval, log)
+	// Close flushes once more after the server stops; it waits for the
+	// runs to end first, so that no flush of theirs outlives it.
+	var flushers sync.WaitGroup
+	flushers.Go(func() { uses.Run(ctx, account.FlushInterval, log) })
 	// Downloads of links without a limit are counted in memory too, and
 	// written every TallyInterval; a limited link's are counted in
 	// PostgreSQL as they happen.
 	tally := authz.NewTally(db)
-	go tally.Run(ctx, authz.TallyInterval, log)
+	flushers.Go(func() { tally.Run(ctx, authz.TallyInterval, log) })
 	srv := &authz.Server{
 		Sessions:     sessions,
 		Store:        db,
@@ -176,6 +180,7 @@ func run(log *slog.Logger) error {
 		srv.Bucket = bucket
 	}
 	err = httpserver.Run(ctx, "authz", cfg.AuthzAddr, srv.Handler(), log)
-	stop() // the metrics stop with authz, also when it could not listen
+	stop() // the metrics, and the flushes, stop with authz, also when it could not listen
+	flushers.Wait()
 	return errors.Join(err, waitMetrics(), uses.Close(), tally.Close())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -62,7 +63,8 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	// PostgreSQL in one statement every FlushInterval, and once more
 	// when serve stops.
 	uses := account.NewRecorder(a.db, nil)
-	go uses.Run(ctx, account.FlushInterval, a.log)
+	var flushing sync.WaitGroup // Close's last flush waits for Run to end
+	flushing.Go(func() { uses.Run(ctx, account.FlushInterval, a.log) })
 	go account.CleanSessions(ctx, a.db, cleanupInterval, a.log)
 	// The admin page's changes go through the CLI's code, and into the
 	// same audit stream as the links'.
@@ -86,6 +88,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		Quota:              a.quota(),
 	}
 	err = httpserver.Run(ctx, "uploader", a.cfg.UploaderAddr, srv.Handler(), a.log)
-	stop() // the metrics stop with the web app, also when it could not listen
+	stop() // the metrics and the flushes stop with the web app, also when it could not listen
+	flushing.Wait()
 	return errors.Join(err, waitMetrics(), uses.Close())
 }

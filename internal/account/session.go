@@ -34,7 +34,7 @@ func StartSession(ctx context.Context, store Sessions, u filegate.User, userAgen
 	} else if err != nil {
 		return session.Claims{}, err
 	}
-	return session.Claims{UserID: u.ID, Token: token, Expires: s.ExpiresAt}, nil
+	return session.Claims{UserID: u.ID, Token: token, Expires: s.ExpiresAt, TokenHash: hash}, nil
 }
 
 // maxUserAgent is how much of a User-Agent header a session keeps.

@@ -21,6 +21,11 @@ type Map[K comparable, V any] struct {
 
 	mu sync.Mutex
 	m  map[K]V
+	// flushing is held for a whole flush (take, write, put back on
+	// failure), so that flushes take turns: Close waits for the one Run
+	// has in progress, and cannot empty the map before that one puts its
+	// values back.
+	flushing sync.Mutex
 }
 
 // New returns a Map that writes with write, which must take every value
@@ -50,6 +55,8 @@ func (b *Map[K, V]) note(k K, v V) {
 // nothing when nothing was. When the write fails, the values are kept
 // for the next flush and the error is returned.
 func (b *Map[K, V]) Flush(ctx context.Context) error {
+	b.flushing.Lock()
+	defer b.flushing.Unlock()
 	b.mu.Lock()
 	batch := b.m
 	b.m = map[K]V{}
@@ -68,11 +75,15 @@ func (b *Map[K, V]) Flush(ctx context.Context) error {
 	return err
 }
 
+// flushTimeout bounds one flush: a database that hangs delays the next
+// flush, or the process's exit, by this much at most.
+const flushTimeout = 5 * time.Second
+
 // Close flushes what was noted, within five seconds of its own: the
 // process's context has usually ended by then. Call it once nothing can
 // note anything any more, after the server has stopped.
 func (b *Map[K, V]) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
 	if err := b.Flush(ctx); err != nil {
 		return fmt.Errorf("%s: write: %w", b.what, err)
@@ -82,9 +93,13 @@ func (b *Map[K, V]) Close() error {
 
 // Run flushes every interval until ctx ends, logging failures (the values
 // wait for the next flush). It does not flush when ctx ends: Close does.
+// A flush is not cut short by ctx's end, which would put its values back
+// after Close has run, but it is bounded like Close's.
 func (b *Map[K, V]) Run(ctx context.Context, interval time.Duration, log *slog.Logger) {
 	Every(ctx, interval, func() {
-		if err := b.Flush(ctx); err != nil {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+		defer cancel()
+		if err := b.Flush(fctx); err != nil {
 			log.WarnContext(ctx, b.what+": cannot write; retrying at the next flush", "err", err)
 		}
 	})

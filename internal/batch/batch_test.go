@@ -6,6 +6,7 @@ import (
 	"maps"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/filegate/filegate/internal/batch"
 )
@@ -49,5 +50,51 @@ func TestMap(t *testing.T) {
 	}
 	if err := b.Flush(context.Background()); err != nil || len(writes) != 1 {
 		t.Fatalf("a second flush wrote again: %v, %v", err, writes)
+	}
+}
+
+// Close waits for a flush in progress: when that one fails and keeps its
+// values, Close's own flush writes them, instead of finding the map
+// emptied by the first and returning with the values put back behind it.
+func TestCloseWaitsForFlush(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var written []map[string]int
+	calls := 0
+	b := batch.New("test counts", func(_ context.Context, m map[string]int) error {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		if first {
+			close(started)
+			<-release
+			return errors.New("the database went away")
+		}
+		mu.Lock()
+		written = append(written, maps.Clone(m))
+		mu.Unlock()
+		return nil
+	}, func(old, v int) int { return old + v })
+	b.Note("link 7", 3)
+	flushed := make(chan error)
+	go func() { flushed <- b.Flush(context.Background()) }()
+	<-started
+	closed := make(chan error)
+	go func() { closed <- b.Close() }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a flush was in progress", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if err := <-flushed; err == nil {
+		t.Error("the first flush: nil error, want its write's")
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if len(written) != 1 || written[0]["link 7"] != 3 {
+		t.Errorf("written after Close: %v, want link 7's 3 once", written)
 	}
 }

@@ -122,8 +122,11 @@ type verified struct {
 }
 
 // maxRememberedLine is the longest Cookie header FromRequest remembers a
-// payload by: a browser's cookies for one site, not an abuse of them.
-const maxRememberedLine = 4 << 10
+// payload by: the session cookie (about 300 bytes) and a few others, not
+// an abuse of them. It bounds the memory Remember(n) can take, n lines of
+// at most this, whatever lines a holder of a cookie makes up; a longer
+// line is verified every time.
+const maxRememberedLine = 1 << 10
 
 // Remember makes FromRequest keep the session payloads of up to n
 // requests' Cookie headers, so that a client asking again costs a map
@@ -319,10 +322,12 @@ func (c *Codec) FromRequest(r *http.Request) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
-	if line != "" {
+	claims, err := c.claims(v)
+	if line != "" && err == nil {
+		// An expired payload is never remembered: it can only be refused.
 		c.decoded.Put(line, v)
 	}
-	return c.claims(v)
+	return claims, err
 }
 
 // Set adds a Set-Cookie header carrying cl: HttpOnly, SameSite=Lax, Path=/,

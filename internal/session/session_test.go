@@ -722,6 +722,17 @@ func TestRemember(t *testing.T) {
 	if _, err := ask(line); !errors.Is(err, ErrExpired) {
 		t.Errorf("remembered cookie at its expiry: %v, want ErrExpired", err)
 	}
+	// An expired cookie is never remembered, in whatever line it comes:
+	// a holder of one cannot fill the memory with it.
+	kept := c.decoded.Len()
+	for i := range 5 {
+		if _, err := ask(fmt.Sprintf("pad=%d; %s=%s", i, CookieName, v)); !errors.Is(err, ErrExpired) {
+			t.Errorf("expired cookie in a new line: %v, want ErrExpired", err)
+		}
+	}
+	if n := c.decoded.Len(); n != kept {
+		t.Errorf("%d payloads kept after an expired cookie in 5 new lines, want %d", n, kept)
+	}
 
 	// Bounded: more clients than its size each still get their own
 	// claims.

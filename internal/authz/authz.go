@@ -304,8 +304,9 @@ func (s *Server) answerDecision(w http.ResponseWriter, r *http.Request, decision
 	case policy.Allow:
 		a := s.allowedHeaders(file)
 		h := w.Header()
-		// The names are canonical (TestHeadersCanonical): set without
-		// Set's canonicalization.
+		// These names are canonical (TestHeadersCanonical): set without
+		// Set's canonicalization. X-Filegate-URL is not ("Url"), and its
+		// value is new per request anyway: Set.
 		if s.Bucket == nil {
 			h[HeaderPath] = a.path
 		} else {

@@ -93,9 +93,12 @@ func (a *Admin) Create(ctx context.Context, by Actor, name, password string, pub
 // knowing the current one).
 func (a *Admin) ResetPassword(ctx context.Context, by Actor, id int64, password string) (int64, error) {
 	var n int64
-	hash, err := HashPassword(password)
+	var hash []byte
+	var err error
 	if by.UserID == id {
 		err = errSelf("reset the password of")
+	} else {
+		hash, err = HashPassword(password)
 	}
 	if err == nil {
 		n, err = a.store.SetPassword(ctx, id, nil, hash, 0)
@@ -155,16 +158,7 @@ func (a *Admin) log(ctx context.Context, action string, by Actor, target int64, 
 	e := audit.Event{Action: action, Outcome: audit.Success, UserID: by.UserID, TargetUserID: target,
 		SourceIP: by.Addr, RequestID: by.RequestID}
 	if err != nil {
-		e.Outcome, e.Reason = audit.Failure, reason(err)
+		e.Outcome, e.Reason = audit.Failure, filegate.ErrorCode(err)
 	}
 	a.Audit.Log(ctx, e)
-}
-
-// reason names why a change failed, in the audit log's words.
-func reason(err error) string {
-	switch code := filegate.ErrorCode(err); code {
-	case filegate.EINVALID, filegate.ECONFLICT, filegate.ENOTFOUND, filegate.EFORBIDDEN:
-		return code
-	}
-	return "error"
 }

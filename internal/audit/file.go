@@ -116,7 +116,7 @@ func (f *File) ReopenOn(log *slog.Logger, sigs ...os.Signal) (stop func()) {
 
 // Close closes the file; a stream is left open.
 func (f *File) Close() error {
-	if f.f == nil {
+	if f.path == "" {
 		return nil
 	}
 	f.mu.Lock()

@@ -51,11 +51,8 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request, token string, star
 		s.Log.ErrorContext(r.Context(), "authz: cannot decide a link", "link_id", v.linkID, "err", err)
 		v.reason = reasonUnavailable
 	}
-	outcome := audit.Success
-	if err != nil || v.decision != policy.Allow {
-		outcome = audit.Failure
-	}
-	s.audit(r, start, audit.Event{Action: "link.download", Outcome: outcome, Reason: v.reason, LinkID: v.linkID, FileID: v.fileID})
+	// The outcome follows the reason (audit.Event): every refusal has one.
+	s.audit(r, start, audit.Event{Action: "link.download", Reason: v.reason, LinkID: v.linkID, FileID: v.fileID})
 	if err != nil {
 		answer(w, http.StatusServiceUnavailable)
 		s.decided(start, v.decision, v.source, err)
@@ -105,7 +102,7 @@ func (s *Server) decideLink(r *http.Request, token string, client netip.Addr) (l
 	case policy.Unauthenticated:
 		v.reason = reasonPassword
 	default:
-		v.reason = "denied"
+		v.reason = failure(v.decision)
 	}
 	return v, err
 }
@@ -117,6 +114,16 @@ func (s *Server) decideLink(r *http.Request, token string, client netip.Addr) (l
 // for a client holding a grant and a Start for anyone else, and a Peek
 // passes while downloads are left or for a grant holder.
 func (s *Server) useLink(ctx context.Context, facts filegate.LinkFacts, use policy.Use, client netip.Addr, now time.Time) (policy.Decision, string, error) {
+	if facts.Max == 0 && use != policy.Start {
+		return policy.Allow, "", nil
+	}
+	if facts.Max == 0 && s.Tally != nil {
+		// No limit: DecideLink has checked revocation and expiry on
+		// facts that every change reaches by the next request, and no
+		// answer depends on the count.
+		s.Tally.Add(facts.ID)
+		return policy.Allow, "", nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.StoreTimeout)
 	defer cancel()
 	if facts.Max > 0 && (use == policy.Peek || use == policy.Continue && client.IsValid()) {
@@ -134,14 +141,6 @@ func (s *Server) useLink(ctx context.Context, facts filegate.LinkFacts, use poli
 			return policy.Gone, reasonUsedUp, nil
 		}
 		// A Continue without a grant starts a download.
-	} else if facts.Max == 0 && use != policy.Start {
-		return policy.Allow, "", nil
-	} else if facts.Max == 0 && s.Tally != nil {
-		// No limit: DecideLink has checked revocation and expiry on
-		// facts that every change reaches by the next request, and no
-		// answer depends on the count.
-		s.Tally.Add(facts.ID)
-		return policy.Allow, "", nil
 	}
 	counted, err := s.Store.CountLinkDownload(ctx, facts.ID, client, now, now.Add(policy.LinkGrant))
 	s.storeErr(err)

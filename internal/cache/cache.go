@@ -337,8 +337,8 @@ func (c *Cache) Facts(ctx context.Context, key filegate.FactsKey, load func() (f
 	if c.macs == nil {
 		return load()
 	}
-	if e := c.mem.get(memKey{facts: key}, c.now().UnixMilli()); e != nil {
-		return e.facts, nil
+	if f, ok := c.Remembered(key); ok {
+		return f, nil
 	}
 	fl := c.mem.begin()
 	f, tok, written, ok := c.get(ctx, key)

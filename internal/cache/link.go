@@ -29,8 +29,8 @@ func (c *Cache) Link(ctx context.Context, id int64, load func() (filegate.LinkFa
 	if c.macs == nil {
 		return load()
 	}
-	if e := c.mem.get(memKey{link: id}, c.now().UnixMilli()); e != nil {
-		return e.link, nil
+	if f, ok := c.RememberedLink(id); ok {
+		return f, nil
 	}
 	fl := c.mem.begin()
 	epochKey, gen, name := c.epochKey(), c.linkGen(id), c.linkEntry(id)

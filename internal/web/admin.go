@@ -7,8 +7,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/julienschmidt/httprouter"
-
 	"github.com/filegate/filegate/internal/account"
 	"github.com/filegate/filegate/internal/filegate"
 )
@@ -225,7 +223,7 @@ var errNoUser = filegate.Errorf(filegate.ENOTFOUND, "No such user.")
 // adminTarget returns the user the {id} of r's path names; a malformed
 // id is errNoUser like a missing user.
 func (s *Server) adminTarget(r *http.Request) (filegate.User, error) {
-	id, ok := filegate.ParseID(httprouter.ParamsFromContext(r.Context()).ByName("id"))
+	id, ok := pathID(r)
 	if !ok {
 		return filegate.User{}, errNoUser
 	}

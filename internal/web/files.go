@@ -61,7 +61,7 @@ func (s *Server) list(ctx context.Context, viewer filegate.User, slug string, be
 	}
 	owner, err := s.Store.UserBySlug(ctx, slug)
 	if err == nil && !policy.MayView(viewer.Profile(), owner.Profile()) {
-		err = filegate.Errorf(filegate.ENOTFOUND, "No such user.")
+		err = errNoUser
 	}
 	if err != nil {
 		return listing{}, err

@@ -208,8 +208,6 @@ func (s *Server) Handler() http.Handler {
 	r.HandlerFunc(http.MethodGet, "/links", s.requireViewer(s.linksPage))
 	r.HandlerFunc(http.MethodPost, "/links", s.requireViewer(s.createLink))
 	r.HandlerFunc(http.MethodPost, "/links/:id/revoke", s.requireViewer(s.revokeLink))
-	// A link's password page needs no login: whoever has the URL may
-	// try. nginx sends a browser here when authz asks for the password.
 	// Staff only; anyone else gets 404, as for a page that is not there.
 	r.HandlerFunc(http.MethodGet, "/admin", s.requireStaff(s.adminPage))
 	r.HandlerFunc(http.MethodPost, "/admin/users", s.requireStaff(s.createUser))
@@ -218,6 +216,8 @@ func (s *Server) Handler() http.Handler {
 	r.HandlerFunc(http.MethodPost, "/admin/users/:id/logout", s.requireStaff(s.logoutUser))
 	r.HandlerFunc(http.MethodGet, "/admin/users/:id/remove", s.requireStaff(s.confirmRemove))
 	r.HandlerFunc(http.MethodPost, "/admin/users/:id/remove", s.requireStaff(s.removeUser))
+	// A link's password page needs no login: whoever has the URL may
+	// try. nginx sends a browser here when authz asks for the password.
 	r.HandlerFunc(http.MethodGet, "/s/:token", s.withViewer(s.linkPasswordPage))
 	r.HandlerFunc(http.MethodPost, "/s/:token", s.withViewer(s.unlockLink))
 	// Redis is not checked: without it invalidations degrade to the TTL.

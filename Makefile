@@ -40,8 +40,8 @@ run: build
 stop:
 	.ci/dev down
 
-# One run of every measurement, side by side (under 5 minutes; installs
-# wrk with apt-get when missing); writes bench/results.md, which
+# One run of every measurement, side by side (under 5 minutes; .ci/deps
+# installs wrk when missing); writes bench/results.md, which
 # docs/performance.md reads.
 bench:
 	.ci/deps

@@ -187,41 +187,10 @@ func answerOf(t *runner, authzURL, cookie, uri string) http.Header {
 	return h
 }
 
-// closedAddr is an address nothing listens on.
-func closedAddr(t *runner) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// wrkPath finds wrk, installing it with apt as testenv.Tool installs
-// nginx: Go's HTTP client costs as much CPU per request as nginx does, so
-// it would measure itself on this 2-core machine, not the gate.
-func wrkPath(t *runner) string {
-	if p, err := exec.LookPath("wrk"); err == nil {
-		return p
-	}
-	sudo := []string{}
-	if os.Geteuid() != 0 {
-		sudo = []string{"sudo"}
-	}
-	fmt.Fprintln(os.Stderr, "bench: wrk missing; installing it with apt-get")
-	for _, args := range [][]string{{"apt-get", "update", "-qq"}, {"env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"}} {
-		cmd := exec.Command(append(sudo, args...)[0], append(sudo, args...)[1:]...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("install wrk: %v\n%s", err, out)
-		}
-	}
-	p, err := exec.LookPath("wrk")
-	if err != nil {
-		t.Fatalf("wrk: %v", err)
-	}
-	return p
-}
+// wrkPath finds wrk, which .ci/deps installs (testenv.Tool): Go's HTTP
+// client costs as much CPU per request as nginx does, so it would measure
+// itself on this 2-core machine, not the gate.
+func wrkPath(t *runner) string { return testenv.Tool(t, "wrk") }
 
 // wrkResult is one wrk run: requests/s, the 50th and 99th percentile of
 // latency, and the answers that were not 2xx or 3xx.

@@ -288,7 +288,7 @@ func gateCompare(t *runner, s *testenv.Stack, wrk, cookie string, bob int64) {
 		answers[u] = answerOf(t, s.AuthzURL, cookie, u)
 	}
 	off := s.AddAuthz(t, "AUTHZ_MEMORY_CACHE=off")
-	down := s.AddAuthz(t, "REDIS_URL=redis://"+closedAddr(t))
+	down := s.AddAuthz(t, "REDIS_URL=redis://"+testenv.FreeAddr(t))
 	upstreams := map[string]string{
 		"B":  nothingAuthz(t, answers),
 		"C":  strings.TrimPrefix(s.AuthzURL, "http://"),
@@ -307,7 +307,7 @@ func gateCompare(t *runner, s *testenv.Stack, wrk, cookie string, bob int64) {
 		// The same two cases with authz built from another commit, in
 		// the same rounds: what the change bought, side by side.
 		upstreams["Cb"] = startBaseline(t, s, *baseline)
-		upstreams["Rb"] = startBaseline(t, s, *baseline, "REDIS_URL=redis://"+closedAddr(t))
+		upstreams["Rb"] = startBaseline(t, s, *baseline, "REDIS_URL=redis://"+testenv.FreeAddr(t))
 		names["Cb"] = "Cb: C with the baseline authz"
 		names["Rb"] = "Rb: R with the baseline authz"
 		cases = append(slices.Clone(cases), "Cb", "Rb")
@@ -632,7 +632,6 @@ func get(url, cookie, accept string, c int, d time.Duration) result {
 	})
 }
 
-// logins posts failing logins one at a time, as a prober would.
 // logins posts failed logins to the uploader directly, as its trusted
 // proxy: with fresh, each attempt names another client address in
 // X-Real-IP, so the login throttle never steps in and every attempt pays

@@ -170,15 +170,9 @@ func (s *Stack) File(t T, fileURL string) filegate.File {
 	if !ok {
 		t.Fatalf("testenv: %q is no download URL", fileURL)
 	}
-	files, err := s.Store.OwnerFiles(context.Background(), owner, filegate.Cursor{}, 1000)
+	f, err := s.Store.FileByName(context.Background(), owner, name)
 	if err != nil {
-		t.Fatalf("testenv: files of user %d: %v", owner, err)
+		t.Fatalf("testenv: the file at %s: %v", fileURL, err)
 	}
-	for _, f := range files {
-		if f.StoredName == name {
-			return f.File
-		}
-	}
-	t.Fatalf("testenv: no file at %s", fileURL)
-	return filegate.File{}
+	return f
 }

@@ -505,7 +505,7 @@ func NginxPath(t T) string {
 }
 
 // Tool finds the program name that .ci/deps installs (nginx, curl, wget,
-// aria2c), on PATH or in /usr/sbin, where Debian puts nginx. When it is
+// aria2c, wrk, versitygw), on PATH or in /usr/sbin, where Debian puts nginx. When it is
 // missing, it installs it with the project's one installer, .ci/deps: a
 // test that needs one never skips.
 func Tool(t T, name string) string {

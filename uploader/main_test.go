@@ -91,6 +91,15 @@ func TestUsage(t *testing.T) {
 				t.Errorf("uploader %s does not list %q", args[0], c.name)
 			}
 		}
+		// Every documented variable the uploader reads is listed.
+		for _, v := range []string{"DATABASE_URL", "REDIS_URL", "FILEGATE_PRIVATE_ROOT", "FILEGATE_SESSION_KEYS", "FILEGATE_COOKIE_SECURE",
+			"FILEGATE_MAX_UPLOAD", "FILEGATE_ALLOWED_TYPES", "UPLOADER_ADDR", "FILEGATE_SESSION_TTL", "FILEGATE_MAX_FILES_PER_REQUEST",
+			"FILEGATE_QUOTA", "FILEGATE_QUOTA_FILES", "FILEGATE_LINK_MAX_TTL", "UPLOADER_METRICS_ADDR", "FILEGATE_STORAGE",
+			"FILEGATE_S3_ENDPOINT", "FILEGATE_S3_BUCKET", "FILEGATE_S3_REGION", "FILEGATE_S3_ACCESS_KEY", "FILEGATE_S3_SECRET_KEY"} {
+			if !strings.Contains(out, "\n  "+v+" ") && !strings.Contains(out, "\n  "+v+"\n") {
+				t.Errorf("uploader %s does not list %s", args[0], v)
+			}
+		}
 	}
 	out, code := runMain(t)
 	if code != 1 || !strings.HasPrefix(out, "Usage:\n") || !strings.HasSuffix(out, "\nuploader: no command\n") {

@@ -142,11 +142,11 @@ func Load(getenv func(string) string) (Config, error) {
 		AuditLog:            get("FILEGATE_AUDIT_LOG"),
 		Storage:             strings.ToLower(get("FILEGATE_STORAGE")),
 		S3: S3{
-			Endpoint:  getenv("FILEGATE_S3_ENDPOINT"),
-			Bucket:    getenv("FILEGATE_S3_BUCKET"),
+			Endpoint:  get("FILEGATE_S3_ENDPOINT"),
+			Bucket:    get("FILEGATE_S3_BUCKET"),
 			Region:    get("FILEGATE_S3_REGION"),
-			AccessKey: getenv("FILEGATE_S3_ACCESS_KEY"),
-			SecretKey: getenv("FILEGATE_S3_SECRET_KEY"),
+			AccessKey: get("FILEGATE_S3_ACCESS_KEY"),
+			SecretKey: get("FILEGATE_S3_SECRET_KEY"),
 		},
 	}
 	var err error
@@ -188,9 +188,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.LinkMaxTTL, err = time.ParseDuration(get("FILEGATE_LINK_MAX_TTL")); err != nil || c.LinkMaxTTL < time.Hour {
 		return c, fmt.Errorf("FILEGATE_LINK_MAX_TTL: want a duration of at least 1h like 2160h, got %q", get("FILEGATE_LINK_MAX_TTL"))
 	}
-	for name, addr := range map[string]string{"AUTHZ_METRICS_ADDR": c.AuthzMetricsAddr, "UPLOADER_METRICS_ADDR": c.UploaderMetricsAddr} {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return c, fmt.Errorf("%s: want host:port like 127.0.0.1:9181, got %q", name, addr)
+	for _, v := range []struct{ name, addr string }{{"AUTHZ_METRICS_ADDR", c.AuthzMetricsAddr}, {"UPLOADER_METRICS_ADDR", c.UploaderMetricsAddr}} {
+		if _, _, err := net.SplitHostPort(v.addr); err != nil {
+			return c, fmt.Errorf("%s: want host:port like 127.0.0.1:9181, got %q", v.name, v.addr)
 		}
 	}
 	switch c.Storage {
@@ -216,9 +216,9 @@ func (s S3) check() error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 		return fmt.Errorf("FILEGATE_S3_ENDPOINT: want a base URL like https://s3.example.com, got %q", s.Endpoint)
 	}
-	for name, v := range map[string]string{"FILEGATE_S3_BUCKET": s.Bucket, "FILEGATE_S3_ACCESS_KEY": s.AccessKey, "FILEGATE_S3_SECRET_KEY": s.SecretKey} {
-		if strings.TrimSpace(v) == "" {
-			return fmt.Errorf("%s: required with FILEGATE_STORAGE=s3", name)
+	for _, v := range []struct{ name, value string }{{"FILEGATE_S3_BUCKET", s.Bucket}, {"FILEGATE_S3_ACCESS_KEY", s.AccessKey}, {"FILEGATE_S3_SECRET_KEY", s.SecretKey}} {
+		if v.value == "" {
+			return fmt.Errorf("%s: required with FILEGATE_STORAGE=s3", v.name)
 		}
 	}
 	return nil

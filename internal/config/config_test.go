@@ -193,4 +193,10 @@ func TestStorage(t *testing.T) {
 	if err != nil || c.Storage != "s3" || c.S3 != want {
 		t.Errorf("s3: %q %+v, %v; want %+v", c.Storage, c.S3, err, want)
 	}
+	// Trimmed like every other variable: a stray space would otherwise
+	// be signed into every request, and refused by the store.
+	c, err = Load(env(map[string]string{"FILEGATE_STORAGE": "s3", "FILEGATE_S3_ENDPOINT": " https://s3.example.com ", "FILEGATE_S3_BUCKET": " files", "FILEGATE_S3_ACCESS_KEY": "k ", "FILEGATE_S3_SECRET_KEY": " s"}))
+	if err != nil || c.S3 != want {
+		t.Errorf("s3 with spaces: %+v, %v; want %+v", c.S3, err, want)
+	}
 }

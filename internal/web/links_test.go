@@ -3,7 +3,9 @@ package web_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -445,5 +447,44 @@ func TestShareForm(t *testing.T) {
 			t.Errorf("id %q twice", m[1])
 		}
 		seen[m[1]] = true
+	}
+}
+
+// GET /links names each link's state: a link whose downloads are used up
+// is exhausted, one past its expiry expired (and expiry wins over used
+// up, since nothing can revive it), the page and the JSON alike.
+func TestLinkStates(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	alice := a.addUser("alice", false, false)
+	f := a.put(alice, "a.pdf", pdfData)
+	one := int64(1)
+	short, _ := a.newLink(f, link.Spec{ExpiresIn: time.Hour})
+	used, _ := a.newLink(f, link.Spec{ExpiresIn: 2 * time.Hour, MaxDownloads: &one})
+	long, _ := a.newLink(f, link.Spec{ExpiresIn: 3 * time.Hour})
+	now := a.clock.Now()
+	if counted, err := a.db.CountLinkDownload(t.Context(), used.ID, netip.MustParseAddr("192.0.2.9"), now, now.Add(time.Hour)); err != nil || !counted {
+		t.Fatalf("count the one download: %t, %v", counted, err)
+	}
+	states := func() map[int64]string {
+		m := map[int64]string{}
+		for _, l := range a.listLinks(alice) {
+			m[l.ID] = l.State
+		}
+		return m
+	}
+	want := map[int64]string{short.ID: "active", used.ID: "exhausted", long.ID: "active"}
+	if got := states(); !maps.Equal(got, want) {
+		t.Errorf("states %v, want %v", got, want)
+	}
+	a.clock.Advance(150 * time.Minute)
+	want = map[int64]string{short.ID: "expired", used.ID: "expired", long.ID: "active"}
+	if got := states(); !maps.Equal(got, want) {
+		t.Errorf("states after 2½ hours %v, want %v", got, want)
+	}
+	r := a.do(request{method: "GET", target: "/links", as: &alice})
+	wantStatus(t, r, http.StatusOK)
+	if n := strings.Count(r.body, `<span class="state expired">Expired</span>`); n != 2 {
+		t.Errorf("the links page names %d expired links, want 2:\n%s", n, r.body)
 	}
 }

@@ -158,6 +158,28 @@ func TestStalenessBoundedByTTL(t *testing.T) {
 	}
 }
 
+// The memory layer keeps the same bound: an entry it holds lives no
+// longer than AUTHZ_CACHE_TTL from when it was written, although no
+// invalidation ever comes for it.
+func TestStalenessBoundedByTTLInMemory(t *testing.T) {
+	c := open(t, testenv.RedisURL(), time.Second)
+	c.EnableMemory(100)
+	if !eventually(c.MemoryServing) {
+		t.Fatal("the memory layer never started answering")
+	}
+	lookup(t, c)
+	if !lookup(t, c) || !cache.InMemory(c, key) {
+		t.Fatal("no hit from memory right after a miss was filled")
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if cache.InMemory(c, key) {
+		t.Error("the memory entry outlived its TTL")
+	}
+	if lookup(t, c) {
+		t.Error("a hit after the TTL")
+	}
+}
+
 // With Redis unreachable every call is a quick miss, never an error or a
 // hang, and nothing is stored. The first change waits one lease, so that
 // no replica that lost Redis too still answers from memory; later ones
